@@ -1,0 +1,23 @@
+"""geoaug: geometry-aware image augmentation. Images, boxes, quads and polylines move together, through
+one fused warp per run of geometric ops.
+
+    aug = geoaug.from_config("aug.yaml")
+    res = aug(image, boxes=boxes, quads=quads, lines=lines, seed=geoaug.sample_seed(0, epoch, index))
+"""
+from . import ops  # noqa: F401  (fills the registry)
+from .config import from_config, load_yaml
+from .errors import ConfigError, GeoaugError, GeometryError, ImageError, ImageTypeError
+from .instances import Boxes, Lines, Quads
+from .inverse import inverse
+from .pipeline import Pipeline, Result
+from .registry import REGISTRY, available_ops, make_op
+from .report import Report
+from .seeding import sample_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Boxes", "Quads", "Lines", "Pipeline", "Result", "Report", "from_config", "load_yaml", "make_op",
+    "available_ops", "REGISTRY", "sample_seed", "inverse", "ConfigError", "GeoaugError", "GeometryError",
+    "ImageError", "ImageTypeError",
+]

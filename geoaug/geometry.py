@@ -1,0 +1,51 @@
+"""Map instance tables through a 3x3 matrix: boxes by their corners, quads and lines point by point."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import matrix as M
+from .instances import Boxes, Lines, Quads
+
+
+def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
+    if len(boxes) == 0:
+        return boxes
+    x1, y1, x2, y2 = boxes.xyxy.T
+    corners = np.stack([np.stack([x1, y1], -1), np.stack([x2, y1], -1),
+                        np.stack([x2, y2], -1), np.stack([x1, y2], -1)], axis=1)
+    pts = M.apply_points(a, corners)
+    xyxy = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
+    return Boxes(xyxy, index=boxes.index, visibility=boxes.visibility, _validate=False, **boxes.fields)
+
+
+def map_quads(quads: Quads, a: np.ndarray, order: str = "clockwise") -> Quads:
+    if len(quads) == 0:
+        return quads
+    pts = M.apply_points(a, quads.points)
+    if order == "clockwise" and np.linalg.det(a) < 0:
+        pts = canonical_after_mirror(pts)
+    return Quads(pts, index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields)
+
+
+def map_lines(lines: Lines, a: np.ndarray) -> Lines:
+    if len(lines) == 0:
+        return lines
+    return Lines.from_flat(M.apply_points(a, lines.flat), lines.offsets, index=lines.index,
+                           visibility=lines.visibility, **lines.fields)
+
+
+def signed_area(pts: np.ndarray) -> np.ndarray:
+    """Shoelace area of (..., K, 2) polygons; positive = clockwise on screen (y down)."""
+    x, y = pts[..., 0], pts[..., 1]
+    return 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)
+
+
+def canonical_after_mirror(pts: np.ndarray) -> np.ndarray:
+    """A mirror turns clockwise quads anticlockwise. Restore clockwise order and start at the top-left:
+    the vertex whose outgoing edge points most nearly along +x (the top edge of an upright quad)."""
+    rev = pts[:, [0, 3, 2, 1]]
+    edges = np.roll(rev, -1, axis=1) - rev
+    score = edges[..., 0] / np.maximum(np.hypot(edges[..., 0], edges[..., 1]), 1e-12)
+    start = np.argmax(score, axis=1)
+    order = (start[:, None] + np.arange(4)[None, :]) % 4
+    return np.take_along_axis(rev, order[:, :, None], axis=1)

@@ -1,0 +1,203 @@
+"""The instance tables: boxes, quads and lines, each row carrying its fields, index and visibility.
+
+One table per kind, never parallel lists: dropping or splitting a row moves every field with it.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import GeometryError
+
+
+def _take_field(values: Any, rows: np.ndarray) -> Any:
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return [values[i] for i in rows]
+
+
+def _check_finite(kind: str, arr: np.ndarray, axis_names: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        pos = np.argwhere(bad)[0]
+        row = int(pos[0])
+        what = "NaN" if np.isnan(arr[tuple(pos)]) else "infinite"
+        field = axis_names[int(pos[-1])] if len(axis_names) > 1 else axis_names
+        where = f"{kind}[{row}]" + (f".point[{int(pos[1])}]" if arr.ndim == 3 else "")
+        raise GeometryError(f"{where}.{field} is {what}")
+
+
+class _Table:
+    """Shared row bookkeeping: fields, source index, visibility."""
+
+    kind = "objects"
+
+    def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility) -> None:
+        self.fields: dict[str, Any] = {}
+        for name, values in fields.items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+                raise GeometryError(f"{self.kind} field {name!r} must be a sequence with one value per object")
+            if len(values) != n:
+                raise GeometryError(
+                    f"{self.kind} field {name!r} has {len(values)} values for {n} {self.kind}")
+            self.fields[name] = values if isinstance(values, np.ndarray) else list(values)
+        self.index = np.arange(n) if index is None else np.asarray(index, dtype=np.int64)
+        self.visibility = np.ones(n) if visibility is None else np.asarray(visibility, dtype=np.float64)
+
+    def _take_rows(self, rows: np.ndarray) -> dict:
+        return {
+            "fields": {k: _take_field(v, rows) for k, v in self.fields.items()},
+            "index": self.index[rows],
+            "visibility": self.visibility[rows],
+        }
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={len(self)}, fields={sorted(self.fields)})"
+
+
+class Boxes(_Table):
+    """Axis-aligned boxes ``x1, y1, x2, y2`` on the pixel-edge frame, with per-box fields."""
+
+    kind = "boxes"
+
+    def __init__(self, xyxy=None, *, index=None, visibility=None, _validate=True, **fields):
+        arr = np.zeros((0, 4)) if xyxy is None else np.asarray(xyxy, dtype=np.float64)
+        if _validate:
+            if arr.ndim == 1 and arr.size == 0:
+                arr = arr.reshape(0, 4)
+            if arr.ndim != 2 or arr.shape[1] != 4:
+                raise GeometryError(f"boxes must have shape (N, 4) as x1, y1, x2, y2; got shape {arr.shape}")
+            _check_finite("boxes", arr, ("x1", "y1", "x2", "y2"))
+            for lo, hi, a, b in ((0, 2, "x1", "x2"), (1, 3, "y1", "y2")):
+                bad = np.nonzero(arr[:, hi] < arr[:, lo])[0]
+                if len(bad):
+                    r = int(bad[0])
+                    raise GeometryError(
+                        f"boxes[{r}].{b} ({arr[r, hi]:g}) < {a} ({arr[r, lo]:g}): boxes are x1, y1, x2, y2")
+        self.xyxy = arr
+        self._init_rows(len(arr), fields, index, visibility)
+
+    def take(self, rows) -> "Boxes":
+        rows = np.asarray(rows, dtype=np.int64)
+        t = self._take_rows(rows)
+        return Boxes(self.xyxy[rows], index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
+
+    @property
+    def area(self) -> np.ndarray:
+        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+
+
+class Quads(_Table):
+    """4-point polygons ``(M, 4, 2)``: text lines, rotated objects. Order: clockwise from top-left."""
+
+    kind = "quads"
+
+    def __init__(self, points=None, *, index=None, visibility=None, _validate=True, **fields):
+        arr = np.zeros((0, 4, 2)) if points is None else np.asarray(points, dtype=np.float64)
+        if _validate:
+            if arr.size == 0 and arr.ndim < 3:
+                arr = arr.reshape(0, 4, 2)
+            if arr.ndim != 3 or arr.shape[1:] != (4, 2):
+                detail = ""
+                if arr.ndim == 3 and arr.shape[2] == 2:
+                    detail = f": each quad needs exactly 4 (x, y) points, got {arr.shape[1]}"
+                raise GeometryError(f"quads must have shape (M, 4, 2); got shape {arr.shape}{detail}")
+            _check_finite("quads", arr, ("x", "y"))
+        self.points = arr
+        self._init_rows(len(arr), fields, index, visibility)
+
+    def take(self, rows) -> "Quads":
+        rows = np.asarray(rows, dtype=np.int64)
+        t = self._take_rows(rows)
+        return Quads(self.points[rows], index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
+
+
+class Lines(_Table):
+    """Polylines, each ``(K_i, 2)`` with K_i >= 2. Stored flat (points + offsets) to transform at once."""
+
+    kind = "lines"
+
+    def __init__(self, points: Iterable = (), *, index=None, visibility=None, _validate=True, **fields):
+        if isinstance(points, np.ndarray) and points.ndim == 3:
+            points = list(points)
+        arrs = []
+        for i, p in enumerate(points):
+            a = np.asarray(p, dtype=np.float64)
+            if _validate and (a.ndim != 2 or a.shape[1] != 2):
+                raise GeometryError(f"lines[{i}] must have shape (K, 2); got shape {a.shape}")
+            if _validate and len(a) < 2:
+                raise GeometryError(f"lines[{i}] needs at least 2 points, got {len(a)}")
+            arrs.append(a)
+        flat = np.concatenate(arrs) if arrs else np.zeros((0, 2))
+        offsets = np.cumsum([0] + [len(a) for a in arrs]).astype(np.int64)
+        if _validate and len(flat):
+            bad = ~np.isfinite(flat)
+            if bad.any():
+                k, c = (int(v) for v in np.argwhere(bad)[0])
+                row = int(np.searchsorted(offsets, k, side="right") - 1)
+                what = "NaN" if np.isnan(flat[k, c]) else "infinite"
+                raise GeometryError(f"lines[{row}].point[{k - offsets[row]}].{'xy'[c]} is {what}")
+        self._set_flat(flat, offsets)
+        self._init_rows(len(offsets) - 1, fields, index, visibility)
+
+    def _set_flat(self, flat: np.ndarray, offsets: np.ndarray) -> None:
+        self.flat = flat
+        self.offsets = offsets
+
+    @classmethod
+    def from_flat(cls, flat, offsets, *, index=None, visibility=None, **fields) -> "Lines":
+        """Build from concatenated points and row offsets without copying or re-validating."""
+        obj = cls.__new__(cls)
+        obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
+        obj._init_rows(len(obj.offsets) - 1, fields, index, visibility)
+        return obj
+
+    @property
+    def points(self) -> list:
+        o = self.offsets
+        return [self.flat[o[i]:o[i + 1]] for i in range(len(o) - 1)]
+
+    def take(self, rows) -> "Lines":
+        rows = np.asarray(rows, dtype=np.int64)
+        pts = self.points
+        t = self._take_rows(rows)
+        return Lines([pts[i] for i in rows], index=t["index"], visibility=t["visibility"], _validate=False,
+                     **t["fields"])
+
+    def lengths(self) -> np.ndarray:
+        seg = np.hypot(*np.diff(self.flat, axis=0).T) if len(self.flat) > 1 else np.zeros(0)
+        csum = np.concatenate([[0.0], np.cumsum(seg)])
+        o = self.offsets
+        # segment k joins point k and k+1; a line spans points o[i]..o[i+1]-1
+        return csum[o[1:] - 1] - csum[o[:-1]]
+
+
+def as_boxes(x) -> Boxes:
+    if x is None:
+        return Boxes()
+    if isinstance(x, Boxes):
+        return x
+    return Boxes(x)
+
+
+def as_quads(x) -> Quads:
+    if x is None:
+        return Quads()
+    if isinstance(x, Quads):
+        return x
+    return Quads(x)
+
+
+def as_lines(x) -> Lines:
+    if x is None:
+        return Lines()
+    if isinstance(x, Lines):
+        return x
+    if isinstance(x, np.ndarray) and x.ndim == 2:
+        raise GeometryError(f"lines must be a sequence of (K, 2) arrays; got one array of shape {x.shape}"
+                            " (wrap a single line in a list)")
+    return Lines(x)

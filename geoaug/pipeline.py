@@ -1,0 +1,309 @@
+"""The pipeline: plan every op's draw, fold runs of geometric ops into one matrix, warp once per run,
+move geometry through the same matrices, clip once at each canvas that really exists, filter, report."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import matrix as M
+from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads
+from .errors import ConfigError, GeometryError
+from .filters import apply_filters, parse_filters
+from .geometry import map_boxes, map_lines, map_quads
+from .image import dtype_max, fill_value, to_array
+from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+from .ops.base import GEOMETRIC, Op, ToneStage
+from .registry import make_op, op_from_config
+from .report import Report
+from .seeding import make_rng
+from .warp import INTERPOLATIONS, warp
+
+REPLAY_VERSION = 1
+
+
+class PlanContext:
+    """What ops see while drawing: the current canvas and, for object-aware ops, the objects in it."""
+
+    def __init__(self, size, boxes: Boxes, quads: Quads, lines: Lines):
+        self.size = size
+        self.matrix = np.eye(3)
+        self._objects = (boxes, quads, lines)
+
+    def advance(self, a, size):
+        self.matrix = a @ self.matrix
+        self.size = size
+
+    def object_boxes(self) -> np.ndarray:
+        """Enclosing boxes of every object in the current frame, cut to the current canvas."""
+        boxes, quads, lines = self._objects
+        parts = [boxes.xyxy.reshape(-1, 2, 2)[:, [0, 1, 0, 1], [0, 0, 1, 1]].reshape(-1, 4, 2)
+                 if len(boxes) else np.zeros((0, 4, 2)), quads.points]
+        pts = np.concatenate(parts) if parts else np.zeros((0, 4, 2))
+        if len(pts):
+            pts = M.apply_points(self.matrix, pts)
+        xy = [np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)] if len(pts) else []
+        for ln in lines.points:
+            p = M.apply_points(self.matrix, ln)
+            xy.append(np.concatenate([p.min(axis=0), p.max(axis=0)])[None])
+        if not xy:
+            return np.zeros((0, 4))
+        b = np.concatenate(xy)
+        w, h = self.size
+        b[:, 0::2] = b[:, 0::2].clip(0, w)
+        b[:, 1::2] = b[:, 1::2].clip(0, h)
+        return b[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]
+
+
+@dataclass
+class Result:
+    image: object
+    boxes: Boxes
+    quads: Quads
+    lines: Lines
+    matrix: np.ndarray
+    size: tuple                # (width, height) of the output canvas
+    input_size: tuple          # (width, height) of the input image
+    report: Report = field(default_factory=Report)
+    replay: dict = field(default_factory=dict)
+    _pipeline: object = None
+
+    def inverse(self, boxes=None, quads=None, lines=None) -> "Result":
+        """Map geometry from this result's output frame back onto the input image."""
+        from .inverse import inverse as _inv
+        return _inv(self.replay, boxes=boxes, quads=quads, lines=lines,
+                    quad_order=getattr(self._pipeline, "quad_order", "clockwise"))
+
+
+def _image_size(arr):
+    return int(arr.shape[1]), int(arr.shape[0])
+
+
+class Pipeline:
+    """Composable, fused augmentation. ``Pipeline(ops, filters=..., fuse=True)``; call it on an image and
+    its boxes, quads and lines. ``ops`` are op instances or ``{"name", "params"}`` mappings."""
+
+    def __init__(self, ops=(), *, filters=None, fuse: bool = True, fill=0, interpolation: str = "linear",
+                 quad_order: str = "clockwise", quad_clip: str = "clamp", input_outside: str = "clip",
+                 enabled: bool = True, _where: str = ""):
+        self.ops: list[Op] = [op_from_config(o, f"{_where}ops[{i}]: ") for i, o in enumerate(ops)]
+        self.filters = parse_filters(filters, _where)
+        if interpolation not in INTERPOLATIONS:
+            raise ConfigError(f"{_where}interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r}")
+        for name, val, allowed in (("quad_order", quad_order, ("clockwise", "keep")),
+                                   ("quad_clip", quad_clip, QUAD_CLIP_POLICIES),
+                                   ("input_outside", input_outside, ("clip", "error"))):
+            if val not in allowed:
+                raise ConfigError(f"{_where}{name} must be one of {list(allowed)}, got {val!r}")
+        for name, val in (("fuse", fuse), ("enabled", enabled)):
+            if not isinstance(val, bool):
+                raise ConfigError(f"{_where}{name} must be true or false, got {val!r}")
+        self.fuse, self.fill, self.interpolation = fuse, fill, interpolation
+        self.quad_order, self.quad_clip, self.input_outside = quad_order, quad_clip, input_outside
+        self.enabled = enabled
+
+    def __repr__(self):
+        return f"Pipeline({self.ops}, fuse={self.fuse})"
+
+    # ---- public entry points -------------------------------------------------------------------
+    def __call__(self, image, boxes=None, quads=None, lines=None, seed=None) -> Result:
+        arr, restore = to_array(image)
+        tables, report = self._intake(arr, boxes, quads, lines)
+        size = _image_size(arr)
+        steps = []
+        if self.enabled:
+            ctx = PlanContext(size, *tables)
+            rng = make_rng(seed)
+            for op in self.ops:
+                op.plan(rng, ctx, steps)
+        return self._execute(arr, restore, tables, report, steps)
+
+    def replay(self, record: dict, image, boxes=None, quads=None, lines=None) -> Result:
+        """Re-apply exactly the draws of ``record`` (a result's ``.replay``) to another image of the same size."""
+        arr, restore = to_array(image)
+        size = _image_size(arr)
+        if tuple(record.get("input_size", ())) != size:
+            raise GeometryError(f"replay: record is for an image of size {tuple(record.get('input_size', ()))}, "
+                                f"got {size}")
+        steps = []
+        for i, s in enumerate(record["steps"]):
+            op = make_op(s["op"], s.get("params"), f"replay step {i}: ")
+            steps.append((op, s["draw"]))
+        tables, report = self._intake(arr, boxes, quads, lines)
+        return self._execute(arr, restore, tables, report, steps)
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _intake(self, arr, boxes, quads, lines):
+        report = Report()
+        w, h = _image_size(arr)
+        tables = [as_boxes(boxes), as_quads(quads), as_lines(lines)]
+        counter = "input_clipped"
+        if self.input_outside == "error":
+            for t in tables:
+                _raise_if_outside(t, w, h)
+        tables[0] = clip_boxes(tables[0], w, h, report, counter=counter)
+        tables[1] = clip_quads(tables[1], w, h, report, policy=self.quad_clip, counter=counter)
+        tables[2] = clip_lines(tables[2], w, h, report, counter=counter)
+        return tables, report
+
+    def _schedule(self, steps):
+        """Order the work: runs of geometric steps become one warp each. With fusion on, pointwise pixel
+        steps inside a run move in front of it (they commute with geometry), so the run stays one warp."""
+        actions, run, pre, held = [], [], [], []
+
+        def close():
+            actions.extend(("pixel", s) for s in pre)
+            if run:
+                actions.append(("warp", list(run)))
+            actions.extend(("pixel", s) for s in held)
+            pre.clear(), run.clear(), held.clear()
+
+        for step in steps:
+            op = step[0]
+            if op.kind == GEOMETRIC:
+                if not self.fuse:
+                    close()
+                pre.extend(held)
+                held.clear()
+                run.append(step)
+            elif self.fuse and getattr(op, "pointwise", False):
+                (held if run else pre).append(step)
+            else:
+                close()
+                pre.append(step)
+        close()
+        return actions
+
+    def _execute(self, arr, restore, tables, report, steps) -> Result:
+        in_size = _image_size(arr)
+        total = np.eye(3)
+        size = in_size
+        boxes, quads, lines = tables
+        pending: list = []  # pixel stages waiting to run, so adjacent tone curves fold into one pass
+        for kind, payload in self._schedule(steps):
+            if kind == "pixel":
+                op, d = payload
+                pending.extend(op.stages(d))
+                continue
+            arr = _run_stages(arr, pending)
+            pending = []
+            a, fill = np.eye(3), None
+            for op, d in payload:
+                sa, size = op.transform(d, size)
+                a = sa @ a
+                fill = op.fill if op.fill is not None else fill
+            fill = self.fill if fill is None else fill
+            arr = warp(arr, a, size, interpolation=self.interpolation,
+                       border=fill_value(fill, arr.shape[2], arr.dtype))
+            total = a @ total
+            w, h = size
+            boxes = clip_boxes(map_boxes(boxes, a), w, h, report)
+            quads = clip_quads(map_quads(quads, a, self.quad_order), w, h, report, policy=self.quad_clip)
+            lines = clip_lines(map_lines(lines, a), w, h, report)
+        arr = _run_stages(arr, pending)
+        boxes = apply_filters(boxes, self.filters["boxes"], report)
+        quads = apply_filters(quads, self.filters["quads"], report)
+        lines = apply_filters(lines, self.filters["lines"], report)
+        report.ops = [op.name for op, _ in steps]
+        record = {
+            "version": REPLAY_VERSION,
+            "input_size": list(in_size),
+            "output_size": list(size),
+            "matrix": total.tolist(),
+            "steps": [{"op": op.name, "params": _json_safe(op.cfg), "draw": _json_safe(d)} for op, d in steps],
+        }
+        return Result(restore(arr), boxes, quads, lines, total, tuple(size), in_size, report, record, self)
+
+
+def _raise_if_outside(t, w, h):
+    from .clip import HAIR
+    if isinstance(t, Boxes):
+        pts, what = t.xyxy.reshape(-1, 2, 2), "boxes"
+    elif isinstance(t, Quads):
+        pts, what = t.points, "quads"
+    else:
+        pts, what = t.flat[:, None, :], "lines"
+    bad = (pts[..., 0] < -HAIR) | (pts[..., 0] > w + HAIR) | (pts[..., 1] < -HAIR) | (pts[..., 1] > h + HAIR)
+    if bad.any():
+        r = int(np.argwhere(bad)[0][0])
+        if what == "lines":
+            r = int(np.searchsorted(t.offsets, r, side="right") - 1)
+        raise GeometryError(f"{what}[{r}] lies outside the {w}x{h} image (input_outside: error)")
+
+
+def _json_safe(v):
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _run_stages(arr: np.ndarray, stages: list) -> np.ndarray:
+    i = 0
+    while i < len(stages):
+        if isinstance(stages[i], ToneStage):
+            j = i
+            while j < len(stages) and isinstance(stages[j], ToneStage):
+                j += 1
+            arr = _apply_tone(arr, stages[i:j])
+            i = j
+        else:
+            arr = stages[i](arr)
+            i += 1
+    return arr
+
+
+def _apply_tone(arr: np.ndarray, curves: list) -> np.ndarray:
+    """Fold consecutive tone curves into one pass: a 256-entry lookup for uint8 (means for contrast
+    come from the channel histograms, exactly), a 65536-entry one for uint16, direct maths for float."""
+    top = dtype_max(arr.dtype)
+    colour = arr[..., :3] if arr.shape[2] >= 3 else arr
+    if arr.dtype == np.float32:
+        out = colour.astype(np.float32)
+        for c in curves:
+            mean = float(_grey_mean_direct(out)) if c.needs_mean else None
+            out = np.clip(c(out, mean, top), 0, top).astype(np.float32)
+        return _put_colour(arr, out)
+    levels = np.arange(int(top) + 1, dtype=np.float64)
+    hist = _histograms(colour, len(levels)) if any(c.needs_mean for c in curves) else None
+    lut = levels
+    for c in curves:
+        mean = None
+        if c.needs_mean:
+            per_channel = (hist * lut[None, :]).sum(axis=1) / hist.sum(axis=1)
+            mean = _luma(per_channel)
+        lut = np.clip(c(lut, mean, top), 0, top)
+    lut = np.rint(lut).astype(arr.dtype)
+    if arr.dtype == np.uint8:
+        out = cv2.LUT(np.ascontiguousarray(colour), lut)
+        out = out[..., None] if out.ndim == 2 else out
+    else:
+        out = lut[colour]
+    return _put_colour(arr, out)
+
+
+def _histograms(colour, n):
+    if n == 256:
+        return np.stack([cv2.calcHist([np.ascontiguousarray(colour[..., i])], [0], None, [256], [0, 256])[:, 0]
+                         for i in range(colour.shape[2])]).astype(np.float64)
+    return np.stack([np.bincount(colour[..., i].ravel(), minlength=n) for i in range(colour.shape[2])]).astype(np.float64)
+
+
+def _luma(per_channel):
+    return float(per_channel[0]) if len(per_channel) == 1 else float(np.dot(per_channel[:3], [0.299, 0.587, 0.114]))
+
+
+def _grey_mean_direct(colour):
+    return _luma(colour.reshape(-1, colour.shape[2]).mean(axis=0))
+
+
+def _put_colour(arr, colour):
+    if arr.shape[2] != 4:
+        return colour
+    out = arr.copy()
+    out[..., :3] = colour
+    return out

@@ -1,0 +1,41 @@
+"""What happened to the geometry: clipped, split, approximated and dropped objects, counted by reason."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+KINDS = ("boxes", "quads", "lines")
+
+
+@dataclass
+class Report:
+    clipped: Counter = field(default_factory=Counter)       # kind -> objects cut by a canvas edge
+    split: Counter = field(default_factory=Counter)         # kind -> extra pieces created (lines)
+    approximated: Counter = field(default_factory=Counter)  # kind -> clipped shapes not exactly representable
+    input_clipped: Counter = field(default_factory=Counter)  # kind -> objects reaching outside the input image
+    dropped: list = field(default_factory=list)             # {"kind", "index", "reason", ...}
+    warnings: list = field(default_factory=list)
+    ops: list = field(default_factory=list)                 # names of the ops that ran, in order
+
+    def drop(self, kind: str, indices, reason: str, **extra) -> None:
+        for i in indices:
+            self.dropped.append({"kind": kind, "index": int(i), "reason": reason, **extra})
+
+    @property
+    def dropped_counts(self) -> Counter:
+        return Counter((d["kind"], d["reason"]) for d in self.dropped)
+
+    def summary(self) -> str:
+        parts = []
+        for name in ("clipped", "split", "approximated", "input_clipped"):
+            c = getattr(self, name)
+            if sum(c.values()):
+                parts.append(name + " " + ", ".join(f"{k}={v}" for k, v in sorted(c.items())))
+        if self.dropped:
+            parts.append("dropped " + ", ".join(f"{k}/{r}={n}" for (k, r), n in sorted(self.dropped_counts.items())))
+        return "; ".join(parts) or "nothing clipped or dropped"
+
+    def as_dict(self) -> dict:
+        return {"clipped": dict(self.clipped), "split": dict(self.split), "approximated": dict(self.approximated),
+                "input_clipped": dict(self.input_clipped), "dropped": list(self.dropped),
+                "warnings": list(self.warnings), "ops": list(self.ops)}

@@ -1,0 +1,19 @@
+"""Per-sample seeds that depend on what is drawn, never on which worker draws it."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def sample_seed(base_seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed for sample ``index`` of ``epoch``; independent of worker count and order."""
+    for name, v in (("base_seed", base_seed), ("epoch", epoch), ("index", index)):
+        if int(v) != v or v < 0:
+            raise ValueError(f"sample_seed: {name} must be a non-negative integer, got {v!r}")
+    state = np.random.SeedSequence([int(base_seed), int(epoch), int(index)]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def make_rng(seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

@@ -1,0 +1,87 @@
+"""Resample an image by a 3x3 matrix into a canvas: copy when the map is a pure index map,
+area-prefilter when it shrinks, and otherwise warp once with OpenCV."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import matrix as M
+
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+# Below this per-axis scale a direct bilinear warp aliases visibly (text strokes break up), so the
+# source is first reduced by area averaging. Between it and 1 the aliasing is below a grey level.
+PREFILTER_BELOW = 0.8
+
+
+def warp(img: np.ndarray, a: np.ndarray, out_size: tuple[int, int], *, interpolation: str = "linear",
+         border: tuple = (0.0, 0.0, 0.0, 0.0)) -> np.ndarray:
+    """Image HxWxC -> (out_h, out_w, C) with output pixel p = input at A^-1 p (our frame)."""
+    idx = M.index_map(a)
+    if idx is not None:
+        return _copy_index_map(img, idx[0], idx[1], out_size, border)
+    if interpolation != "nearest":
+        img, a = _prefilter(img, a)
+        idx = M.index_map(a)
+        if idx is not None:
+            return _copy_index_map(img, idx[0], idx[1], out_size, border)
+    return _cv_warp(img, a, out_size, INTERPOLATIONS[interpolation], border)
+
+
+def _prefilter(img: np.ndarray, a: np.ndarray):
+    h, w = img.shape[:2]
+    fx, fy = M.axis_scales(a, w, h)
+    px = fx if fx < PREFILTER_BELOW else 1.0
+    py = fy if fy < PREFILTER_BELOW else 1.0
+    if px == 1.0 and py == 1.0:
+        return img, a
+    w2, h2 = max(1, int(round(w * px))), max(1, int(round(h * py)))
+    small = cv2.resize(img, (w2, h2), interpolation=cv2.INTER_AREA)
+    if small.ndim == 2:
+        small = small[:, :, None]
+    # The reduction is itself a scale on our frame; fold its exact ratio out of the remaining map.
+    return small, a @ M.scale(w / w2, h / h2)
+
+
+def _cv_warp(img, a, out_size, flag, border):
+    ow, oh = out_size
+    inv = np.linalg.inv(M.to_cv(a))
+    flags = flag | cv2.WARP_INVERSE_MAP
+    if M.is_affine(a):
+        out = cv2.warpAffine(img, inv[:2], (ow, oh), flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=border)
+    else:
+        out = cv2.warpPerspective(img, inv, (ow, oh), flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=border)
+    return out[:, :, None] if out.ndim == 2 else out
+
+
+def _copy_index_map(img, lin, t, out_size, border):
+    """Exact path: flips/transposes then an integer paste. No pixel value is interpolated."""
+    h, w = img.shape[:2]
+    src = img
+    if lin[0, 0] == 0:  # x' depends on y: transpose, then the remaining map is diagonal
+        src = src.transpose(1, 0, 2)
+        lin = lin[:, ::-1]
+    if lin[0, 0] < 0:
+        src = src[:, ::-1]
+    if lin[1, 1] < 0:
+        src = src[::-1]
+    corners = M.canvas_corners(w, h) @ lin.T.astype(float) + t
+    ox, oy = (int(round(v)) for v in corners.min(axis=0))
+    ow, oh = out_size
+    sh, sw = src.shape[:2]
+    if ox == 0 and oy == 0 and (sw, sh) == (ow, oh):
+        return np.ascontiguousarray(src)
+    out = np.empty((oh, ow, img.shape[2]), dtype=img.dtype)
+    out[...] = np.asarray(border[: img.shape[2]], dtype=np.float64).astype(img.dtype)
+    x0, y0 = max(ox, 0), max(oy, 0)
+    x1, y1 = min(ox + sw, ow), min(oy + sh, oh)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    return out

@@ -1,0 +1,284 @@
+"""The training YAML: schema, up-front validation (errors name the key), `--set` overrides, CPU fallback.
+
+Validation happens before anything heavy is imported so that a typo costs a second, not a model load.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A problem with the training config; the message names the offending key."""
+
+
+DEEPSPEED_PRESETS = ('zero2', 'zero3', 'zero2_offload', 'zero3_offload')
+TORCH_DTYPES = ('bfloat16', 'float16', 'float32', 'auto')
+
+
+def _is_bool(v):
+    return isinstance(v, bool)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_str(v):
+    return isinstance(v, str) and v != ''
+
+
+class Field:
+    """One leaf of the schema: a type check, an optional choice list and a default."""
+
+    def __init__(self, check: Callable[[Any], bool], kind: str, default: Any = None, required: bool = False,
+                 choices: Optional[tuple] = None, minimum: Optional[float] = None):
+        self.check, self.kind, self.default, self.required = check, kind, default, required
+        self.choices, self.minimum = choices, minimum
+
+    def validate(self, key: str, value: Any) -> Any:
+        if value is None:
+            if self.required:
+                raise ConfigError(f'{key}: required ({self.kind})')
+            return copy.deepcopy(self.default)
+        if not self.check(value):
+            raise ConfigError(f'{key}: expected {self.kind}, got {value!r}')
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f'{key}: {value!r} is not one of {list(self.choices)}')
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f'{key}: must be >= {self.minimum}, got {value!r}')
+        return value
+
+
+def _str_or_list(v):
+    return _is_str(v) or (isinstance(v, list) and v and all(_is_str(i) for i in v))
+
+
+# Defaults follow ms-swift's where the user's config leaves a key out, except where noted.
+SCHEMA: Dict[str, Any] = {
+    'model': {
+        'path': Field(_is_str, 'a path to a local Qwen3-VL checkpoint', required=True),
+        'torch_dtype': Field(_is_str, 'a dtype name', 'bfloat16', choices=TORCH_DTYPES),
+        'attn_impl': Field(_is_str, 'an attention implementation (sdpa, eager, flash_attention_2, ...)'),
+    },
+    'training': {
+        'output_dir': Field(_is_str, 'a directory', required=True),
+        'learning_rate': Field(_is_number, 'a number', 1e-4, minimum=0),
+        'lr_scheduler_type': Field(_is_str, 'a transformers scheduler name', 'cosine'),
+        'lr_scheduler_kwargs': Field(lambda v: isinstance(v, dict), 'a mapping', None),
+        'warmup_ratio': Field(_is_number, 'a number in [0, 1]', 0.0, minimum=0),
+        'num_train_epochs': Field(_is_number, 'a number', 1, minimum=0),
+        'max_steps': Field(_is_int, 'an integer (-1: use num_train_epochs)', -1),
+        'per_device_train_batch_size': Field(_is_int, 'an integer', 1, minimum=1),
+        'gradient_accumulation_steps': Field(_is_int, 'an integer', 1, minimum=1),
+        'gradient_checkpointing': Field(_is_bool, 'true or false', True),
+        'bf16': Field(_is_bool, 'true or false'),
+        'fp16': Field(_is_bool, 'true or false'),
+        'packing': Field(_is_bool, 'true or false', False),
+        'save_steps': Field(_is_int, 'an integer', 500, minimum=1),
+        'logging_steps': Field(_is_int, 'an integer', 5, minimum=1),
+        'seed': Field(_is_int, 'an integer', 42),
+    },
+    'tuner': {
+        'type': Field(_is_str, 'a tuner type', 'lora', choices=('lora', 'full')),
+        'lora_rank': Field(_is_int, 'an integer', 8, minimum=1),
+        'lora_alpha': Field(_is_number, 'a number', 32),
+        'lora_dropout': Field(_is_number, 'a number in [0, 1)', 0.05, minimum=0),
+        'target_modules': Field(_str_or_list, 'a module name or a list of them', 'all-linear'),
+        'freeze_llm': Field(_is_bool, 'true or false', False),
+        'freeze_vit': Field(_is_bool, 'true or false', True),
+        'freeze_aligner': Field(_is_bool, 'true or false', True),
+    },
+    'deepspeed': {
+        'enabled': Field(_is_bool, 'true or false', False),
+        'config': Field(_is_str, f'one of {list(DEEPSPEED_PRESETS)} or a path to a DeepSpeed JSON', 'zero2'),
+    },
+    'data': {
+        'train': Field(_is_str, 'a path to a JSONL file', required=True),
+        'val': Field(_is_str, 'a path to a JSONL file'),
+        'prompt': Field(_is_str, 'a string', 'Locate every object in the image. Answer with a JSON list.'),
+        'dataloader_num_workers': Field(_is_int, 'an integer', 0, minimum=0),
+        'dataloader_pin_memory': Field(_is_bool, 'true or false', True),
+        'max_pixels': Field(_is_int, 'an integer', 1003520, minimum=32 * 32),
+        'min_pixels': Field(_is_int, 'an integer', 32 * 32, minimum=1),
+        # Opt-in: records whose image is missing or unreadable are skipped and counted instead of failing.
+        'skip_bad_images': Field(_is_bool, 'true or false', False),
+    },
+    'global_max_length': Field(_is_int, 'an integer', 8192, minimum=16),
+    'custom': {
+        'augmentation': Field(lambda v: isinstance(v, (dict, list)), "geoaug's augmentation block", None),
+    },
+}
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else f'; valid keys: {sorted(valid)}'
+
+
+def _validate(node: Mapping, schema: Mapping, prefix: str) -> Dict[str, Any]:
+    if not isinstance(node, Mapping):
+        raise ConfigError(f'{prefix or "config"}: expected a mapping, got {type(node).__name__}')
+    for key in node:
+        if key not in schema:
+            raise ConfigError(f'{prefix}{key}: unknown key{_suggest(str(key), schema)}')
+    out = {}
+    for key, spec in schema.items():
+        value = node.get(key)
+        if isinstance(spec, Field):
+            out[key] = spec.validate(prefix + key, value)
+        else:
+            out[key] = _validate(value if value is not None else {}, spec, f'{prefix}{key}.')
+    return out
+
+
+def _check_cross_field(cfg: Dict[str, Any]) -> None:
+    tr = cfg['training']
+    if tr['max_steps'] == -1 and not tr['num_train_epochs']:
+        raise ConfigError('training.num_train_epochs: must be > 0 when training.max_steps is not set')
+    if tr['max_steps'] == 0 or tr['max_steps'] < -1:
+        raise ConfigError(f"training.max_steps: must be a positive integer or -1, got {tr['max_steps']}")
+    if tr['warmup_ratio'] > 1:
+        raise ConfigError(f"training.warmup_ratio: must be in [0, 1], got {tr['warmup_ratio']}")
+    if tr['lr_scheduler_type'] not in _scheduler_names():
+        raise ConfigError(f"training.lr_scheduler_type: unknown scheduler {tr['lr_scheduler_type']!r}"
+                          f"{_suggest(tr['lr_scheduler_type'], _scheduler_names())}")
+    kwargs = tr['lr_scheduler_kwargs'] or {}
+    if 'min_lr' in kwargs and not _is_number(kwargs['min_lr']):
+        raise ConfigError(f"training.lr_scheduler_kwargs.min_lr: expected a number, got {kwargs['min_lr']!r}")
+    if tr['lr_scheduler_type'] in ('cosine_with_min_lr', 'cosine_warmup_with_min_lr') and not (
+            'min_lr' in kwargs or 'min_lr_rate' in kwargs):
+        raise ConfigError(f"training.lr_scheduler_kwargs: {tr['lr_scheduler_type']} needs min_lr (or min_lr_rate)")
+    if not 0 <= cfg['tuner']['lora_dropout'] < 1:
+        raise ConfigError(f"tuner.lora_dropout: must be in [0, 1), got {cfg['tuner']['lora_dropout']}")
+    ds = cfg['deepspeed']
+    if ds['enabled'] and ds['config'] not in DEEPSPEED_PRESETS and not os.path.isfile(ds['config']):
+        raise ConfigError(f"deepspeed.config: {ds['config']!r} is neither one of {list(DEEPSPEED_PRESETS)} "
+                          f'nor an existing JSON file{_suggest(ds["config"], DEEPSPEED_PRESETS)}')
+    if cfg['data']['min_pixels'] > cfg['data']['max_pixels']:
+        raise ConfigError('data.min_pixels: must not exceed data.max_pixels')
+    if tr['packing'] and augmentation_enabled(cfg):
+        # ms-swift 4.6 packs only pre-encoded datasets (packing and lazy_tokenize are exclusive): the
+        # packed samples would freeze a single augmentation draw for the whole run.
+        raise ConfigError('training.packing: cannot be combined with custom.augmentation, because ms-swift packs '
+                          'pre-encoded samples and every epoch would see the same draw; set packing: false')
+
+
+def _scheduler_names() -> List[str]:
+    # The schedulers are transformers' own; this list mirrors transformers.SchedulerType without
+    # importing transformers during validation.
+    try:
+        from transformers import SchedulerType
+        return [s.value for s in SchedulerType]
+    except Exception:  # transformers not installed: the train extra is missing; fail later, loudly.
+        return ['linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',
+                'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'cosine_warmup_with_min_lr',
+                'warmup_stable_decay']
+
+
+def augmentation_enabled(cfg: Mapping) -> bool:
+    aug = (cfg.get('custom') or {}).get('augmentation')
+    if not aug:
+        return False
+    if isinstance(aug, Mapping):
+        return bool(aug.get('enabled', True)) and bool(aug.get('ops'))
+    return True
+
+
+def apply_overrides(raw: Dict[str, Any], overrides: List[str]) -> Dict[str, Any]:
+    """`--set training.max_steps=2`: dotted key, YAML-parsed value."""
+    raw = copy.deepcopy(raw)
+    for item in overrides or []:
+        if '=' not in item:
+            raise ConfigError(f'--set {item!r}: expected key=value')
+        key, text = item.split('=', 1)
+        node = raw
+        parts = key.strip().split('.')
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f'--set {key}: {part} is not a section')
+            node = child
+        node[parts[-1]] = yaml.safe_load(text)
+    return raw
+
+
+def load_raw(path: str) -> Dict[str, Any]:
+    if not os.path.isfile(path):
+        raise ConfigError(f'config file not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        try:
+            raw = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ConfigError(f'{path}: not valid YAML: {e}') from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{path}: the top level must be a mapping of sections')
+    return raw
+
+
+def resolve_paths(cfg: Dict[str, Any], base_dir: str) -> None:
+    """Relative paths in the config resolve against the config file's folder, not the shell's cwd."""
+
+    def absolute(p):
+        p = os.path.expanduser(p)
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(base_dir, p))
+
+    cfg['model']['path'] = absolute(cfg['model']['path'])
+    cfg['training']['output_dir'] = absolute(cfg['training']['output_dir'])
+    for key in ('train', 'val'):
+        if cfg['data'][key]:
+            cfg['data'][key] = absolute(cfg['data'][key])
+    ds = cfg['deepspeed']['config']
+    if ds not in DEEPSPEED_PRESETS:
+        cfg['deepspeed']['config'] = absolute(ds)
+
+
+def validate(raw: Mapping, base_dir: str = '.') -> Dict[str, Any]:
+    cfg = _validate(raw, SCHEMA, '')
+    resolve_paths(cfg, base_dir)
+    _check_cross_field(cfg)
+    for key in ('train', 'val'):
+        path = cfg['data'][key]
+        if path and not os.path.isfile(path):
+            raise ConfigError(f'data.{key}: file not found: {path}')
+    if not os.path.isdir(cfg['model']['path']):
+        raise ConfigError(f"model.path: not a local checkpoint directory: {cfg['model']['path']}")
+    return cfg
+
+
+def load_config(path: str, overrides: Optional[List[str]] = None) -> Dict[str, Any]:
+    raw = apply_overrides(load_raw(path), overrides or [])
+    return validate(raw, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+def adapt_to_device(cfg: Dict[str, Any], cuda_available: bool) -> List[str]:
+    """Without CUDA, half precision and flash attention cannot run: fall back instead of crashing.
+
+    Returns human-readable notes of what changed.
+    """
+    notes = []
+    if cuda_available:
+        return notes
+    if cfg['model']['torch_dtype'] not in ('float32',):
+        notes.append(f"no CUDA: model.torch_dtype {cfg['model']['torch_dtype']} -> float32")
+        cfg['model']['torch_dtype'] = 'float32'
+    for key in ('bf16', 'fp16'):
+        if cfg['training'][key]:
+            notes.append(f'no CUDA: training.{key} true -> false')
+    cfg['training']['bf16'] = False
+    cfg['training']['fp16'] = False
+    attn = cfg['model']['attn_impl']
+    if attn and attn.startswith('flash_attention'):
+        notes.append(f'no CUDA: model.attn_impl {attn} -> sdpa')
+        cfg['model']['attn_impl'] = 'sdpa'
+    return notes
