@@ -6,6 +6,7 @@ one fused warp per run of geometric ops.
 """
 from . import ops  # noqa: F401  (fills the registry)
 from .config import from_config, load_yaml
+from .draw import draw
 from .errors import ConfigError, GeoaugError, GeometryError, ImageError, ImageTypeError
 from .instances import Boxes, Lines, Quads
 from .inverse import inverse
@@ -13,11 +14,12 @@ from .pipeline import Pipeline, Result
 from .registry import REGISTRY, available_ops, make_op
 from .report import Report
 from .seeding import sample_seed
+from . import qwen, tta  # noqa: E402  (need the names above)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Boxes", "Quads", "Lines", "Pipeline", "Result", "Report", "from_config", "load_yaml", "make_op",
     "available_ops", "REGISTRY", "sample_seed", "inverse", "ConfigError", "GeoaugError", "GeometryError",
-    "ImageError", "ImageTypeError",
+    "ImageError", "ImageTypeError", "draw", "qwen", "tta",
 ]

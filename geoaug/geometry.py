@@ -7,13 +7,15 @@ from . import matrix as M
 from .instances import Boxes, Lines, Quads
 
 
+def box_corners(xyxy: np.ndarray) -> np.ndarray:
+    """(N, 4) boxes -> (N, 4, 2) corners, clockwise from top-left."""
+    return xyxy[:, [0, 2, 2, 0, 1, 1, 3, 3]].reshape(-1, 2, 4).transpose(0, 2, 1)
+
+
 def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
     if len(boxes) == 0:
         return boxes
-    x1, y1, x2, y2 = boxes.xyxy.T
-    corners = np.stack([np.stack([x1, y1], -1), np.stack([x2, y1], -1),
-                        np.stack([x2, y2], -1), np.stack([x1, y2], -1)], axis=1)
-    pts = M.apply_points(a, corners)
+    pts = M.apply_points(a, box_corners(boxes.xyxy))
     xyxy = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
     return Boxes(xyxy, index=boxes.index, visibility=boxes.visibility, _validate=False, **boxes.fields)
 

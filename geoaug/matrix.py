@@ -85,3 +85,15 @@ def axis_scales(a: np.ndarray, w: float, h: float) -> tuple[float, float]:
         p = a[:2, :2] @ np.array([cx, cy]) + a[:2, 2]
         jac = (a[:2, :2] * d - np.outer(p, a[2, :2])) / (d * d)
     return float(np.hypot(*jac[:, 0])), float(np.hypot(*jac[:, 1]))
+
+
+def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The projective map taking 4 src points onto 4 dst points, solved in float64
+    (cv2.getPerspectiveTransform rounds through float32)."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(np.asarray(src, float), np.asarray(dst, float)):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    h = np.linalg.solve(np.array(rows), np.array(rhs))
+    return np.append(h, 1.0).reshape(3, 3)

@@ -11,7 +11,7 @@ from . import matrix as M
 from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads
 from .errors import ConfigError, GeometryError
 from .filters import apply_filters, parse_filters
-from .geometry import map_boxes, map_lines, map_quads
+from .geometry import box_corners, map_boxes, map_lines, map_quads
 from .image import dtype_max, fill_value, to_array
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
 from .ops.base import GEOMETRIC, Op, ToneStage
@@ -38,9 +38,7 @@ class PlanContext:
     def object_boxes(self) -> np.ndarray:
         """Enclosing boxes of every object in the current frame, cut to the current canvas."""
         boxes, quads, lines = self._objects
-        parts = [boxes.xyxy.reshape(-1, 2, 2)[:, [0, 1, 0, 1], [0, 0, 1, 1]].reshape(-1, 4, 2)
-                 if len(boxes) else np.zeros((0, 4, 2)), quads.points]
-        pts = np.concatenate(parts) if parts else np.zeros((0, 4, 2))
+        pts = np.concatenate([box_corners(boxes.xyxy), quads.points])
         if len(pts):
             pts = M.apply_points(self.matrix, pts)
         xy = [np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)] if len(pts) else []
@@ -277,18 +275,50 @@ def _apply_tone(arr: np.ndarray, curves: list) -> np.ndarray:
             per_channel = (hist * lut[None, :]).sum(axis=1) / hist.sum(axis=1)
             mean = _luma(per_channel)
         lut = np.clip(c(lut, mean, top), 0, top)
+    curve = lut
     lut = np.rint(lut).astype(arr.dtype)
     if arr.dtype == np.uint8:
-        out = cv2.LUT(np.ascontiguousarray(colour), lut)
+        scale = _as_scale_abs(curve, lut) if arr.shape[2] != 4 else None
+        if scale is not None:
+            out = cv2.convertScaleAbs(arr, alpha=scale[0], beta=scale[1])
+        else:
+            out = cv2.LUT(np.ascontiguousarray(colour), lut)
         out = out[..., None] if out.ndim == 2 else out
     else:
         out = lut[colour]
     return _put_colour(arr, out)
 
 
+_LEVELS_U8 = np.arange(256, dtype=np.uint8)
+
+
+def _as_scale_abs(curve: np.ndarray, lut: np.ndarray):
+    """(alpha, beta) when cv2.convertScaleAbs reproduces the uint8 lookup ``lut`` exactly, else None.
+
+    convertScaleAbs is about 3x faster than cv2.LUT (benchmarks/paths.py) but computes in float32 with
+    its own rounding, so it is only taken after checking all 256 input levels, through both its vector
+    path (a contiguous row) and its scalar path (a strided column): a pointwise map that agrees on
+    every level agrees on every image.
+    """
+    inner = np.nonzero((curve > 0) & (curve < 255))[0]
+    if len(inner) < 2:
+        return None
+    i0, i1 = int(inner[0]), int(inner[-1])
+    alpha = (curve[i1] - curve[i0]) / (i1 - i0)
+    beta = curve[i0] - alpha * i0
+    if alpha < 0:
+        return None
+    row = cv2.convertScaleAbs(_LEVELS_U8[None, :], alpha=alpha, beta=beta)[0]
+    col = np.repeat(_LEVELS_U8[:, None], 2, axis=1)[:, :1]
+    col = cv2.convertScaleAbs(col, alpha=alpha, beta=beta)[:, 0]
+    if np.array_equal(row, lut) and np.array_equal(col, lut):
+        return float(alpha), float(beta)
+    return None
+
+
 def _histograms(colour, n):
     if n == 256:
-        return np.stack([cv2.calcHist([np.ascontiguousarray(colour[..., i])], [0], None, [256], [0, 256])[:, 0]
+        return np.stack([cv2.calcHist([np.ascontiguousarray(colour[..., i])], [0], None, [256], [0, 256]).reshape(-1)
                          for i in range(colour.shape[2])]).astype(np.float64)
     return np.stack([np.bincount(colour[..., i].ravel(), minlength=n) for i in range(colour.shape[2])]).astype(np.float64)
 

@@ -119,9 +119,9 @@ SCHEMA: Dict[str, Any] = {
 }
 
 
-def _suggest(key: str, valid) -> str:
+def _suggest(key: str, valid, noun: str = 'keys') -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else f'; valid keys: {sorted(valid)}'
+    return f"; did you mean '{close[0]}'?" if close else f'; valid {noun}: {sorted(valid)}'
 
 
 def _validate(node: Mapping, schema: Mapping, prefix: str) -> Dict[str, Any]:
@@ -150,7 +150,7 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
         raise ConfigError(f"training.warmup_ratio: must be in [0, 1], got {tr['warmup_ratio']}")
     if tr['lr_scheduler_type'] not in _scheduler_names():
         raise ConfigError(f"training.lr_scheduler_type: unknown scheduler {tr['lr_scheduler_type']!r}"
-                          f"{_suggest(tr['lr_scheduler_type'], _scheduler_names())}")
+                          f"{_suggest(tr['lr_scheduler_type'], _scheduler_names(), 'values')}")
     kwargs = tr['lr_scheduler_kwargs'] or {}
     if 'min_lr' in kwargs and not _is_number(kwargs['min_lr']):
         raise ConfigError(f"training.lr_scheduler_kwargs.min_lr: expected a number, got {kwargs['min_lr']!r}")
@@ -159,10 +159,6 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
         raise ConfigError(f"training.lr_scheduler_kwargs: {tr['lr_scheduler_type']} needs min_lr (or min_lr_rate)")
     if not 0 <= cfg['tuner']['lora_dropout'] < 1:
         raise ConfigError(f"tuner.lora_dropout: must be in [0, 1), got {cfg['tuner']['lora_dropout']}")
-    ds = cfg['deepspeed']
-    if ds['enabled'] and ds['config'] not in DEEPSPEED_PRESETS and not os.path.isfile(ds['config']):
-        raise ConfigError(f"deepspeed.config: {ds['config']!r} is neither one of {list(DEEPSPEED_PRESETS)} "
-                          f'nor an existing JSON file{_suggest(ds["config"], DEEPSPEED_PRESETS)}')
     if cfg['data']['min_pixels'] > cfg['data']['max_pixels']:
         raise ConfigError('data.min_pixels: must not exceed data.max_pixels')
     if tr['packing'] and augmentation_enabled(cfg):
@@ -245,7 +241,12 @@ def resolve_paths(cfg: Dict[str, Any], base_dir: str) -> None:
 
 def validate(raw: Mapping, base_dir: str = '.') -> Dict[str, Any]:
     cfg = _validate(raw, SCHEMA, '')
+    ds_given = cfg['deepspeed']['config']
     resolve_paths(cfg, base_dir)
+    if cfg['deepspeed']['enabled'] and ds_given not in DEEPSPEED_PRESETS and not os.path.isfile(
+            cfg['deepspeed']['config']):
+        raise ConfigError(f'deepspeed.config: {ds_given!r} is neither one of {list(DEEPSPEED_PRESETS)} '
+                          f'nor an existing JSON file{_suggest(ds_given, DEEPSPEED_PRESETS, "values")}')
     _check_cross_field(cfg)
     for key in ('train', 'val'):
         path = cfg['data'][key]

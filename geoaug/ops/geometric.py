@@ -124,12 +124,11 @@ class Perspective(GeometricOp):
         return {"offsets": rng.uniform(*self.cfg["scale"], size=(4, 2)).round(6).tolist()}
 
     def transform(self, draw, size):
-        import cv2
         w, h = size
         src = M.canvas_corners(w, h)
         inward = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=float)
         dst = src + inward * np.asarray(draw["offsets"]) * [w, h]
-        return cv2.getPerspectiveTransform(src.astype(np.float64), dst.astype(np.float64)), size
+        return M.homography(src, dst), size
 
 
 def _scale_to(size, nw, nh):

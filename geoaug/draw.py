@@ -1,0 +1,187 @@
+"""Draw geometry on an image to check it by eye: boxes, quads (first point marked), polylines, points,
+one colour per label (stable across calls and processes), label text on a filled tag.
+
+    vis = geoaug.draw(res.image, boxes=res.boxes, quads=res.quads, lines=res.lines)
+"""
+from __future__ import annotations
+
+import zlib
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import GeometryError
+from .image import dtype_max, to_array
+from .instances import as_boxes, as_lines, as_quads
+
+# Distinct, colour-blind-friendlier hues (Okabe-Ito + Tableau), RGB. Indexed by a hash of the label.
+PALETTE = [
+    (255, 64, 64), (0, 158, 115), (86, 180, 233), (230, 159, 0), (204, 121, 167), (240, 228, 66),
+    (0, 114, 178), (213, 94, 0), (148, 103, 189), (23, 190, 207), (188, 189, 34), (44, 160, 44),
+    (227, 119, 194), (255, 127, 14), (31, 119, 180), (152, 223, 138),
+]
+_SHIFT = 4  # cv2 drawing takes fixed-point coordinates: 4 fractional bits keep sub-pixel placement
+
+
+def label_colour(label, colours=None) -> tuple:
+    """RGB colour for a label: from ``colours`` if it names the label, else a hash of the label (not a
+    counter), so it is the same in every call and process."""
+    if colours and str(label) in colours:
+        return tuple(colours[str(label)])
+    if label is None:
+        return PALETTE[0]
+    return PALETTE[zlib.crc32(str(label).encode("utf-8")) % len(PALETTE)]
+
+
+def distinct_colours(labels) -> dict:
+    """label -> colour, all different while there are no more labels than palette entries; the same set
+    of labels always gets the same colours (sorted order), e.g. every label of a dataset."""
+    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(sorted(set(map(str, labels))))}
+
+
+def font(size: int):
+    """Pillow's bundled scalable font (no system fonts needed); the bitmap one if FreeType is missing."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):
+        return ImageFont.load_default()
+
+
+def as_rgb8(image) -> np.ndarray:
+    """Any image geoaug accepts -> a fresh HxWx3 uint8 RGB array (for drawing only, so scaling is fine)."""
+    arr, _ = to_array(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr.astype(np.float32) * (255.0 / dtype_max(arr.dtype)), 0, 255).round().astype(np.uint8)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    return np.array(arr[..., :3], dtype=np.uint8, order="C")  # a copy: we draw into it
+
+
+def _labels_for(table, given, kind):
+    if given is not None:
+        if isinstance(given, (str, bytes)) or len(given) != len(table):
+            raise GeometryError(f"draw: labels for {kind} must be a list with one label per object "
+                                f"({len(table)} {kind}), got {given!r}")
+        return list(given)
+    return list(table.fields.get("label", [None] * len(table)))
+
+
+def _split_labels(labels, tables):
+    """``labels`` is a list (when one kind of geometry is given) or {"boxes": [...], ...}."""
+    if labels is None or isinstance(labels, dict):
+        return labels or {}
+    kinds = [k for k, t in tables.items() if t is not None and len(t)]
+    if len(kinds) != 1:
+        raise GeometryError(f"draw: a plain list of labels is ambiguous with {kinds or 'no'} geometry; "
+                            "pass labels={'boxes': [...], 'quads': [...], 'lines': [...]} instead")
+    return {kinds[0]: labels}
+
+
+def _pt(p) -> tuple:
+    return tuple(int(v) for v in p)
+
+
+def _cv_pts(p) -> np.ndarray:
+    # our frame has pixel centres at +0.5; cv2 at integers
+    return np.round((np.asarray(p, dtype=np.float64) - 0.5) * (1 << _SHIFT)).astype(np.int32)
+
+
+def draw(image, boxes=None, quads=None, lines=None, points=None, labels=None, *, thickness=None,
+         font_size=None, show_labels=True, colours=None):
+    """Return ``image`` with geometry drawn on it, as the same kind (numpy array or PIL image), RGB uint8.
+
+    boxes/quads/lines: geoaug tables (labels read from ``.fields["label"]``) or arrays in pixel coordinates
+    of this image; points: an (N, 2) array or anything with ``.xy`` and ``.fields``. ``labels`` overrides
+    table labels: a list when one kind is given, else ``{"boxes": [...], "quads": [...], ...}``.
+    Quads mark their first point with a dot; lines mark their start with a dot. ``colours``: optional
+    {label: (r, g, b)} (see ``distinct_colours``); other labels get a colour hashed from their text.
+    ``show_labels``: True (a tag per object), False, or "first" (one tag per label).
+    """
+    is_pil = hasattr(image, "getbands")
+    canvas = as_rgb8(image)
+    h, w = canvas.shape[:2]
+    t = thickness or max(1, int(round(min(w, h) / 250)))
+    tables = {"boxes": as_boxes(boxes), "quads": as_quads(quads), "lines": as_lines(lines),
+              "points": _as_points(points)}
+    given = _split_labels(labels, tables)
+    tags = []  # (x, y, text, colour) drawn last, on top of all geometry
+    aa = cv2.LINE_AA
+
+    b = tables["boxes"]
+    for xyxy, lab in zip(b.xyxy, _labels_for(b, given.get("boxes"), "boxes")):
+        c = label_colour(lab, colours)
+        p = _cv_pts(xyxy.reshape(2, 2))
+        cv2.rectangle(canvas, _pt(p[0]), _pt(p[1]), c, thickness=t, lineType=aa, shift=_SHIFT)
+        tags.append((xyxy[0], xyxy[1], lab, c))
+    q = tables["quads"]
+    for pts, lab in zip(q.points, _labels_for(q, given.get("quads"), "quads")):
+        c = label_colour(lab, colours)
+        cv2.polylines(canvas, [_cv_pts(pts)], True, c, thickness=t, lineType=aa, shift=_SHIFT)
+        cv2.circle(canvas, _pt(_cv_pts(pts[0])), (t + 2) << _SHIFT, c, thickness=-1, lineType=aa, shift=_SHIFT)
+        tags.append((pts[0][0], pts[0][1], lab, c))
+    ln = tables["lines"]
+    for pts, lab in zip(ln.points, _labels_for(ln, given.get("lines"), "lines")):
+        c = label_colour(lab, colours)
+        cv2.polylines(canvas, [_cv_pts(pts)], False, c, thickness=t, lineType=aa, shift=_SHIFT)
+        cv2.circle(canvas, _pt(_cv_pts(pts[0])), (t + 1) << _SHIFT, c, thickness=-1, lineType=aa, shift=_SHIFT)
+        tags.append((pts[0][0], pts[0][1], lab, c))
+    xy, fields = tables["points"]
+    for p, lab in zip(xy, _labels_for(_Rows(len(xy), fields), given.get("points"), "points")):
+        c = label_colour(lab, colours)
+        cv2.drawMarker(canvas, _pt(np.round(p - 0.5)), c, cv2.MARKER_CROSS, 4 * t + 6, t, aa)
+        tags.append((p[0], p[1], lab, c))
+
+    if show_labels == "first":  # one tag per label: dense pages stay readable
+        seen = set()
+        tags = [tg for tg in tags if not (tg[2] in seen or seen.add(tg[2]))]
+    if show_labels and any(tag[2] is not None for tag in tags):
+        canvas = _draw_tags(canvas, tags, font_size or max(10, min(w, h) // 40))
+    return Image.fromarray(canvas) if is_pil else canvas
+
+
+class _Rows:
+    def __init__(self, n, fields):
+        self.n, self.fields = n, fields
+
+    def __len__(self):
+        return self.n
+
+
+def _as_points(points):
+    if points is None:
+        return np.zeros((0, 2)), {}
+    if hasattr(points, "xy"):
+        return np.asarray(points.xy, dtype=np.float64).reshape(-1, 2), dict(getattr(points, "fields", {}))
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 2)), {}
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise GeometryError(f"draw: points must have shape (N, 2); got shape {arr.shape}")
+    return arr, {}
+
+
+def _ink(colour) -> tuple:
+    # black text on light tags, white on dark ones
+    return (0, 0, 0) if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 140 else (255, 255, 255)
+
+
+def _draw_tags(canvas, tags, size):
+    img = Image.fromarray(canvas)
+    d = ImageDraw.Draw(img)
+    f = font(size)
+    w, h = img.size
+    for x, y, lab, colour in tags:
+        if lab is None:
+            continue
+        text = str(lab)
+        l, t, r, b = d.textbbox((0, 0), text, font=f)
+        tw, th = r - l + 4, b - t + 2
+        # above the anchor when there is room, else just inside; never off the image
+        x0 = int(min(max(x, 0), max(w - tw, 0)))
+        y0 = int(y - th) if y - th >= 0 else int(min(max(y, 0), max(h - th, 0)))
+        d.rectangle([x0, y0, x0 + tw, y0 + th], fill=colour)
+        d.text((x0 + 2 - l, y0 + 1 - t), text, fill=_ink(colour), font=f)
+    return np.asarray(img).copy()
+
+

@@ -1,0 +1,66 @@
+"""Box array layouts of other libraries, converted to and from geoaug's pixel-edge ``x1, y1, x2, y2``.
+
+All of them share geoaug's edge convention (a box over pixel columns 0..9 spans x 0..10); they differ
+only in layout and in whether they are divided by the image size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .sample import FormatError
+
+# name -> (layout, normalised by image size)
+FORMATS = {
+    "xyxy": ("xyxy", False), "pascal_voc": ("xyxy", False),
+    "xywh": ("xywh", False), "coco": ("xywh", False),
+    "cxcywh_norm": ("cxcywh", True), "yolo": ("cxcywh", True),
+    "xyxy_norm": ("xyxy", True), "albumentations": ("xyxy", True),
+}
+
+
+def _lookup(fmt: str):
+    if fmt not in FORMATS:
+        raise FormatError(f"box format {fmt!r} is not one of {sorted(FORMATS)}")
+    return FORMATS[fmt]
+
+
+def _scale(size, norm: bool, where: str) -> np.ndarray:
+    if not norm:
+        return np.ones(4)
+    if size is None:
+        raise FormatError(f"{where}: a normalised box format needs the image size (width, height)")
+    w, h = size
+    return np.array([w, h, w, h], dtype=np.float64)
+
+
+def to_xyxy(arr, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
+    """(N, 4) boxes in ``fmt`` -> (N, 4) pixel-edge xyxy."""
+    layout, norm = _lookup(fmt)
+    a = np.asarray(arr, dtype=np.float64)
+    if a.size == 0:
+        return np.zeros((0, 4))
+    if a.ndim != 2 or a.shape[1] != 4:
+        raise FormatError(f"{where}: expected shape (N, 4) in {fmt} layout, got {a.shape}")
+    a = a * _scale(size, norm, where)
+    if layout == "xywh":
+        return np.concatenate([a[:, :2], a[:, :2] + a[:, 2:]], axis=1)
+    if layout == "cxcywh":
+        return np.concatenate([a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2], axis=1)
+    return a
+
+
+def from_xyxy(xyxy, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
+    """(N, 4) pixel-edge xyxy -> (N, 4) boxes in ``fmt``."""
+    layout, norm = _lookup(fmt)
+    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    if layout == "xywh":
+        b = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+    elif layout == "cxcywh":
+        b = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], axis=1)
+    return b / _scale(size, norm, where)
+
+
+def enclosing_xyxy(points: np.ndarray) -> np.ndarray:
+    """(M, K, 2) point sets -> (M, 4) enclosing boxes."""
+    p = np.asarray(points, dtype=np.float64).reshape(len(points), -1, 2)
+    return np.concatenate([p.min(axis=1), p.max(axis=1)], axis=1) if len(p) else np.zeros((0, 4))

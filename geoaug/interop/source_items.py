@@ -1,0 +1,39 @@
+"""Turn one item of a record list or a base dataset into (image, boxes, quads, lines, passthrough)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from .sample import FormatError, Sample
+
+
+def load_image_rgb(path) -> np.ndarray:
+    """Default loader: an image file as an RGB uint8 array (grey and alpha are converted)."""
+    from PIL import Image
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def unpack(item: Any, where: str, image_root=None, load_image=load_image_rgb):
+    """Accept a Sample (image loaded from its path) or a mapping with ``image`` and optional ``boxes``,
+    ``quads``, ``lines``; every other key of a mapping passes through unchanged."""
+    if isinstance(item, Sample):
+        image, geom, rest = item.image, (item.boxes, item.quads, item.lines), {"meta": item.meta}
+    elif isinstance(item, Mapping):
+        if "image" not in item:
+            raise FormatError(f"{where}: has no 'image' key (keys: {sorted(item)})")
+        image = item["image"]
+        geom = tuple(item.get(k) for k in ("boxes", "quads", "lines"))
+        rest = {k: v for k, v in item.items() if k not in ("image", "boxes", "quads", "lines")}
+    else:
+        raise FormatError(f"{where}: expected a geoaug.interop.Sample or a mapping with 'image', "
+                          f"got {type(item).__name__}")
+    if isinstance(image, (str, os.PathLike)):
+        path = os.path.join(image_root, image) if image_root is not None else image
+        try:
+            image = load_image(path)
+        except OSError as e:
+            raise FormatError(f"{where}.image: cannot read {os.fspath(path)!r} ({e})") from None
+    return image, geom, rest

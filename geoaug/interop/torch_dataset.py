@@ -1,0 +1,52 @@
+"""A ``torch.utils.data.Dataset`` that augments each item with a seed drawn from (seed, epoch, index).
+
+The seed depends only on what is fetched, never on which worker fetches it or in what order, so the
+same (seed, epoch) gives the same bytes with 0 or 8 workers. The epoch lives in a shared-memory
+tensor: ``set_epoch`` reaches workers that already exist (``persistent_workers=True``) as well.
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from ..seeding import sample_seed
+from .source_items import load_image_rgb, unpack
+
+
+class AugmentedDataset(Dataset):
+    """``AugmentedDataset(records_or_base_dataset, aug, seed)``.
+
+    Items are geoaug.interop Samples (their image is loaded from ``image_root``/``image``) or mappings
+    with ``image`` (array, PIL image or path) and optional ``boxes``/``quads``/``lines``. Each fetch
+    returns a dict: ``image``, ``boxes``, ``quads``, ``lines`` (geoaug tables, fields alongside), ``size``,
+    ``matrix``, ``report``, ``replay``, ``index``, ``seed`` and the item's other keys; ``output`` (a
+    callable on that dict) can turn it into tensors.
+    """
+
+    def __init__(self, source, aug, seed: int = 0, *, image_root=None, load_image=load_image_rgb, output=None):
+        self.source, self.aug, self.seed = source, aug, int(seed)
+        self.image_root, self.load_image, self.output = image_root, load_image, output
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.item())
+
+    def set_epoch(self, epoch: int) -> None:
+        if int(epoch) != epoch or epoch < 0:
+            raise ValueError(f"set_epoch: epoch must be a non-negative integer, got {epoch!r}")
+        self._epoch.fill_(int(epoch))
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int):
+        index = int(index)
+        image, (boxes, quads, lines), rest = unpack(self.source[index], f"item {index}", self.image_root,
+                                                    self.load_image)
+        seed = sample_seed(self.seed, self.epoch, index)
+        res = self.aug(image, boxes=boxes, quads=quads, lines=lines, seed=seed)
+        out = {**rest, "image": res.image, "boxes": res.boxes, "quads": res.quads, "lines": res.lines,
+               "size": res.size, "matrix": res.matrix, "report": res.report, "replay": res.replay,
+               "index": index, "seed": seed}
+        return self.output(out) if self.output is not None else out

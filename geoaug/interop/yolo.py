@@ -1,0 +1,127 @@
+"""YOLO label text <-> geoaug samples.
+
+A line ``class cx cy w h`` (normalised by image width/height) is a box; ``class x1 y1 ... x4 y4``
+(YOLO-OBB, normalised) is a quad, points kept in file order; a longer YOLO-seg polygon follows the
+``polygons`` policy and is counted. The class travels as the ``class_id`` field (and ``label`` when
+``names`` is given).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ..instances import Boxes, Quads
+from .box_formats import enclosing_xyxy, from_xyxy, to_xyxy
+from .polygons import check_policy, place_polygon
+from .sample import FormatError, Sample, require_size
+
+
+def read_yolo(path, size, *, names=None, image=None, polygons: str = "box") -> Sample:
+    """Read one YOLO label file for an image of ``size = (width, height)``."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return parse_yolo(text, size, names=names, image=image, polygons=polygons, where=os.fspath(path))
+
+
+def parse_yolo(text: str, size, *, names=None, image=None, polygons: str = "box", where: str = "yolo") -> Sample:
+    check_policy(polygons)
+    w, h = size
+    scale = np.array([w, h], dtype=np.float64)
+    rows = {"boxes": [], "quads": []}
+    counts: dict = {}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        toks = raw.split()
+        if not toks:
+            continue
+        lw = f"{where} line {n}"
+        cls = _class_id(toks[0], lw)
+        vals = []
+        for k, t in enumerate(toks[1:], start=1):
+            try:
+                v = float(t)
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):
+                raise FormatError(f"{lw} field {k + 1}: expected a finite number, got {t!r}")
+            vals.append(v)
+        row = {"class_id": cls, "label": _name(names, cls, lw)}
+        if len(vals) == 4:
+            if vals[2] < 0 or vals[3] < 0:
+                raise FormatError(f"{lw}: box width and height must be >= 0, got {vals[2]:g}, {vals[3]:g}")
+            rows["boxes"].append((to_xyxy([vals], "yolo", size, lw)[0], row))
+        elif len(vals) == 8:
+            rows["quads"].append((np.asarray(vals).reshape(4, 2) * scale, row))
+        elif len(vals) >= 6 and len(vals) % 2 == 0:
+            pts = np.asarray(vals).reshape(-1, 2) * scale
+            placed = place_polygon(pts, enclosing_xyxy(pts[None])[0], polygons, counts, lw)
+            if placed is not None:
+                rows["boxes" if placed[0] == "box" else "quads"].append((placed[1], row))
+        else:
+            raise FormatError(f"{lw}: expected class and 4 (cx cy w h), 8 (OBB x1 y1 ... x4 y4) or an even "
+                              f"count >= 6 (polygon) of numbers, got {len(vals)}")
+    tables = {}
+    for key, cls_ in (("boxes", Boxes), ("quads", Quads)):
+        r = rows[key]
+        fields = {"class_id": [x["class_id"] for _, x in r]}
+        if names is not None:
+            fields["label"] = [x["label"] for _, x in r]
+        tables[key] = cls_(np.array([g for g, _ in r]) if r else None, **fields)
+    return Sample(image, int(w), int(h), tables["boxes"], tables["quads"], counts=counts)
+
+
+def _class_id(tok: str, where: str) -> int:
+    try:
+        cls = int(tok)
+    except ValueError:
+        raise FormatError(f"{where} field 1: the class must be a non-negative integer, got {tok!r}") from None
+    if cls < 0:
+        raise FormatError(f"{where} field 1: the class must be a non-negative integer, got {tok!r}")
+    return cls
+
+
+def _name(names, cls, where):
+    if names is None:
+        return None
+    try:
+        return names[cls]
+    except (IndexError, KeyError):
+        raise FormatError(f"{where} field 1: class {cls} has no entry in names") from None
+
+
+def write_yolo(sample: Sample, path=None, *, names=None, precision=6) -> str:
+    """A sample as YOLO text: boxes first, then quads as OBB lines. Classes come from the ``class_id``
+    field, else from ``label`` through ``names`` (a list or a dict id -> name). ``precision=None`` writes
+    the shortest exact repr of each number instead of a fixed number of decimals."""
+    size = require_size(sample, "write_yolo")
+    if len(sample.lines):
+        raise FormatError(f"write_yolo: the sample has {len(sample.lines)} lines; YOLO labels have no polylines")
+    fmt = repr if precision is None else (lambda v: f"{v:.{precision}f}")
+    out = []
+    w, h = size
+    cols = [(sample.boxes, from_xyxy(sample.boxes.xyxy, "yolo", size)),
+            (sample.quads, (sample.quads.points / np.array([w, h], dtype=np.float64)).reshape(-1, 8))]
+    for table, vals in cols:
+        classes = _classes(table, names)
+        for cls, v in zip(classes, vals):
+            out.append(" ".join([str(cls)] + [fmt(float(x)) for x in v]))
+    text = "\n".join(out) + ("\n" if out else "")
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return text
+
+
+def _classes(table, names):
+    if "class_id" in table.fields:
+        return [int(c) for c in table.fields["class_id"]]
+    if len(table) == 0:
+        return []
+    if "label" not in table.fields or names is None:
+        raise FormatError(f"write_yolo: {table.kind} need a 'class_id' field, or a 'label' field and names=")
+    index = {v: k for k, v in (names.items() if isinstance(names, dict) else enumerate(names))}
+    missing = [lab for lab in table.fields["label"] if lab not in index]
+    if missing:
+        raise FormatError(f"write_yolo: {table.kind} label {missing[0]!r} is not in names")
+    return [index[lab] for lab in table.fields["label"]]

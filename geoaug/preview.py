@@ -1,0 +1,227 @@
+"""Contact sheets: N augmented views of a few images with their geometry drawn and, under each tile, the
+parameters that view drew (from ``res.replay["steps"]``). What ``geoaug preview`` renders.
+
+Input is an image, or a JSONL of training records (one per line, paths relative to the JSONL's folder):
+    {"image": "imgs/0001.jpg", "objects": [{"label": "cat", "bbox": [x1, y1, x2, y2]},
+                                           {"label": "EXIT", "quad": [[x, y], [x, y], [x, y], [x, y]]},
+                                           {"label": "lane", "line": [[x, y], [x, y], ...]}]}
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from . import matrix as M
+from .draw import as_rgb8, distinct_colours, draw, font
+from .errors import GeoaugError
+from .geometry import map_boxes, map_lines, map_quads
+from .instances import Boxes, Lines, Quads
+from .seeding import sample_seed
+
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+GEOMETRY_KEYS = ("bbox", "quad", "line")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class RecordError(GeoaugError):
+    """A JSONL record is malformed; the message names the file, line and field."""
+
+
+@dataclass
+class Sample:
+    name: str
+    image: np.ndarray
+    boxes: Boxes = field(default_factory=Boxes)
+    quads: Quads = field(default_factory=Quads)
+    lines: Lines = field(default_factory=Lines)
+
+    @property
+    def labels(self):
+        return [lab for t in (self.boxes, self.quads, self.lines) for lab in t.fields.get("label", [])]
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+def _number_list(where, v, n=None):
+    ok = isinstance(v, list) and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+                                     for c in v)
+    if not ok or (n is not None and len(v) != n):
+        raise RecordError(f"{where}: expected {n or 'a list of'} finite numbers, got {v!r}")
+    return v
+
+
+def _points(where, v, n=None, at_least=2):
+    if not isinstance(v, list):
+        raise RecordError(f"{where}: expected a list of [x, y] points, got {v!r}")
+    if n is not None and len(v) != n:
+        raise RecordError(f"{where}: expected {n} [x, y] points, got {len(v)}")
+    if len(v) < at_least:
+        raise RecordError(f"{where}: expected at least {at_least} [x, y] points, got {len(v)}")
+    return [_number_list(f"{where}[{i}]", p, 2) for i, p in enumerate(v)]
+
+
+def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
+    """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ...})."""
+    if not isinstance(rec, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    img = rec.get("image")
+    if not isinstance(img, str) or not img:
+        raise RecordError(f"{where}: field 'image': expected an image path, got {img!r}")
+    objs = rec.get("objects", [])
+    if not isinstance(objs, list):
+        raise RecordError(f"{where}: field 'objects': expected a list, got {type(objs).__name__}")
+    out = {"boxes": ([], []), "quads": ([], []), "lines": ([], [])}
+    for i, o in enumerate(objs):
+        w = f"{where}: objects[{i}]"
+        if not isinstance(o, dict):
+            raise RecordError(f"{w}: expected an object, got {o!r}")
+        label = o.get("label")
+        if not isinstance(label, str) or not label:
+            raise RecordError(f"{w}.label: expected a non-empty string, got {label!r}")
+        keys = [k for k in GEOMETRY_KEYS if k in o]
+        if len(keys) != 1:
+            raise RecordError(f"{w}: needs exactly one of 'bbox', 'quad', 'line'; got {keys or 'none'}")
+        k = keys[0]
+        if k == "bbox":
+            b = _number_list(f"{w}.bbox", o[k], 4)
+            if b[2] < b[0] or b[3] < b[1]:
+                raise RecordError(f"{w}.bbox: expected [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2, got {b!r}")
+            out["boxes"][0].append(b)
+            out["boxes"][1].append(label)
+        elif k == "quad":
+            out["quads"][0].append(_points(f"{w}.quad", o[k], 4))
+            out["quads"][1].append(label)
+        else:
+            out["lines"][0].append(_points(f"{w}.line", o[k]))
+            out["lines"][1].append(label)
+    path = Path(img).expanduser()
+    return (path if path.is_absolute() else base / path), out
+
+
+def load_image(path: Path, where: str = "") -> np.ndarray:
+    if not path.is_file():
+        raise RecordError(f"{where}{': ' if where else ''}field 'image': file not found: {path}")
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def read_samples(path) -> list[Sample]:
+    """An image file (no geometry) or a JSONL of records, every record checked before any is used."""
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return [Sample(path.name, load_image(path))]
+    if not path.is_file():
+        raise RecordError(f"input not found: {path}")
+    samples = []
+    with path.open(encoding="utf-8") as f:
+        for n, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                rec = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise RecordError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            img_path, geo = parse_record(rec, where, path.parent)
+            image = load_image(img_path, where)
+            samples.append(Sample(img_path.name, image,
+                                  Boxes(np.reshape(geo["boxes"][0], (-1, 4)), label=geo["boxes"][1]),
+                                  Quads(np.reshape(geo["quads"][0], (-1, 4, 2)), label=geo["quads"][1]),
+                                  Lines(geo["lines"][0], label=geo["lines"][1])))
+    if not samples:
+        raise RecordError(f"{path}: no records")
+    return samples
+
+
+# ---- rendering -------------------------------------------------------------------------------------
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, list) and v and isinstance(v[0], list):  # e.g. perspective corner offsets
+        flat = [x for row in v for x in row if isinstance(x, (int, float))]
+        return f"{len(v)}x{len(v[0])}:{min(flat):.3g}..{max(flat):.3g}" if flat else f"{len(v)} items"
+    if isinstance(v, list):
+        return "[" + ",".join(_fmt(x) for x in v) + "]" if len(v) <= 4 else f"[{len(v)} values]"
+    return str(v)
+
+
+def caption(res) -> list[str]:
+    """One line per step that ran: the op and what it drew (seeds left out: they say nothing to a reader)."""
+    lines = []
+    for s in res.replay["steps"]:
+        d = {k: v for k, v in s["draw"].items() if k not in ("seed", "tries")}
+        lines.append(s["op"] + (" " + " ".join(f"{k}={_fmt(v)}" for k, v in d.items()) if d else ""))
+    return lines or ["(no op ran)"]
+
+
+def _fit(d, word, f, width):
+    while len(word) > 1 and d.textlength(word, font=f) > width:
+        word = word[:-2] + "~"
+    return word
+
+
+def _wrap(d, text, f, width):
+    out, cur = [], ""
+    for word in (_fit(d, w, f, width - 12) for w in text.split(" ")):
+        trial = f"{cur} {word}".strip()
+        if cur and d.textlength(trial, font=f) > width:
+            out.append(cur)
+            cur = "  " + word
+        else:
+            cur = trial
+    return out + [cur]
+
+
+def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np.ndarray, list[str]]:
+    """The augmented image scaled to fit ``size`` (geometry scaled by the same matrix, then drawn at tile
+    resolution so lines stay crisp) and its caption lines."""
+    w, h = res.size
+    s = min(size / w, size / h)
+    tw, th = max(1, round(w * s)), max(1, round(h * s))
+    a = M.scale(tw / w, th / h)  # exactly what cv2.resize does to the frame
+    img = as_rgb8(res.image)
+    img = np.asarray(Image.fromarray(img).resize((tw, th), Image.BILINEAR if s > 1 else Image.BOX))
+    vis = draw(img, boxes=map_boxes(res.boxes, a), quads=map_quads(res.quads, a, "keep"),
+               lines=map_lines(res.lines, a), colours=colours, thickness=2, font_size=11, show_labels="first")
+    head = f"#{view} {sample_name} {w}x{h}"
+    dropped = len(res.report.dropped)
+    if dropped:
+        head += f" ({dropped} dropped)"
+    return vis, [head] + caption(res)
+
+
+def contact_sheet(aug, samples: list[Sample], n: int = 16, seed: int = 0, tile_size: int = 300,
+                  columns: int | None = None, progress=None) -> Image.Image:
+    """N views, cycling through ``samples``; view i uses seed ``sample_seed(seed, 0, i)``."""
+    colours = distinct_colours(lab for s in samples for lab in s.labels)
+    tiles = []
+    for i in range(n):
+        smp = samples[i % len(samples)]
+        res = aug(smp.image, boxes=smp.boxes, quads=smp.quads, lines=smp.lines, seed=sample_seed(seed, 0, i))
+        tiles.append(tile(res, smp.name, i, tile_size, colours))
+        if progress:
+            progress(i + 1, n)
+    cols = columns or min(n, max(1, math.ceil(math.sqrt(n))))
+    rows = math.ceil(n / cols)
+    f = font(13)
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    wrapped = [[w for line in cap for w in _wrap(scratch, line, f, tile_size - 8)] for _, cap in tiles]
+    line_h = 16
+    cap_h = 6 + line_h * max(len(c) for c in wrapped)
+    pad = 8
+    cell_w, cell_h = tile_size + pad, tile_size + cap_h + pad
+    sheet = Image.new("RGB", (cols * cell_w + pad, rows * cell_h + pad), (32, 32, 36))
+    d = ImageDraw.Draw(sheet)
+    for k, ((img, _), cap) in enumerate(zip(tiles, wrapped)):
+        x0, y0 = pad + (k % cols) * cell_w, pad + (k // cols) * cell_h
+        th, tw = img.shape[:2]
+        sheet.paste(Image.fromarray(img), (x0 + (tile_size - tw) // 2, y0 + (tile_size - th) // 2))
+        for j, line in enumerate(cap):
+            d.text((x0 + 4, y0 + tile_size + 4 + j * line_h), line, font=f,
+                   fill=(255, 255, 255) if j == 0 else (200, 200, 205))
+    return sheet

@@ -1,0 +1,73 @@
+"""geoaug-train: fine-tune Qwen3-VL with geoaug augmentation through ms-swift.
+
+  geoaug-train train CONFIG [--set key=value ...] [-- extra ms-swift sft args]
+  geoaug-train render CONFIG --out DIR --num N [--epoch E] [--set key=value ...]
+  geoaug-train tiny-model OUT_DIR
+
+Multi-GPU / multi-node: set ms-swift's launcher variables (NPROC_PER_NODE, NNODES, NODE_RANK,
+MASTER_ADDR, MASTER_PORT) in the environment of `geoaug-train train`; ms-swift starts torchrun.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .config import ConfigError, load_config
+from .records import DataError
+from .samples import SampleError
+
+
+def _user_errors() -> tuple:
+    import geoaug
+    return ConfigError, DataError, SampleError, geoaug.GeoaugError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='geoaug-train', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='command', required=True)
+    t = sub.add_parser('train', help='run the LoRA fine-tune (ms-swift sft)')
+    t.add_argument('config')
+    t.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a config value, e.g. --set training.max_steps=2 (repeatable)')
+    r = sub.add_parser('render', help='write the first N training samples as the model sees them')
+    r.add_argument('config')
+    r.add_argument('--out', required=True)
+    r.add_argument('--num', type=int, default=16)
+    r.add_argument('--epoch', type=int, default=0)
+    r.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
+    m = sub.add_parser('tiny-model', help='build a tiny random-weight Qwen3-VL (tests, CPU examples)')
+    m.add_argument('out_dir')
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if '--' in argv:  # everything after `--` goes to ms-swift unchanged
+        cut = argv.index('--')
+        argv, extra = argv[:cut], argv[cut + 1:]
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == 'tiny-model':
+            from .tiny_model import build_tiny_model
+            print(build_tiny_model(args.out_dir))
+            return 0
+        cfg = load_config(args.config, args.overrides)
+        if args.command == 'render':
+            from .render import run_render
+            if args.num < 1:
+                raise ConfigError('--num: must be >= 1')
+            written = run_render(cfg, args.out, args.num, args.epoch)
+            print(f'[geoaug-train] wrote {len(written)} samples and preview.png to {args.out}')
+            return 0
+        from .train import run_train
+        return run_train(cfg, extra)
+    except _user_errors() as e:
+        print(f'geoaug-train: error: {e}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""One fetch of one record: load, augment (training only), resize for Qwen3-VL, render the answer.
+
+Shared by the ms-swift template (training) and `geoaug-train render`, so what `render` writes is what
+the model is trained on.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+import numpy as np
+
+from .answer import grid_object, render_answer
+from .records import Record
+
+# Qwen3-VL: patch 16 x spatial merge 2. Resizing here (as the last geoaug op) means qwen_vl_utils'
+# own smart_resize later is a no-op, so the 0-1000 grid is computed on exactly the pixels the model sees.
+QWEN3_VL_FACTOR = 32
+ANSWER_PLACEHOLDER = '<geoaug-answer>'
+
+
+class SampleError(RuntimeError):
+    """A record failed while being fetched; the message names the record."""
+
+
+def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -> Dict[str, Any]:
+    resize = {'name': 'smart_resize',
+              'params': {'factor': QWEN3_VL_FACTOR, 'max_pixels': int(max_pixels), 'min_pixels': int(min_pixels)}}
+    if not augment or not aug:
+        return {'ops': [resize]}
+    if isinstance(aug, list):
+        return {'ops': list(aug) + [resize]}
+    if not aug.get('enabled', True):
+        return {'ops': [resize]}
+    cfg = copy.deepcopy(dict(aug))
+    cfg.pop('enabled', None)
+    cfg['ops'] = list(cfg.get('ops') or []) + [resize]
+    return cfg
+
+
+@dataclass
+class Sample:
+    image: Any  # PIL.Image, augmented and resized
+    seed: Optional[int]
+    objects: List[Dict[str, Any]] = field(default_factory=list)  # answer objects on the 0-1000 grid
+    messages: List[Dict[str, str]] = field(default_factory=list)  # geoaug records: the full conversation
+    native_objects: Optional[Dict[str, Any]] = None  # native records: augmented {'ref', 'bbox'} in pixels
+    fallback: bool = False  # native record whose augmentation dropped a box: trained un-augmented
+
+    @property
+    def size(self):
+        return self.image.size
+
+
+def load_image(record: Record, where: str):
+    from PIL import Image
+    try:
+        with Image.open(record.image) as im:
+            return im.convert('RGB')
+    except Exception as e:
+        raise SampleError(f'{where}: cannot load image {record.image}: {type(e).__name__}: {e}') from e
+
+
+def _rows(table) -> int:
+    return 0 if table is None else len(table)
+
+
+class SampleBuilder:
+    """Turns (record, split, epoch, index) into a Sample; deterministic in those four."""
+
+    def __init__(self, augmentation: Any, *, max_pixels: int, min_pixels: int, seed: int, prompt: str):
+        import geoaug
+        self.seed = int(seed)
+        self.prompt = prompt
+        self.train_pipeline = geoaug.from_config(pipeline_config(augmentation, max_pixels, min_pixels, True))
+        # Validation and the native-record fallback only get the resize, never augmentation.
+        self.plain_pipeline = geoaug.from_config(pipeline_config(None, max_pixels, min_pixels, False))
+        self.fallbacks = 0
+
+    def build(self, record: Record, *, split: str, epoch: int, index: int, where: str = '') -> Sample:
+        import geoaug
+        where = where or f'record at line {record.line}'
+        image = load_image(record, where)
+        augment = split == 'train'
+        seed = geoaug.sample_seed(self.seed, int(epoch), int(index)) if augment else 0
+        pipeline = self.train_pipeline if augment else self.plain_pipeline
+        try:
+            if record.kind == 'native':
+                return self._native(pipeline, record, image, seed)
+            return self._geoaug(pipeline, record, image, seed)
+        except SampleError:
+            raise
+        except Exception as e:
+            raise SampleError(f'{where} ({record.image}): augmentation failed: {type(e).__name__}: {e}') from e
+
+    def _geoaug(self, pipeline, record: Record, image, seed: int) -> Sample:
+        by_kind: Dict[str, List[int]] = {'bbox': [], 'quad': [], 'line': []}
+        for pos, obj in enumerate(record.objects):
+            by_kind[next(k for k in by_kind if k in obj)].append(pos)
+        boxes = np.array([record.objects[p]['bbox'] for p in by_kind['bbox']], np.float64).reshape(-1, 4)
+        quads = np.array([record.objects[p]['quad'] for p in by_kind['quad']], np.float64).reshape(-1, 4, 2)
+        lines = [np.array(record.objects[p]['line'], np.float64) for p in by_kind['line']]
+        res = pipeline(image, boxes=boxes if len(boxes) else None, quads=quads if len(quads) else None,
+                       lines=lines if lines else None, seed=seed)
+        width, height = res.image.size
+        placed = []  # (original position, piece number, grid object): keeps the user's object order
+        tables = (('bbox', getattr(res, 'boxes', None), lambda t: t.xyxy),
+                  ('quad', getattr(res, 'quads', None), lambda t: t.points),
+                  ('line', getattr(res, 'lines', None), lambda t: t.points))
+        for kind, table, geometry in tables:
+            if _rows(table) == 0:
+                continue
+            for piece, (src, geom) in enumerate(zip(np.asarray(table.index).tolist(), geometry(table))):
+                pos = by_kind[kind][int(src)]
+                geom = np.asarray(geom, np.float64).tolist()
+                placed.append((pos, piece, grid_object(record.objects[pos]['label'], kind, geom, width, height)))
+        objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
+        messages = [{'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
+                    {'role': 'assistant', 'content': render_answer(objects)}]
+        return Sample(image=res.image, seed=seed, objects=objects, messages=messages)
+
+    def _native(self, pipeline, record: Record, image, seed: int) -> Sample:
+        native = record.native_objects
+        if not native or not native['bbox']:
+            res = pipeline(image, seed=seed)
+            return Sample(image=res.image, seed=seed, messages=copy.deepcopy(record.messages), native_objects=native)
+        boxes = np.array(native['bbox'], np.float64).reshape(-1, 4)
+        res = pipeline(image, boxes=boxes, seed=seed)
+        fallback = False
+        if len(res.boxes) != len(boxes):
+            # Native messages refer to objects by position (<ref-object>, <bbox> tags), so a dropped box
+            # cannot simply leave the answer: this fetch falls back to the un-augmented sample (counted).
+            res = self.plain_pipeline(image, boxes=boxes, seed=0)
+            fallback = True
+            self.fallbacks += 1
+        order = np.argsort(np.asarray(res.boxes.index))
+        bbox = np.asarray(res.boxes.xyxy, np.float64)[order].tolist()
+        width, height = res.image.size
+        objects = [grid_object(ref, 'bbox', b, width, height) for ref, b in zip(native.get('ref') or [], bbox)]
+        return Sample(image=res.image, seed=seed, messages=copy.deepcopy(record.messages),
+                      native_objects={'ref': list(native.get('ref') or []), 'bbox': bbox}, objects=objects,
+                      fallback=fallback)
+
+
+def builder_from_spec(spec: Mapping[str, Any]) -> SampleBuilder:
+    return SampleBuilder(spec['augmentation'], max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'],
+                         seed=spec['seed'], prompt=spec['prompt'])

@@ -1,0 +1,140 @@
+"""The ms-swift side: a Qwen3-VL template that augments every fetch, plus epoch tracking.
+
+Verified against ms-swift 4.6.0:
+- `swift.template.templates.qwen.Qwen3VLTemplate._preprocess_inputs` loads images, then (when the
+  record has objects) records `objects['width'/'height']` from the loaded images; `normalize_bbox`
+  runs later during tokenization. Replacing the image (and boxes) *before* calling the parent makes
+  both reflect the augmented image.
+- `swift.dataset.utils.LazyLLMDataset` calls `template.encode(row)` without the row's index, and the
+  batch sampler (`swift.dataloader.shard.BatchSamplerShard`) lives in the main process while
+  dataloader workers may be persistent. So the record index travels in the row itself
+  (`chat_template_kwargs.geoaug_index`, a column ms-swift keeps), and the epoch travels with each
+  sampled index (`EpochIndex`), which is the only thing that reaches a persistent worker every fetch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any, Dict, Optional
+
+TEMPLATE_TYPE = 'geoaug_qwen3_vl'
+SPEC_ENV = 'GEOAUG_TRAIN_SPEC'
+
+_fetch_epoch = 0  # set per fetch by the patched LazyLLMDataset; fetches within a process are sequential
+_spec_cache: Dict[str, Any] = {}
+
+
+class EpochIndex(int):
+    """A dataset index that remembers the epoch its sampler drew it in."""
+
+    def __new__(cls, value: int, epoch: int):
+        obj = int.__new__(cls, value)
+        obj.epoch = int(epoch)
+        return obj
+
+    def __reduce__(self):  # crosses the worker index queue by pickle
+        return EpochIndex, (int(self), self.epoch)
+
+
+def current_epoch() -> int:
+    return _fetch_epoch
+
+
+def _patch_epoch_tracking() -> None:
+    from swift.dataloader.shard import BatchSamplerShard
+    from swift.dataset.utils import LazyLLMDataset
+    if getattr(BatchSamplerShard, '_geoaug_patched', False):
+        return
+    sampler_iter = BatchSamplerShard.__iter__
+    dataset_getitem = LazyLLMDataset.__getitem__
+
+    def __iter__(self):
+        # set_epoch(e) sets curr_seed = base_seed + e (ms-swift 4.6).
+        epoch = self.curr_seed - self.base_seed
+        for batch in sampler_iter(self):
+            yield [EpochIndex(i, epoch) for i in batch]
+
+    def __getitem__(self, idx):
+        global _fetch_epoch
+        if isinstance(idx, str):
+            return dataset_getitem(self, idx)
+        _fetch_epoch = getattr(idx, 'epoch', 0)
+        try:
+            return dataset_getitem(self, int(idx))
+        finally:
+            _fetch_epoch = 0
+
+    BatchSamplerShard.__iter__ = __iter__
+    LazyLLMDataset.__getitem__ = __getitem__
+    BatchSamplerShard._geoaug_patched = True
+
+
+class _Spec:
+    """The run's prepared records and augmentation, written by `geoaug-train train` before ms-swift starts."""
+
+    def __init__(self, path: str):
+        from .records import Record
+        from .samples import builder_from_spec
+        with open(path, encoding='utf-8') as f:
+            raw = json.load(f)
+        self.sources = raw['sources']
+        self.records = {split: [Record.from_json(r) for r in recs] for split, recs in raw['records'].items()}
+        self.builder = builder_from_spec(raw)
+
+    @classmethod
+    def load(cls) -> '_Spec':
+        path = os.environ.get(SPEC_ENV)
+        if not path:
+            raise RuntimeError(f'{SPEC_ENV} is not set: the {TEMPLATE_TYPE} template only runs under geoaug-train')
+        if path not in _spec_cache:
+            _spec_cache[path] = cls(path)
+        return _spec_cache[path]
+
+
+def apply_sample(inputs, sample, record) -> None:
+    """Put one built Sample into ms-swift's StdTemplateInputs."""
+    if len(inputs.images) != 1:
+        raise RuntimeError(f'expected one image per record, got {len(inputs.images)}')
+    inputs.images = [sample.image]
+    if record.kind == 'geoaug':
+        if [m['role'] for m in inputs.messages] != ['user', 'assistant']:
+            raise RuntimeError(f'unexpected conversation shape for a geoaug record: {inputs.messages}')
+        inputs.messages = [dict(m) for m in sample.messages]
+    elif sample.native_objects is not None:
+        inputs.objects = {'ref': list(sample.native_objects['ref']),
+                          'bbox': [list(b) for b in sample.native_objects['bbox']]}
+
+
+def _make_template_cls():
+    from swift.template.templates.qwen import Qwen3VLTemplate
+
+    class GeoaugQwen3VLTemplate(Qwen3VLTemplate):
+        """Qwen3-VL with geoaug applied to image and geometry on every fetch of a training record."""
+
+        def _preprocess_inputs(self, inputs) -> None:
+            kwargs = inputs.chat_template_kwargs or {}
+            index = kwargs.pop('geoaug_index', None)
+            split = kwargs.pop('geoaug_split', 'train')
+            if index is not None:
+                spec = _Spec.load()
+                record = spec.records[split][int(index)]
+                where = f"{spec.sources[split]}:{record.line}"
+                sample = spec.builder.build(record, split=split, epoch=current_epoch(), index=int(index), where=where)
+                if sample.fallback:
+                    print(f'[geoaug-train] {where}: augmentation dropped a box of a native record; '
+                          'this fetch is trained un-augmented', file=sys.stderr, flush=True)
+                apply_sample(inputs, sample, record)
+            super()._preprocess_inputs(inputs)
+
+    return GeoaugQwen3VLTemplate
+
+
+def register() -> None:
+    from swift.template import TEMPLATE_MAPPING, register_template
+    if TEMPLATE_TYPE in TEMPLATE_MAPPING:
+        return
+    _patch_epoch_tracking()
+    base = TEMPLATE_MAPPING['qwen3_vl']
+    register_template(dataclasses.replace(base, template_type=TEMPLATE_TYPE, template_cls=_make_template_cls()))

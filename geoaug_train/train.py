@@ -1,0 +1,65 @@
+"""`geoaug-train train`: prepare the run, then hand over to ms-swift's own `sft` launcher.
+
+ms-swift's launcher (`python -m swift.cli.main sft`) starts torchrun itself when NPROC_PER_NODE or
+NNODES is set, so multi-GPU and multi-node runs use its variables unchanged.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import socket
+import subprocess
+import sys
+from typing import Any, Dict, List, Optional
+
+from .config import adapt_to_device
+from .prepare import prepare_run
+from .swift_args import sft_args
+from .template import SPEC_ENV
+
+DISTRIBUTED_LAUNCH_VARS = ('NPROC_PER_NODE', 'NNODES')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def launch_env(cfg: Dict[str, Any], spec_path: str, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env[SPEC_ENV] = spec_path
+    # ms-swift runs its sft script by path, so the plugin can import geoaug_train even from a source checkout.
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (here, env.get('PYTHONPATH')) if p)
+    launched = any(env.get(k) for k in DISTRIBUTED_LAUNCH_VARS) or 'RANK' in env
+    if cfg['deepspeed']['enabled'] and not launched:
+        # DeepSpeed outside torchrun otherwise probes MPI (mpi4py) to discover its world.
+        env.update({'RANK': '0', 'LOCAL_RANK': '0', 'WORLD_SIZE': '1', 'LOCAL_WORLD_SIZE': '1',
+                    'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(_free_port())})
+    return env
+
+
+def latest_checkpoint(output_dir: str) -> Optional[str]:
+    ckpts = glob.glob(os.path.join(output_dir, 'checkpoint-*'))
+    ckpts = [c for c in ckpts if c.rsplit('-', 1)[-1].isdigit()]
+    return max(ckpts, key=lambda c: int(c.rsplit('-', 1)[-1])) if ckpts else None
+
+
+def run_train(cfg: Dict[str, Any], extra_swift_args: Optional[List[str]] = None) -> int:
+    import torch
+    for note in adapt_to_device(cfg, torch.cuda.is_available()):
+        print(f'[geoaug-train] {note}', flush=True)
+    prepared = prepare_run(cfg)
+    counts = ', '.join(f'{k}: {v}' for k, v in prepared['counts'].items())
+    print(f'[geoaug-train] records {counts}; skipped {len(prepared["skipped"])}', flush=True)
+    argv = [sys.executable, '-m', 'swift.cli.main', 'sft'] + sft_args(cfg, prepared) + list(extra_swift_args or [])
+    print('[geoaug-train] ' + ' '.join(argv), flush=True)
+    rc = subprocess.run(argv, env=launch_env(cfg, prepared['spec'])).returncode
+    if prepared['skipped']:
+        print(f'[geoaug-train] skipped {len(prepared["skipped"])} record(s) with bad images:', flush=True)
+        for msg in prepared['skipped']:
+            print(f'  {msg}', flush=True)
+    if rc == 0:
+        print(f'[geoaug-train] adapter: {latest_checkpoint(cfg["training"]["output_dir"])}', flush=True)
+    return rc
