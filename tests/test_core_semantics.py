@@ -101,8 +101,8 @@ def test_quad_clipped_to_a_quad_stays_exact_else_policy():
     assert res.report.approximated["quads"] == 1  # not a quad: the clamp policy applies, and is counted
     assert np.allclose(res.quads.points[0], [[50, 10], [50, 20], [50, 30], [40, 20]])
     assert res.quads.visibility[0] == pytest.approx(0.5)
-    res = geoaug.Pipeline(crop.ops, quad_clip="drop")(np.zeros((100, 100), np.uint8),
-                                                      quads=np.array([[[45.0, 10], [58, 15], [55, 30], [42, 25]]]))
+    cut_corner = [{"name": "crop", "params": {"x": 0, "y": 0, "width": 55, "height": 100}}]  # a pentagon
+    res = geoaug.Pipeline(cut_corner, quad_clip="drop")(np.zeros((100, 100), np.uint8), quads=diamond)
     assert len(res.quads) == 0 and res.report.dropped[0]["reason"] == "not_a_quad_after_clip"
 
 

@@ -184,7 +184,7 @@ def qwen_smart_resize(height: int, width: int, factor: int, min_pixels: int, max
 class SmartResize(GeometricOp):
     """Qwen-VL smart resize: sides multiples of ``factor`` (32 for Qwen3-VL), pixels in [min, max]."""
     name = "smart_resize"
-    spec = {"factor": Int(1, 4096, 32), "min_pixels": Int(1, default=65536),
+    spec = {"factor": Int(1, 4096, 32), "min_pixels": Int(1, default=4096),
             "max_pixels": Int(1, default=16777216), "prob": Prob(1.0)}
 
     def transform(self, draw, size):
