@@ -15,9 +15,29 @@ def box_corners(xyxy: np.ndarray) -> np.ndarray:
 def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
     if len(boxes) == 0:
         return boxes
-    pts = M.apply_points(a, box_corners(boxes.xyxy))
-    xyxy = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
+    xyxy = _affine_box_bounds(boxes.xyxy, a) if M.is_affine(a) else _corner_bounds(
+        M.apply_points(a, box_corners(boxes.xyxy)))
     return Boxes(xyxy, index=boxes.index, visibility=boxes.visibility, _validate=False, **boxes.fields)
+
+
+def _affine_box_bounds(xyxy: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Enclosing box of each mapped box without building its corners: under an affine map each output
+    coordinate is monotone in x and in y, so its extremes sit at x1 or x2 and y1 or y2 by the signs of
+    the matrix entries. The same numbers as the corner route, at a fraction of the cost for 10^4 boxes."""
+    out = np.empty_like(xyxy)
+    for row in (0, 1):
+        ax, ay, t = a[row]
+        lo_x, hi_x = (xyxy[:, 0], xyxy[:, 2]) if ax >= 0 else (xyxy[:, 2], xyxy[:, 0])
+        lo_y, hi_y = (xyxy[:, 1], xyxy[:, 3]) if ay >= 0 else (xyxy[:, 3], xyxy[:, 1])
+        out[:, row] = lo_x * ax + lo_y * ay + t
+        out[:, row + 2] = hi_x * ax + hi_y * ay + t
+    return out
+
+
+def _corner_bounds(pts: np.ndarray) -> np.ndarray:
+    # np.minimum over the 4 corner slices: a reduce along a length-4 middle axis is several times slower.
+    p = [pts[:, k] for k in range(pts.shape[1])]
+    return np.concatenate([np.minimum.reduce(p), np.maximum.reduce(p)], axis=1)
 
 
 def map_quads(quads: Quads, a: np.ndarray, order: str = "clockwise") -> Quads:
