@@ -79,10 +79,10 @@ def w3(quick):
     rounds = 7 if quick else 21
     out = []
     for n in counts:
-        cases, tables = W.objects_case(img, n, max_deg=3.0)
+        cases, tables = W.objects_case(img, n)
         res = cases["geoaug"](0)
         crossing = _crossing_fraction(res, tables)
-        alone, _ = W.objects_case(img, 0, max_deg=3.0)
+        alone, _ = W.objects_case(img, 0)
         timed = interleaved({"geoaug": cases["geoaug"], "geoaug image alone": alone["geoaug"],
                              **({"albumentations": cases["albumentations"],
                                  "albumentations image alone": alone["albumentations"]}

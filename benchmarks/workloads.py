@@ -34,25 +34,28 @@ def natural_image(w: int, h: int, seed: int = 0) -> np.ndarray:
 
 
 def random_boxes(n: int, w: int, h: int, rng, size=(4, 40)) -> np.ndarray:
-    c = rng.uniform([size[1], size[1]], [w - size[1], h - size[1]], (n, 2))
+    """Boxes anywhere inside the image, edges included, so a slight transform pushes some across."""
     half = rng.uniform(size[0] / 2, size[1] / 2, (n, 2))
+    c = rng.uniform(half, [w, h] - half)
     return np.concatenate([c - half, c + half], axis=1)
 
 
 def random_quads(n: int, w: int, h: int, rng, size=(6, 40)) -> np.ndarray:
-    """Slightly rotated rectangles, clockwise from top-left (text-line shaped)."""
-    c = rng.uniform([size[1], size[1]], [w - size[1], h - size[1]], (n, 2))
-    hw = rng.uniform(size[0], size[1], n)
+    """Slightly rotated rectangles, clockwise from top-left (text-line shaped), inside the image."""
+    hw = rng.uniform(size[0], size[1], n) / 2
     hh = hw * rng.uniform(0.15, 0.5, n)
     t = np.deg2rad(rng.uniform(-8, 8, n))
     base = np.stack([np.stack([-hw, -hh], 1), np.stack([hw, -hh], 1), np.stack([hw, hh], 1), np.stack([-hw, hh], 1)], 1)
     rot = np.stack([np.stack([np.cos(t), -np.sin(t)], 1), np.stack([np.sin(t), np.cos(t)], 1)], 1)
-    return c[:, None, :] + np.einsum("nij,nkj->nki", rot, base)
+    shape = np.einsum("nij,nkj->nki", rot, base)
+    lo, hi = -shape.min(axis=1), [w, h] - shape.max(axis=1)
+    return rng.uniform(lo, hi)[:, None, :] + shape
 
 
 def random_lines(n: int, w: int, h: int, rng, points: int = 5, step: float = 10.0) -> list:
-    starts = rng.uniform([step * points, step * points], [w - step * points, h - step * points], (n, 1, 2))
-    return list(starts + np.cumsum(rng.uniform(-step, step, (n, points, 2)), axis=1))
+    walk = np.cumsum(rng.uniform(-step, step, (n, points, 2)), axis=1)
+    lo, hi = -walk.min(axis=1), [w, h] - walk.max(axis=1)
+    return list(rng.uniform(lo, hi)[:, None, :] + walk)
 
 
 def document_page(w: int = 2480, h: int = 3508, lines: int = 300, seed: int = 0):
@@ -200,14 +203,15 @@ def document_floor(img, out_size):
     return floor
 
 
-def objects_case(img, n_boxes: int, max_deg: float, seed: int = 0):
-    """Workload 3: n boxes, n/5 quads and n/10 lines (5 points each) through one affine op."""
+def objects_case(img, n_boxes: int, max_deg: float = 2.0, scale=(1.01, 1.02), seed: int = 0):
+    """Workload 3: n boxes, n/5 quads and n/10 lines (5 points each) through one affine op (a slight
+    rotation and zoom about the centre), so that a few % of the objects end up crossing the border."""
     h, w = img.shape[:2]
     rng = np.random.default_rng(seed)
     boxes = random_boxes(n_boxes, w, h, rng)
     quads = random_quads(n_boxes // 5, w, h, rng)
     lines = random_lines(n_boxes // 10, w, h, rng)
-    aug = geoaug.from_config([{"name": "affine", "params": {"rotate": max_deg}}])
+    aug = geoaug.from_config([{"name": "affine", "params": {"rotate": max_deg, "scale": list(scale)}}])
     gb = geoaug.Boxes(boxes, label=list(range(len(boxes))))
     gq = geoaug.Quads(quads, label=list(range(len(quads))))
     gl = geoaug.Lines(lines, label=list(range(len(lines))))
@@ -216,7 +220,7 @@ def objects_case(img, n_boxes: int, max_deg: float, seed: int = 0):
     if A is not None:
         kps = np.concatenate([quads.reshape(-1, 2)] + ([np.concatenate(lines)] if lines else [np.zeros((0, 2))]))
         labels = list(range(len(boxes)))
-        alb = A.Compose([A.Affine(rotate=(-max_deg, max_deg), border_mode=cv2.BORDER_CONSTANT, p=1)],
+        alb = A.Compose([A.Affine(rotate=(-max_deg, max_deg), scale=scale, border_mode=cv2.BORDER_CONSTANT, p=1)],
                         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
                         keypoint_params=A.KeypointParams(format="xy", remove_invisible=False), seed=0)
         geo["albumentations"] = lambda i: alb(image=img, bboxes=boxes, labels=labels, keypoints=kps)

@@ -60,7 +60,7 @@ def cmd_preview(args) -> int:
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
-    sheet.save(out)
+    sheet.save(out, optimize=True)
     if not args.quiet:
         print(f"wrote {out} ({args.n} views of {len(samples)} image(s), config {config})")
     return 0

@@ -71,7 +71,8 @@ def _split_labels(labels, tables):
     """``labels`` is a list (when one kind of geometry is given) or {"boxes": [...], ...}."""
     if labels is None or isinstance(labels, dict):
         return labels or {}
-    kinds = [k for k, t in tables.items() if t is not None and len(t)]
+    counts = {k: len(t[0]) if k == "points" else len(t) for k, t in tables.items()}
+    kinds = [k for k, n in counts.items() if n]
     if len(kinds) != 1:
         raise GeometryError(f"draw: a plain list of labels is ambiguous with {kinds or 'no'} geometry; "
                             "pass labels={'boxes': [...], 'quads': [...], 'lines': [...]} instead")

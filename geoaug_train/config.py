@@ -148,7 +148,7 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
         raise ConfigError(f"training.max_steps: must be a positive integer or -1, got {tr['max_steps']}")
     if tr['warmup_ratio'] > 1:
         raise ConfigError(f"training.warmup_ratio: must be in [0, 1], got {tr['warmup_ratio']}")
-    if tr['lr_scheduler_type'] not in _scheduler_names():
+    if tr['lr_scheduler_type'] not in KNOWN_SCHEDULERS and tr['lr_scheduler_type'] not in _scheduler_names():
         raise ConfigError(f"training.lr_scheduler_type: unknown scheduler {tr['lr_scheduler_type']!r}"
                           f"{_suggest(tr['lr_scheduler_type'], _scheduler_names(), 'values')}")
     kwargs = tr['lr_scheduler_kwargs'] or {}
@@ -168,16 +168,21 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
                           'pre-encoded samples and every epoch would see the same draw; set packing: false')
 
 
+KNOWN_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',
+                    'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'cosine_warmup_with_min_lr',
+                    'warmup_stable_decay')
+
+
 def _scheduler_names() -> List[str]:
-    # The schedulers are transformers' own; this list mirrors transformers.SchedulerType without
-    # importing transformers during validation.
+    # The schedulers are transformers' own (transformers.SchedulerType). Importing transformers costs
+    # seconds, so the known names are checked first and transformers is asked only about others.
+    names = list(KNOWN_SCHEDULERS)
     try:
         from transformers import SchedulerType
-        return [s.value for s in SchedulerType]
-    except Exception:  # transformers not installed: the train extra is missing; fail later, loudly.
-        return ['linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',
-                'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'cosine_warmup_with_min_lr',
-                'warmup_stable_decay']
+        names += [s.value for s in SchedulerType if s.value not in names]
+    except Exception:  # the train extra is missing: `train` fails later, loudly; `render` does not need it
+        pass
+    return names
 
 
 def augmentation_enabled(cfg: Mapping) -> bool:

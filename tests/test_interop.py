@@ -1,8 +1,10 @@
 """geoaug.interop: every converter round-trips (read -> write -> read, tables <-> format), malformed input
 names the file/record/object/field, and the torch/HF wrappers seed from (seed, epoch, index)."""
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import geoaug
 from geoaug import Boxes, Quads
 from geoaug.interop import (BatchTransform, FormatError, Sample, from_albumentations, parse_yolo, read_coco,
                             read_swift, read_yolo, to_albumentations, write_coco, write_swift, write_yolo)
+from geoaug.interop.polygons import clockwise_from_top_left
 
 W, H = 64, 48
 HFLIP = geoaug.from_config([{"name": "hflip"}])
@@ -111,10 +114,11 @@ def test_coco_write_read_round_trip_and_canonical_file_is_reproduced(tmp_path):
 def test_coco_tables_round_trip(boxes, quads):
     s = Sample("x.png", W, H, Boxes([b for b, _ in boxes] or None, label=[lab for _, lab in boxes]),
                Quads(quads or None, label=["text"] * len(quads)))
-    doc = write_coco([s])
+    doc = write_coco([s], [{"id": i + 1, "name": n} for i, n in enumerate(["cat", "dog", "text"])])
     assert len(doc["annotations"]) == len(boxes) + len(quads)
     back = read_coco(json.loads(json.dumps(doc))).samples[0]
-    assert_tables_equal(Boxes(s.boxes.xyxy, label=s.boxes.fields["label"]), Boxes(back.boxes.xyxy, label=back.boxes.fields["label"]), atol=1e-9)
+    np.testing.assert_allclose(back.boxes.xyxy, s.boxes.xyxy, atol=1e-9)
+    assert back.boxes.fields["label"] == s.boxes.fields["label"]
     np.testing.assert_allclose(back.quads.points, s.quads.points, atol=1e-9)
     assert back.quads.fields["label"] == s.quads.fields["label"]
     assert back.boxes.fields["id"] + back.quads.fields["id"] == list(range(1, len(boxes) + len(quads) + 1))
@@ -126,16 +130,18 @@ def test_coco_augment_then_write_moves_boxes_and_keeps_ids():
     out = write_coco([s.with_result(res)])
     by_id = {a["id"]: a for a in out["annotations"]}
     assert by_id[1]["bbox"] == [W - 11.0, 2.0, 10.0, 20.0]
-    assert by_id[2]["segmentation"][0][:2] == [W - 4.0, 4.0]  # hflip re-orders the quad to start top-left
+    assert by_id[2]["segmentation"][0][:2] == [W - 24.0, 4.0]  # hflip re-orders the quad to start top-left
     assert {c["name"] for c in out["categories"]} == {"cat", "text"}
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["annotations"][0].update(bbox=[1, 2, "x", 4]), r"annotations\[0\] \(id 1\)\.bbox: expected a list of finite"),
+    (lambda d: d["annotations"][0].update(bbox=[1, 2, "x", 4]),
+     r"annotations\[0\] \(id 1\)\.bbox: expected a list of finite"),
     (lambda d: d["annotations"][0].update(bbox=[1, 2, -3, 4]), r"annotations\[0\] \(id 1\)\.bbox: width and height"),
     (lambda d: d["annotations"][1].update(image_id=99), r"annotations\[1\] \(id 2\)\.image_id: no image with id 99"),
     (lambda d: d["annotations"][1].update(category_id=5), r"annotations\[1\] \(id 2\)\.category_id: 5"),
-    (lambda d: d["annotations"][1].update(segmentation=[[1, 2, 3]]), r"segmentation\[0\]: a polygon needs an even"),
+    (lambda d: d["annotations"][1].update(segmentation=[[1, 2, 3]]),
+     r"annotations\[1\] \(id 2\)\.segmentation\[0\]: a polygon needs an even"),
     (lambda d: d["images"][1].update(width=0), r"images\[1\]\.width: expected a positive integer"),
     (lambda d: d["images"][1].update(id=7), r"images\[1\]\.id: missing or duplicate"),
     (lambda d: d.pop("annotations"), r"'annotations' must be a list"),
@@ -324,8 +330,8 @@ def test_torchvision_round_trip_and_hflip_agree():
         assert size == (W, H)
         assert_tables_equal(back, table)
         theirs, _ = from_tv_boxes(F.horizontal_flip(bb), **table.fields)
-        if table is quads:  # same corners; geoaug re-orders the mirrored quad to start top-left clockwise
-            theirs = Quads(geoaug.geometry.canonical_after_mirror(theirs.points), **table.fields)
+        if table is quads:  # same corners; geoaug's order is clockwise from the top-left
+            theirs = Quads([clockwise_from_top_left(q) for q in theirs.points], **table.fields)
         assert_tables_equal(theirs, flipped, atol=1e-9)
     cx, _ = from_tv_boxes(F.convert_bounding_box_format(to_tv_boxes(boxes, (W, H)), new_format="CXCYWH"))
     np.testing.assert_allclose(cx.xyxy, boxes.xyxy, atol=1e-5)
@@ -375,7 +381,8 @@ def test_augmented_dataset_is_independent_of_workers_and_follows_set_epoch(tmp_p
 
 # ---- Hugging Face datasets transform ----------------------------------------------------------------
 def hf_batch(rows):
-    return {"index": rows, "image": [_image(i) for i in rows], "boxes": [[[4, 4, 20, 30], [40, 10, 60, 40]] for _ in rows],
+    return {"index": rows, "image": [_image(i) for i in rows],
+            "boxes": [[[4, 4, 20, 30], [40, 10, 60, 40]] for _ in rows],
             "label": [["a", "b"] for _ in rows], "caption": [f"c{i}" for i in rows]}
 
 
@@ -388,9 +395,10 @@ def test_batch_transform_seeds_by_index_not_batch_and_filters_fields():
     assert together["image"][0].tobytes() != together["image"][1].tobytes()  # rows draw differently
     t.set_epoch(1)
     assert t(hf_batch([2]))["image"][0].tobytes() != alone["image"][0].tobytes()
-    crop = BatchTransform(geoaug.from_config([{"name": "crop", "params": {"x": 0, "y": 0, "width": 32, "height": 48}}]),
-                          fields=("label",), box_format="coco")
-    out = crop({"index": [0], "image": [_image(0)], "boxes": [[[4, 4, 16, 26], [40, 10, 20, 30]]], "label": [["a", "b"]]})
+    left_half = geoaug.from_config([{"name": "crop", "params": {"x": 0, "y": 0, "width": 32, "height": 48}}])
+    crop = BatchTransform(left_half, fields=("label",), box_format="coco")
+    out = crop({"index": [0], "image": [_image(0)], "boxes": [[[4, 4, 16, 26], [40, 10, 20, 30]]],
+                "label": [["a", "b"]]})
     assert out["boxes"] == [[[4.0, 4.0, 16.0, 26.0]]] and out["label"] == [["a"]]
     with pytest.raises(FormatError, match=r"no column 'index' \(add it"):
         t({"image": [], "boxes": [], "label": []})
@@ -402,9 +410,11 @@ def test_batch_transform_seeds_by_index_not_batch_and_filters_fields():
 def test_examples_run(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("datasets")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     for name in ("hf_datasets_with_transform.py", "torch_dataloader.py"):
         r = subprocess.run([sys.executable, f"examples/{name}"], capture_output=True, text=True, timeout=120,
-                           cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+                           cwd=str(root), env=env)
         assert r.returncode == 0, r.stderr
         assert "ok" in r.stdout.splitlines()[-1]
 

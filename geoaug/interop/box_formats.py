@@ -62,5 +62,7 @@ def from_xyxy(xyxy, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
 
 def enclosing_xyxy(points: np.ndarray) -> np.ndarray:
     """(M, K, 2) point sets -> (M, 4) enclosing boxes."""
+    if len(points) == 0:
+        return np.zeros((0, 4))
     p = np.asarray(points, dtype=np.float64).reshape(len(points), -1, 2)
-    return np.concatenate([p.min(axis=1), p.max(axis=1)], axis=1) if len(p) else np.zeros((0, 4))
+    return np.concatenate([p.min(axis=1), p.max(axis=1)], axis=1)

@@ -70,8 +70,8 @@ def read_coco(src, *, polygons: str = "box") -> CocoData:
         slot = images[image_id]
         im = slot["im"]
         meta = {k: v for k, v in im.items() if k not in _IMAGE_GEOMETRY_KEYS}
-        sample = Sample(im.get("file_name"), im["width"], im["height"], _table(Boxes, slot["boxes"]),
-                        _table(Quads, slot["quads"]), meta=meta, counts=slot["counts"])
+        sample = Sample(im.get("file_name"), im["width"], im["height"], _table(Boxes, slot["boxes"], bool(names)),
+                        _table(Quads, slot["quads"], bool(names)), meta=meta, counts=slot["counts"])
         for k, n in sample.counts.items():
             bump(totals, k, n)
         samples.append(sample)
@@ -120,12 +120,12 @@ def _read_annotation(ann, aw, images, names, policy):
         slot["boxes" if placed[0] == "box" else "quads"].append((placed[1], row))
 
 
-def _table(cls, rows):
+def _table(cls, rows, has_names):
     geom = np.array([g for g, _ in rows], dtype=np.float64)
     fields = {k: [r[k] for _, r in rows] for k in ("id", "category_id", "label", "iscrowd", "extra")}
     if not any(fields["extra"]):
         del fields["extra"]
-    if all(v is None for v in fields["label"]):
+    if not has_names:
         del fields["label"]
     return cls(geom if len(rows) else None, **fields)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import GeometryError
 from ..image import to_array
 from ..instances import Boxes, Quads
 from ..seeding import sample_seed
@@ -47,9 +48,7 @@ class BatchTransform:
             fields = {f: list(batch[f][i]) for f in self.fields}
             try:
                 boxes = Boxes(to_xyxy(batch[self.boxes][i], self.box_format, size, f"{where}.{self.boxes}"), **fields)
-            except FormatError:
-                raise
-            except ValueError as e:
+            except GeometryError as e:  # x2 < x1, NaN, field lengths: say which row
                 raise FormatError(f"{where}.{self.boxes}: {e}") from None
             quads = Quads(np.asarray(batch[self.quads][i], dtype=np.float64)) if self.quads else None
             res = self.aug(image, boxes=boxes, quads=quads, seed=sample_seed(self.seed, self.epoch,

@@ -30,11 +30,11 @@ def points_box(points):
     return [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()]
 
 
-def render(tmp_path, dataset_dir, epoch, augmentation):
+def render(tmp_path, dataset_dir, epoch, augmentation, name='render'):
     (tmp_path / 'model').mkdir(exist_ok=True)
     cfg = write_config(tmp_path / 'cfg.yaml', model_dir=str(tmp_path / 'model'), data_dir=dataset_dir,
                        output_dir=str(tmp_path / 'out'), custom={'augmentation': augmentation})
-    out = tmp_path / f'render-{epoch}'
+    out = tmp_path / f'{name}-{epoch}'
     proc = subprocess.run([sys.executable, '-m', 'geoaug_train.cli', 'render', cfg, '--out', str(out),
                            '--num', '6', '--epoch', str(epoch)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -80,10 +80,9 @@ def test_rendered_answers_match_augmented_pixels(tmp_path, dataset_dir, epoch):
 
 
 def test_render_augments_and_epochs_differ(tmp_path, dataset_dir):
-    plain = render(tmp_path, dataset_dir, 0, {'enabled': False, 'ops': AUGMENT['ops']})
+    plain = render(tmp_path, dataset_dir, 0, {'enabled': False, 'ops': AUGMENT['ops']}, name='plain')
     e0 = render(tmp_path, dataset_dir, 0, AUGMENT)
-    (tmp_path / 'again').mkdir()
-    e0_again = render(tmp_path / 'again', dataset_dir, 0, AUGMENT)
+    e0_again = render(tmp_path, dataset_dir, 0, AUGMENT, name='again')
     e1 = render(tmp_path, dataset_dir, 1, AUGMENT)
 
     def answers(d):
