@@ -110,8 +110,9 @@ def _cut_polygons(pts: np.ndarray, w: float, h: float) -> np.ndarray:
 
 def _strictly_convex(pts: np.ndarray) -> np.ndarray:
     """Per quad: all turns in the same direction and none straight (so also simple and non-degenerate)."""
-    e = np.roll(pts, -1, axis=1) - pts
-    turn = e[..., 0] * np.roll(e[..., 1], -1, axis=1) - e[..., 1] * np.roll(e[..., 0], -1, axis=1)
+    nxt = [1, 2, 3, 0]
+    e = pts[:, nxt] - pts
+    turn = e[..., 0] * e[:, nxt, 1] - e[..., 1] * e[:, nxt, 0]
     return (turn > 0).all(axis=1) | (turn < 0).all(axis=1)
 
 
@@ -162,32 +163,38 @@ def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
 
     # Rows inside the canvas pass through as whole blocks of the flat array; only crossing rows are cut.
-    canvas = shapely.box(0.0, 0.0, w, h)
-    lengths = lines.lengths()
-    counts = np.diff(o)
-    chunks, sizes, rows, vis = [], [], [], []
-
-    def block(a, b):
-        if b > a:
-            chunks.append(flat[o[a]:o[b]]), sizes.append(counts[a:b])
-            rows.append(np.arange(a, b)), vis.append(lines.visibility[a:b])
-
-    prev = 0
     crossing = np.nonzero(~inside)[0]
-    for r, parts in zip(crossing, _line_pieces(lines.flat, o, crossing, canvas)):
-        block(prev, r)
-        prev = r + 1
+    cut, cut_rows = [], []
+    for r, parts in zip(crossing, _line_pieces(lines.flat, o, crossing, shapely.box(0.0, 0.0, w, h))):
         if not parts:
             report.drop("lines", [lines.index[r]], "outside")
             continue
         getattr(report, counter)["lines"] += 1
         report.split["lines"] += len(parts) - 1
-        for part in parts:
-            _snap(part, w, h)
-            seg = np.hypot(*np.diff(part, axis=0).T).sum()
-            chunks.append(part), sizes.append([len(part)]), rows.append([r])
-            vis.append([lines.visibility[r] * (seg / lengths[r] if lengths[r] > 0 else 1.0)])
-    block(prev, len(lines))
+        cut.extend(parts)
+        cut_rows.extend([r] * len(parts))
+    if cut:
+        cut_flat = np.concatenate(cut)
+        _snap(cut_flat, w, h)
+        cut_off = np.concatenate([[0], np.cumsum([len(c) for c in cut])]).astype(np.int64)
+        kept = Lines.from_flat(cut_flat, cut_off).lengths()
+        total = lines.lengths()[cut_rows]
+        cut_vis = lines.visibility[cut_rows] * np.where(total > 0, kept / np.where(total > 0, total, 1.0), 1.0)
+    counts = np.diff(o)
+    chunks, sizes, rows, vis = [], [], [], []
+    prev, k = 0, 0
+    for r in list(crossing) + [len(lines)]:
+        if r > prev:
+            chunks.append(flat[o[prev]:o[r]]), sizes.append(counts[prev:r])
+            rows.append(np.arange(prev, r)), vis.append(lines.visibility[prev:r])
+        prev = r + 1
+        n = 0
+        while k + n < len(cut_rows) and cut_rows[k + n] == r:
+            n += 1
+        if n:
+            chunks.append(cut_flat[cut_off[k]:cut_off[k + n]]), sizes.append(cut_off[k + 1:k + n + 1] - cut_off[k:k + n])
+            rows.append(np.full(n, r)), vis.append(cut_vis[k:k + n])
+            k += n
     if not chunks:
         return lines.take(np.zeros(0, dtype=np.int64))
     rows = np.concatenate(rows).astype(np.int64)

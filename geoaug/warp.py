@@ -39,6 +39,13 @@ def warp(img: np.ndarray, a: np.ndarray, out_size: tuple[int, int], *, interpola
     return _cv_warp(img, a, out_size, INTERPOLATIONS[interpolation], border)
 
 
+# An INTER_AREA reduction by a whole factor takes OpenCV's block-averaging path, 3-10x faster than a
+# fractional one (2480x3508 RGB: 8.5 ms by 3 vs 22.5 ms to 832x1184). When the reduced image is then
+# warped anyway, the prefilter reduces by the whole factor that leaves a remaining scale in
+# [PREFILTER_BELOW, 1 + UPSCALE_SLACK]: as free of aliasing, and at most 5% upsampled (not visible).
+UPSCALE_SLACK = 0.05
+
+
 def _prefilter(img: np.ndarray, a: np.ndarray):
     h, w = img.shape[:2]
     fx, fy = M.axis_scales(a, w, h)
@@ -47,11 +54,44 @@ def _prefilter(img: np.ndarray, a: np.ndarray):
     if px == 1.0 and py == 1.0:
         return img, a
     w2, h2 = max(1, int(round(w * px))), max(1, int(round(h * py)))
-    small = cv2.resize(img, (w2, h2), interpolation=cv2.INTER_AREA)
-    if small.ndim == 2:
-        small = small[:, :, None]
     # The reduction is itself a scale on our frame; fold its exact ratio out of the remaining map.
-    return small, a @ M.scale(w / w2, h / h2)
+    rest = a @ M.scale(w / w2, h / h2)
+    kx, ky = _whole_factor(px), _whole_factor(py)
+    if kx and ky and M.index_map(rest) is None:  # a pure resize keeps cv2.resize's exact output
+        return _reduce_whole(img, kx, ky), a @ M.scale(kx, ky)
+    small = cv2.resize(img, (w2, h2), interpolation=cv2.INTER_AREA)
+    return (small[:, :, None] if small.ndim == 2 else small), rest
+
+
+def _whole_factor(p: float):
+    if p == 1.0:
+        return 1
+    for k in (int(1.0 / p), int(1.0 / p) + 1):
+        if k >= 1 and PREFILTER_BELOW <= p * k <= 1.0 + UPSCALE_SLACK:
+            return k
+    return None
+
+
+def _reduce_whole(img: np.ndarray, kx: int, ky: int) -> np.ndarray:
+    """Area-average kx x ky blocks: small pixel (i, j) covers source [i kx, (i+1) kx] x [j ky, (j+1) ky].
+    A last partial block (width or height not a multiple) repeats the edge pixels to fill itself, so
+    only the outermost reduced pixel differs from exact area weights."""
+    h, w = img.shape[:2]
+    w2, h2 = w // kx, h // ky
+    ow, oh = -(-w // kx), -(-h // ky)
+    bulk = cv2.resize(img[:h2 * ky, :w2 * kx], (w2, h2), interpolation=cv2.INTER_AREA) if w2 and h2 else None
+    if (ow, oh) == (w2, h2):
+        return bulk[:, :, None] if bulk.ndim == 2 else bulk
+    out = np.empty((oh, ow, img.shape[2]), img.dtype)
+    if bulk is not None:
+        out[:h2, :w2] = bulk.reshape(h2, w2, -1)
+    if ow > w2:  # right strip, full height (bottom-right corner included)
+        strip = cv2.copyMakeBorder(img[:, w2 * kx:], 0, oh * ky - h, 0, ow * kx - w, cv2.BORDER_REPLICATE)
+        out[:, w2:] = cv2.resize(strip, (1, oh), interpolation=cv2.INTER_AREA).reshape(oh, 1, -1)
+    if oh > h2 and w2:  # bottom strip
+        strip = cv2.copyMakeBorder(img[h2 * ky:, :w2 * kx], 0, oh * ky - h, 0, 0, cv2.BORDER_REPLICATE)
+        out[h2:, :w2] = cv2.resize(strip, (w2, 1), interpolation=cv2.INTER_AREA).reshape(1, w2, -1)
+    return out
 
 
 def covers(a: np.ndarray, src_size, out_size) -> bool:

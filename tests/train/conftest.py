@@ -1,8 +1,10 @@
 import os
+import subprocess
+import sys
 
 import pytest
 
-from train_helpers import load_example_module
+from train_helpers import REPO, load_example_module
 
 # Nothing in these tests may reach a model hub.
 for _k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'MODELSCOPE_OFFLINE', 'HF_DATASETS_OFFLINE'):
@@ -22,8 +24,11 @@ def make_dataset():
 def tiny_model_dir(tmp_path_factory):
     pytest.importorskip('torch')
     pytest.importorskip('transformers')
-    from geoaug_train.tiny_model import build_tiny_model
-    return build_tiny_model(str(tmp_path_factory.mktemp('tiny-qwen3-vl')))
+    out = str(tmp_path_factory.mktemp('tiny-qwen3-vl'))
+    proc = subprocess.run([sys.executable, '-m', 'geoaug_train.cli', 'tiny-model', out], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
 
 
 @pytest.fixture(scope='session')

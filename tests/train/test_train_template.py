@@ -94,3 +94,73 @@ def test_validation_rows_are_not_augmented(swift_setup):
         expected = plain.build(record, split='val', epoch=0, index=index).objects
         for epoch in (0, 5):
             assert _answer(template, dataset[EpochIndex(index, epoch)]) == expected
+
+
+def test_image_broken_after_the_check_fails_naming_the_record(tmp_path, swift_setup, tiny_model_dir, make_dataset):
+    """ms-swift would replace a failing sample by a random other one; with strict it must raise, naming it."""
+    from datasets import Dataset
+    from swift.dataset.utils import LazyLLMDataset
+
+    from geoaug_train.config import load_config
+    from geoaug_train.prepare import prepare_run
+    from geoaug_train.template import SPEC_ENV, EpochIndex
+    _, _, template = swift_setup
+    data = tmp_path / 'data'
+    make_dataset(str(data), num=3, seed=2)
+    cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=str(data),
+                                   output_dir=str(tmp_path / 'out')))
+    prepared = prepare_run(cfg)
+    (data / 'imgs' / 'train_0002.png').write_bytes(b'truncated')
+    rows = [json.loads(line) for line in open(prepared['train'])]
+    previous = os.environ[SPEC_ENV]
+    os.environ[SPEC_ENV] = prepared['spec']
+    try:
+        dataset = LazyLLMDataset(Dataset.from_list(rows), template.encode, strict=True)
+        dataset[EpochIndex(0, 0)]
+        with pytest.raises(Exception, match=r'train\.jsonl:3: cannot load image .*train_0002\.png'):
+            dataset[EpochIndex(2, 0)]
+    finally:
+        os.environ[SPEC_ENV] = previous
+
+
+def test_native_record_boxes_follow_the_augmented_image(tmp_path, swift_setup, tiny_model_dir, make_dataset):
+    """ms-swift native rows (messages + images + objects): boxes are augmented and normalised on the new size."""
+    import re
+
+    from datasets import Dataset
+    from swift.dataset.utils import LazyLLMDataset
+
+    from geoaug_train.config import load_config
+    from geoaug_train.prepare import prepare_run
+    from geoaug_train.template import SPEC_ENV, EpochIndex
+    _, _, template = swift_setup
+    data = tmp_path / 'data'
+    make_dataset(str(data), num=1, seed=4, num_val=0)
+    first = json.loads((data / 'train.jsonl').read_text().splitlines()[0])
+    box = first['objects'][0]['bbox']
+    native = {'messages': [{'role': 'user', 'content': [{'type': 'image', 'image': first['image']},
+                                                         {'type': 'text', 'text': 'Where is <ref-object>?'}]},
+                           {'role': 'assistant', 'content': '<bbox>'}],
+              'objects': {'ref': [first['objects'][0]['label']], 'bbox': [box]}}
+    (data / 'native.jsonl').write_text(json.dumps(native) + '\n')
+    cfg = load_config(write_config(
+        tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=str(data), output_dir=str(tmp_path / 'out'),
+        custom={'augmentation': {'ops': [{'name': 'hflip', 'params': {'prob': 1.0}},
+                                         {'name': 'pad', 'params': {'right': 64}}]}}),
+        [f"data.train={data / 'native.jsonl'}"])
+    prepared = prepare_run(cfg)
+    rows = [json.loads(line) for line in open(prepared['train'])]
+    previous = os.environ[SPEC_ENV]
+    os.environ[SPEC_ENV] = prepared['spec']
+    try:
+        encoded = LazyLLMDataset(Dataset.from_list(rows), template.encode, strict=True)[EpochIndex(0, 0)]
+    finally:
+        os.environ[SPEC_ENV] = previous
+    answer = template.tokenizer.decode([t for t in encoded['labels'] if t != -100])
+    got = [int(v) for v in re.findall(r'\d+', answer.split('<|im_end|>')[0])]
+    # hflip on the 160-px-wide original, then 64 px of padding on the right: width 224.
+    w, h = 224, 128  # 120 rows round up to 128 under Qwen3-VL's factor 32 (smart_resize)
+    x1, y1, x2, y2 = 160 - box[2], box[1] * 128 / 120, 160 - box[0], box[3] * 128 / 120
+    expected = [x1 / w * 1000, y1 / h * 1000, x2 / w * 1000, y2 / h * 1000]
+    assert len(got) == 4 and all(abs(g - e) <= 1 for g, e in zip(got, expected)), (answer, expected)
+    assert encoded['image_grid_thw'].tolist() == [[1, h // 16, w // 16]]
