@@ -41,12 +41,22 @@ def _corner_bounds(pts: np.ndarray) -> np.ndarray:
 
 
 def map_quads(quads: Quads, a: np.ndarray, order: str = "clockwise") -> Quads:
+    """Map point by point; with ``order="clockwise"`` a mirroring ``a`` re-orders (see reorder_if_mirrored)."""
     if len(quads) == 0:
         return quads
-    pts = M.apply_points(a, quads.points)
-    if order == "clockwise" and np.linalg.det(a) < 0:
-        pts = canonical_after_mirror(pts)
-    return Quads(pts, index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields)
+    out = Quads(M.apply_points(a, quads.points), index=quads.index, visibility=quads.visibility,
+                _validate=False, **quads.fields)
+    return reorder_if_mirrored(out, a) if order == "clockwise" else out
+
+
+def reorder_if_mirrored(quads: Quads, net: np.ndarray) -> Quads:
+    """Quads keep their order under rotations (the first point turns with the text); a net mirror
+    (det < 0) re-orders them clockwise from the top-left. Judged on the net map, never per step, so two
+    mirrors (a 180-degree turn) give the order rot90 k=2 gives, fused or op by op."""
+    if len(quads) == 0 or np.linalg.det(net) >= 0:
+        return quads
+    quads.points = canonical_order(quads.points)
+    return quads
 
 
 def map_lines(lines: Lines, a: np.ndarray) -> Lines:
@@ -62,10 +72,10 @@ def signed_area(pts: np.ndarray) -> np.ndarray:
     return 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)
 
 
-def canonical_after_mirror(pts: np.ndarray) -> np.ndarray:
-    """A mirror turns clockwise quads anticlockwise. Restore clockwise order and start at the top-left:
-    the vertex whose outgoing edge points most nearly along +x (the top edge of an upright quad)."""
-    rev = pts[:, [0, 3, 2, 1]]
+def canonical_order(pts: np.ndarray) -> np.ndarray:
+    """Clockwise on screen, starting at the top-left: the vertex whose outgoing edge points most nearly
+    along +x (the top edge of an upright quad)."""
+    rev = np.where((signed_area(pts) < 0)[:, None, None], pts[:, [0, 3, 2, 1]], pts)
     edges = np.roll(rev, -1, axis=1) - rev
     score = edges[..., 0] / np.maximum(np.hypot(edges[..., 0], edges[..., 1]), 1e-12)
     start = np.argmax(score, axis=1)

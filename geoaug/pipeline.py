@@ -11,7 +11,7 @@ from . import matrix as M
 from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads
 from .errors import ConfigError, GeometryError
 from .filters import apply_filters, parse_filters
-from .geometry import box_corners, map_boxes, map_lines, map_quads
+from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
 from .image import dtype_max, fill_value, to_array
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
 from .ops.base import GEOMETRIC, Op, ToneStage
@@ -197,9 +197,11 @@ class Pipeline:
             total = a @ total
             w, h = size
             boxes = clip_boxes(map_boxes(boxes, a), w, h, report)
-            quads = clip_quads(map_quads(quads, a, self.quad_order), w, h, report, policy=self.quad_clip)
+            quads = clip_quads(map_quads(quads, a, order="keep"), w, h, report, policy=self.quad_clip)
             lines = clip_lines(map_lines(lines, a), w, h, report)
         arr = _run_stages(arr, pending)
+        if self.quad_order == "clockwise":
+            quads = reorder_if_mirrored(quads, total)
         boxes = apply_filters(boxes, self.filters["boxes"], report)
         quads = apply_filters(quads, self.filters["quads"], report)
         lines = apply_filters(lines, self.filters["lines"], report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..geometry import canonical_after_mirror, signed_area
+from ..geometry import canonical_order
 from .sample import FormatError, bump
 
 # box: keep the object as its enclosing box (the polygon's shape is lost);
@@ -37,6 +37,5 @@ def place_polygon(points, box, policy: str, counts: dict, where: str):
 
 
 def clockwise_from_top_left(quad) -> np.ndarray:
-    """Put a quad in geoaug's documented order by reusing the mirror re-ordering (which expects anticlockwise)."""
-    q = np.asarray(quad, dtype=np.float64)[None]
-    return canonical_after_mirror(q if signed_area(q)[0] < 0 else q[:, ::-1])[0]
+    """Put a quad in geoaug's documented order: clockwise on screen from the top-left."""
+    return canonical_order(np.asarray(quad, dtype=np.float64)[None])[0]

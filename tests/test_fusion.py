@@ -1,0 +1,304 @@
+"""Fusion claims, checked on pixels: one warp per run of geometric ops, equal to a single OpenCV warp by
+the result's matrix; op-by-op (`fuse: false`) agrees wherever no intermediate canvas crops; index maps
+are copied; shrinking warps are area-prefiltered; tone curves fold into one pass; the fast OpenCV paths
+(4-channel widening, convertScaleAbs, whole-factor area reduction, rectangle clipping) change nothing."""
+import cv2
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given
+from hypothesis import strategies as st
+
+import geoaug
+from geoaug import matrix as M
+from geoaug import pipeline as P
+from geoaug import warp as Wp
+from geoaug.clip import clip_lines, clip_quads
+from geoaug.ops.base import ToneStage
+from geoaug.report import Report
+
+
+def natural_image(w=320, h=240, seed=0, channels=3):
+    """Smooth gradients and a few filled shapes: what photos look like to a bilinear kernel."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.dstack([xx / w * 180 + 40, yy / h * 160 + 50, 128 + 80 * np.sin(xx / 23) * np.cos(yy / 31),
+                     np.full_like(xx, 255)])[..., :channels]
+    img = np.ascontiguousarray(img.astype(np.uint8))
+    for _ in range(6):
+        c = tuple(int(v) for v in rng.integers(0, 255, channels))
+        p = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.circle(img, p, int(rng.integers(10, 40)), c, -1, cv2.LINE_AA)
+    return img
+
+
+def single_warp(img, res, fill=0):
+    """The reference: one cv2 warp of the input by res.matrix, in OpenCV's pixel-centre convention."""
+    return cv2.warpPerspective(img, M.to_cv(res.matrix), res.size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=(fill,) * 4).reshape(
+        res.size[1], res.size[0], -1)
+
+
+def mean_abs(a, b):
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+# ---- one warp per run ---------------------------------------------------------------------------
+CHAINS = [
+    [{"name": "rotate", "params": {"max_deg": 20}}, {"name": "affine", "params": {"scale": [0.9, 1.1], "shear": 5}},
+     {"name": "pad_to_multiple", "params": {"multiple": 32}}],
+    [{"name": "hflip"}, {"name": "rotate", "params": {"max_deg": 15, "expand": True}},
+     {"name": "perspective", "params": {"scale": [0.02, 0.06]}}],
+    [{"name": "perspective"}, {"name": "resize", "params": {"width": 300, "height": 260}},
+     {"name": "center_crop", "params": {"width": 256, "height": 224}}],
+]
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fused_output_is_one_warp_by_the_result_matrix(chain, seed):
+    img = natural_image()
+    res = geoaug.Pipeline(chain)(img, seed=seed)
+    assert mean_abs(res.image, single_warp(img, res)) < 1.0
+
+
+def test_a_run_of_geometric_ops_warps_once_and_op_by_op_warps_each(monkeypatch):
+    calls = []
+    real = P.warp
+    monkeypatch.setattr(P, "warp", lambda *a, **k: calls.append(1) or real(*a, **k))
+    chain = CHAINS[0] + [{"name": "perspective"}]
+    img = natural_image()
+    geoaug.Pipeline(chain)(img, seed=0)
+    assert len(calls) == 1
+    calls.clear()
+    geoaug.Pipeline(chain, fuse=False)(img, seed=0)
+    assert len(calls) == len(chain)
+
+
+def test_pointwise_pixel_ops_inside_a_run_are_hoisted_before_it(monkeypatch):
+    calls = []
+    real = P.warp
+    monkeypatch.setattr(P, "warp", lambda *a, **k: calls.append(1) or real(*a, **k))
+    # expand: the rotate canvas must not crop what the pad would show (fused semantics differ there)
+    chain = [{"name": "rotate", "params": {"max_deg": 10, "expand": True}},
+             {"name": "color_jitter", "params": {"brightness": [0.8, 1.2]}},
+             {"name": "gamma"}, {"name": "pad", "params": {"right": 7, "bottom": 3}}]
+    img = natural_image()
+    fused = geoaug.Pipeline(chain)(img, seed=3)
+    assert len(calls) == 1
+    split = geoaug.Pipeline(chain, fuse=False)(img, seed=3)
+    np.testing.assert_allclose(fused.matrix, split.matrix, atol=1e-9)
+    # Brightness and gamma keep a zero fill at zero, so hoisting changes only the rounding order.
+    assert mean_abs(fused.image, split.image) < 1.0
+
+
+# ---- fuse: false agrees where no intermediate canvas crops --------------------------------------
+AGREEING = [
+    [{"name": "hflip"}, {"name": "resize", "params": {"width": 250, "height": 190}},
+     {"name": "pad", "params": {"left": 5, "top": 3, "right": 2}}],
+    [{"name": "rotate", "params": {"max_deg": 25, "expand": True}}, {"name": "hflip"},
+     {"name": "resize", "params": {"longest": 280}}],
+    [{"name": "vflip"}, {"name": "pad", "params": {"left": 11, "bottom": 4}}, {"name": "rot90", "params": {"k": 1}},
+     {"name": "crop", "params": {"x": 3, "y": 5, "width": 200, "height": 150}}],
+    [{"name": "pad_to_multiple", "params": {"multiple": 64}}, {"name": "hflip"},
+     {"name": "center_crop", "params": {"width": 300, "height": 200}}],
+]
+
+
+def _objects(w, h, rng):
+    c = rng.uniform([30, 30], [w - 30, h - 30], (20, 2))
+    boxes = np.concatenate([c - 12, c + 12], axis=1)
+    quads = c[:8, None, :] + np.array([[-15, -6], [15, -6], [15, 6], [-15, 6]])
+    lines = [c[k:k + 3] for k in range(0, 15, 3)]
+    return boxes, quads, lines
+
+
+@pytest.mark.parametrize("chain", AGREEING)
+@pytest.mark.parametrize("seed", [0, 5])
+def test_op_by_op_agrees_with_fused_where_nothing_crops_in_between(chain, seed):
+    img = natural_image()
+    boxes, quads, lines = _objects(320, 240, np.random.default_rng(seed))
+    fused = geoaug.Pipeline(chain)(img, boxes=boxes, quads=quads, lines=lines, seed=seed)
+    split = geoaug.Pipeline(chain, fuse=False)(img, boxes=boxes, quads=quads, lines=lines, seed=seed)
+    assert fused.size == split.size
+    np.testing.assert_allclose(fused.matrix, split.matrix, atol=1e-9)
+    np.testing.assert_allclose(fused.boxes.xyxy, split.boxes.xyxy, atol=1e-6)
+    np.testing.assert_allclose(fused.quads.points, split.quads.points, atol=1e-6)
+    assert len(fused.lines) == len(split.lines)
+    for a, b in zip(fused.lines.points, split.lines.points):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    # Op by op resamples once per op, fused once: they may differ by interpolation, not by placement.
+    assert mean_abs(fused.image, split.image) < 2.0
+
+
+# ---- pure index maps are copied -----------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_index_maps_copy_pixels_exactly(dtype):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 250, (37, 53, 3)).astype(dtype)  # noise: any interpolation would show
+    chain = [{"name": "hflip"}, {"name": "rot90", "params": {"k": 1}}, {"name": "pad", "params": {"left": 2, "top": 1}},
+             {"name": "crop", "params": {"x": 1, "y": 4, "width": 30, "height": 40}}]
+    res = geoaug.Pipeline(chain, fill=7)(img, seed=0)
+    ref = np.rot90(img[:, ::-1], 1)
+    ref = np.pad(ref, ((1, 0), (2, 0), (0, 0)), constant_values=7)[4:44, 1:31]
+    ref = np.pad(ref, ((0, 40 - ref.shape[0]), (0, 30 - ref.shape[1]), (0, 0)), constant_values=7)
+    assert res.image.dtype == dtype
+    np.testing.assert_array_equal(res.image, ref)
+
+
+# ---- shrinking warps are area-prefiltered ------------------------------------------------------
+def test_pure_shrink_is_exactly_cv2_resize_area():
+    img = natural_image(331, 250)
+    res = geoaug.Pipeline([{"name": "resize", "params": {"width": 100, "height": 75}}])(img)
+    np.testing.assert_array_equal(res.image, cv2.resize(img, (100, 75), interpolation=cv2.INTER_AREA))
+
+
+@pytest.mark.parametrize("scale", [0.3, 0.335, 0.45, 0.6])
+def test_shrinking_warp_does_not_alias(scale):
+    """One-pixel stripes shrunk and rotated must come out close to their mean grey; a bare bilinear warp
+    (no prefilter) samples stripes and leaves large swings."""
+    h, w = 400, 600
+    stripes = np.zeros((h, w, 3), np.uint8)
+    stripes[:, ::2] = 255
+    chain = [{"name": "rotate", "params": {"max_deg": 3}},
+             {"name": "resize", "params": {"width": int(w * scale), "height": int(h * scale)}}]
+    res = geoaug.Pipeline(chain, fill=127)(stripes, seed=1)
+    inner = res.image[5:-5, 5:-5].astype(float)
+    assert abs(inner.mean() - 127.5) < 6 and inner.std() < 12
+    bare = single_warp(stripes, res, fill=127)[5:-5, 5:-5].astype(float)
+    assert bare.std() > 3 * inner.std()
+
+
+def test_whole_factor_reduction_is_block_average():
+    rng = np.random.default_rng(1)
+    for h, w, kx, ky, c in [(10, 11, 3, 3, 3), (9, 9, 3, 3, 1), (7, 12, 1, 3, 3), (5, 5, 2, 1, 4), (2, 2, 3, 3, 3)]:
+        img = rng.integers(0, 255, (h, w, c), dtype=np.uint8)
+        out = Wp._reduce_whole(img, kx, ky)
+        oh, ow = -(-h // ky), -(-w // kx)
+        padded = np.pad(img, ((0, oh * ky - h), (0, ow * kx - w), (0, 0)), mode="edge").astype(float)
+        ref = padded.reshape(oh, ky, ow, kx, c).mean(axis=(1, 3))
+        assert out.shape == (oh, ow, c)
+        assert np.abs(out - ref).max() <= 0.5 + 1e-9
+
+
+def test_prefilter_keeps_the_geometry_of_the_fused_map():
+    """Document-like: rotate + perspective + big shrink. Pixels still line up with res.matrix: compare
+    against a reference made by warping an area-reduced copy by the exactly corrected matrix."""
+    img = natural_image(900, 1200)
+    chain = [{"name": "rotate", "params": {"max_deg": 5}}, {"name": "perspective"},
+             {"name": "smart_resize", "params": {"factor": 32, "max_pixels": 120000, "min_pixels": 1024}}]
+    res = geoaug.Pipeline(chain)(img, seed=4)
+    small = cv2.resize(img, (300, 400), interpolation=cv2.INTER_AREA)
+    ref = cv2.warpPerspective(small, M.to_cv(res.matrix @ M.scale(3, 3)), res.size, flags=cv2.INTER_LINEAR)
+    assert mean_abs(res.image[2:-2, 2:-2], ref[2:-2, 2:-2]) < 1.0
+
+
+# ---- fast OpenCV paths are bit-exact -------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("projective", [False, True])
+def test_widened_warp_equals_the_three_channel_warp(dtype, projective):
+    img = (natural_image(211, 157).astype(np.float64) * (257 if dtype == np.uint16 else 1)).astype(dtype)
+    a = M.rotate_about(11.0, 100, 80) @ M.scale(1.1, 0.95)
+    if projective:
+        a = np.array([[1, 0.02, 3], [0.01, 1, -2], [2e-4, -1e-4, 1]]) @ a
+    out = Wp._cv_warp(img, a, (230, 170), cv2.INTER_LINEAR, (9, 8, 7, 0))
+    inv = np.linalg.inv(M.to_cv(a))
+    fn = cv2.warpAffine if not projective else cv2.warpPerspective
+    ref = fn(img, inv[:2] if not projective else inv, (230, 170), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+             borderMode=cv2.BORDER_CONSTANT, borderValue=(9, 8, 7, 0))
+    np.testing.assert_array_equal(out, ref)
+
+
+def _tone_reference(img, factors):
+    """Brightness then contrast then gamma, in float, rounded once: the meaning of the folded pass."""
+    x = img.astype(np.float64)
+    for kind, v in factors:
+        if kind == "brightness":
+            x = np.clip(x * v, 0, 255)
+        elif kind == "contrast":
+            rounded = np.rint(x)  # the mean is read off the image as it stands, exactly
+            m = float(np.dot(rounded.reshape(-1, 3).mean(axis=0), [0.299, 0.587, 0.114]))
+            x = np.clip(x * v + (1 - v) * m, 0, 255)
+        else:
+            x = np.clip(255 * np.power(x / 255, v), 0, 255)
+    return np.rint(x)
+
+
+@given(st.floats(0.5, 1.6), st.floats(0.6, 1.4), st.floats(0.7, 1.4))
+def test_tone_curves_fold_into_one_exact_pass(b, c, g):
+    img = natural_image(64, 48)
+    stages = [ToneStage(lambda x, m, top: x * b), ToneStage(lambda x, m, top: x * c + (1 - c) * m, needs_mean=True),
+              ToneStage(lambda x, m, top: top * np.power(x / top, g))]
+    out = P._apply_tone(img, stages)
+    ref = _tone_reference(img, [("brightness", b), ("contrast", c), ("gamma", g)])
+    assert np.abs(out.astype(float) - ref).max() <= 1  # folding skips intermediate rounding only
+
+
+@given(st.floats(0.05, 3.0), st.floats(-60, 60))
+def test_scale_abs_fast_path_equals_the_lookup_table(alpha, beta):
+    img = np.ascontiguousarray(np.broadcast_to(np.arange(256, dtype=np.uint8), (5, 256))[:, :, None].repeat(3, 2))
+    img = np.concatenate([img, natural_image(256, 7)], axis=0)
+    stage = ToneStage(lambda x, m, top: x * alpha + beta)
+    lut = np.rint(np.clip(np.arange(256) * alpha + beta, 0, 255)).astype(np.uint8)
+    np.testing.assert_array_equal(P._apply_tone(img, [stage]), lut[img])
+
+
+def test_tie_rounding_falls_back_to_the_lookup_table():
+    # 150 * 1.07 = 160.5: float64 rounds it to even (160), float32 arithmetic lands on 161 or 160.
+    curve = np.clip(np.arange(256.0) * 1.07, 0, 255)
+    lut = np.rint(curve).astype(np.uint8)
+    got = P._as_scale_abs(curve, lut)
+    if got is not None:
+        img = np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, 2)
+        np.testing.assert_array_equal(cv2.convertScaleAbs(img, alpha=got[0], beta=got[1]), lut[img])
+
+
+def test_brightness_contrast_gamma_make_one_pixel_pass(monkeypatch):
+    passes = []
+    for name in ("LUT", "convertScaleAbs"):
+        real = getattr(cv2, name)
+        monkeypatch.setattr(cv2, name, lambda src, *a, _r=real, **k: passes.append(src.size) or _r(src, *a, **k))
+    chain = [{"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2}}, {"name": "gamma"}]
+    img = natural_image()
+    geoaug.Pipeline(chain)(img, seed=0)
+    assert [s for s in passes if s == img.size] == [img.size]
+
+
+# ---- vectorised clipping agrees with per-object overlays -----------------------------------------
+def _overlay_pieces(p, w, h):
+    inter = shapely.intersection(shapely.linestrings(p), shapely.box(0, 0, w, h))
+    return [g for g in shapely.get_parts(inter) if g.geom_type == "LineString" and g.length > 0]
+
+
+@given(st.lists(st.lists(st.tuples(st.floats(-40, 140), st.floats(-40, 120)), min_size=2, max_size=6),
+                min_size=1, max_size=12))
+def test_line_clipping_matches_a_per_line_overlay(raw):
+    lines = [np.asarray(r, dtype=float) for r in raw]
+    lines = [ln for ln in lines if np.hypot(*np.diff(ln, axis=0).T).sum() > 1e-6] or [np.array([[1.0, 1], [5, 5]])]
+    out = clip_lines(geoaug.Lines(lines), 100, 80, Report())
+    got = {}
+    for i, p in zip(out.index, out.points):
+        got.setdefault(int(i), []).append(np.hypot(*np.diff(p, axis=0).T).sum())
+    for i, ln in enumerate(lines):
+        want = [g.length for g in _overlay_pieces(ln, 100, 80)]
+        assert len(got.get(i, [])) == len(want)
+        np.testing.assert_allclose(sorted(got.get(i, [])), sorted(want), atol=1e-6)
+
+
+@given(st.lists(st.tuples(st.floats(-30, 130), st.floats(-30, 110), st.floats(3, 40), st.floats(-80, 80)),
+                min_size=1, max_size=20))
+def test_quad_clipping_keeps_the_overlay_area(raw):
+    quads = []
+    for cx, cy, s, deg in raw:
+        t = np.deg2rad(deg)
+        r = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        quads.append(np.array([[-s, -s / 3], [s, -s / 3], [s, s / 3], [-s, s / 3]]) @ r.T + [cx, cy])
+    quads = np.asarray(quads)
+    out = clip_quads(geoaug.Quads(quads), 100, 80, Report())
+    canvas = shapely.box(0, 0, 100, 80)
+    for i, vis in zip(out.index, out.visibility):
+        poly = shapely.polygons(quads[i])
+        assert vis == pytest.approx(shapely.area(shapely.intersection(poly, canvas)) / shapely.area(poly), abs=1e-9)
+    dropped = set(range(len(quads))) - set(out.index.tolist())
+    for i in dropped:
+        assert shapely.area(shapely.intersection(shapely.polygons(quads[i]), canvas)) <= 1e-9
