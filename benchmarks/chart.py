@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 COLOURS = {"geoaug": (60, 140, 40), "albumentations": (40, 90, 200), "torchvision": (160, 80, 150),
-           "floor": (130, 130, 130), "image alone": (190, 190, 190)}
+           "floor": (130, 130, 130), "floor 4ch": (100, 100, 100), "image alone": (190, 190, 190)}
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -31,7 +31,7 @@ def draw_chart(result: dict, path: str, width: int = 1100) -> None:
         y += head
         top = max(v for _, v in bars)
         for label, ms in bars:
-            colour = COLOURS.get(label, COLOURS["image alone"] if "alone" in label else (100, 100, 100))
+            colour = _colour(label)
             length = int((width - left - 110) * ms / top)
             cv2.rectangle(img, (left, y), (left + max(length, 1), y + bar), colour[::-1], -1)
             cv2.putText(img, label, (12, y + bar - 8), FONT, 0.5, (30, 30, 30), 1, cv2.LINE_AA)
@@ -39,3 +39,13 @@ def draw_chart(result: dict, path: str, width: int = 1100) -> None:
             y += bar + gap
         y += 14
     cv2.imwrite(path, img)
+
+
+def _colour(label: str) -> tuple:
+    if label in COLOURS:
+        return COLOURS[label]
+    if "alone" in label:
+        return COLOURS["image alone"]
+    if label.startswith("geoaug"):
+        return (130, 190, 110)  # geoaug variants: a lighter green
+    return COLOURS["floor"] if label.startswith("floor") else (100, 100, 100)

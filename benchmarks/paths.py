@@ -70,7 +70,8 @@ def main(argv=None):
     med = interleaved(tone, rounds=rounds, repeat=3)
     same = np.array_equal(tone["LUT"](0), tone["convertScaleAbs"](0))
     results["uint8/brightness"] = {**{k: v * 1e3 for k, v in med.items()}, "identical": bool(same)}
-    print(f"{'uint8/brightness':28s} LUT {med['LUT'] * 1e3:7.2f} ms   convertScaleAbs {med['convertScaleAbs'] * 1e3:7.2f} ms"
+    print(f"{'uint8/brightness':28s} LUT {med['LUT'] * 1e3:7.2f} ms"
+          f"   convertScaleAbs {med['convertScaleAbs'] * 1e3:7.2f} ms"
           f"   identical={same}")
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "paths.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)

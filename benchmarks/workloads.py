@@ -140,16 +140,32 @@ def seed_pipeline(img, boxes, probs: dict | None):
 
 
 def seed_floor(img, boxes):
-    """The least any library can do for workload 1: one warpAffine, one brightness pass, one pad."""
+    """The least any library can do for workload 1: one warpAffine, one brightness pass, one pad, with
+    the angle and factor drawn per call as the pipelines draw them (the warp's speed depends on the
+    angle). ``floor``: plain 3-channel calls; ``floor 4ch``: the warp on the image widened to 4
+    channels, as geoaug does for uint8 (see benchmarks/paths.py)."""
     h, w = img.shape[:2]
     ph, pw = -(-h // 32) * 32 - h, -(-w // 32) * 32 - w
-    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 10.0, 1.0)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+
+    def draw(i):
+        rng = np.random.default_rng(i)
+        angle, factor = rng.uniform(-15, 15), rng.uniform(0.85, 1.15)
+        return cv2.invertAffineTransform(cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)), factor
 
     def floor(i):
-        out = cv2.warpAffine(img, rot, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        out = cv2.convertScaleAbs(out, alpha=1.07)
+        inv, factor = draw(i)
+        out = cv2.warpAffine(img, inv, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+        out = cv2.convertScaleAbs(out, alpha=factor)
         return cv2.copyMakeBorder(out, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
-    return floor
+
+    def floor4(i):
+        inv, factor = draw(i)
+        wide = cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_RGB2RGBA), inv, (w, h), flags=flags,
+                              borderMode=cv2.BORDER_CONSTANT)
+        out = cv2.convertScaleAbs(cv2.cvtColor(wide, cv2.COLOR_RGBA2RGB), alpha=factor)
+        return cv2.copyMakeBorder(out, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
+    return {"floor": floor, "floor 4ch": floor4}
 
 
 def document(img, quads):
@@ -215,7 +231,13 @@ def objects_case(img, n_boxes: int, max_deg: float = 2.0, scale=(1.01, 1.02), se
     gb = geoaug.Boxes(boxes, label=list(range(len(boxes))))
     gq = geoaug.Quads(quads, label=list(range(len(quads))))
     gl = geoaug.Lines(lines, label=list(range(len(lines))))
-    geo = {"geoaug": lambda i: aug(img, boxes=gb, quads=gq, lines=gl, seed=i)}
+    # Labels as Python lists (as most users pass them) and as arrays: list fields are copied element
+    # by element whenever a table drops rows (geoaug/instances.py), arrays by one fancy index.
+    ab = geoaug.Boxes(boxes, label=np.arange(len(boxes)))
+    aq = geoaug.Quads(quads, label=np.arange(len(quads)))
+    al = geoaug.Lines(lines, label=np.arange(len(lines)))
+    geo = {"geoaug": lambda i: aug(img, boxes=gb, quads=gq, lines=gl, seed=i),
+           "geoaug, labels as arrays": lambda i: aug(img, boxes=ab, quads=aq, lines=al, seed=i)}
     A = _alb()
     if A is not None:
         kps = np.concatenate([quads.reshape(-1, 2)] + ([np.concatenate(lines)] if lines else [np.zeros((0, 2))]))

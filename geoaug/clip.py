@@ -25,23 +25,32 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
     if len(boxes) == 0:
         return boxes
     b = boxes.xyxy
-    c = np.empty_like(b)
-    moved = np.zeros(len(b), dtype=bool)
-    # Column by column: numpy runs (N, 4) reductions and broadcasts one 4-wide row at a time, which for
-    # 10^4 boxes costs more than everything else here together.
+    # A box within the canvas keeps every number (clipped = itself, kept fraction exactly 1): only the
+    # ones reaching past an edge pay for the arithmetic below. Column by column throughout, because
+    # numpy walks (N, 4) reductions and broadcasts one 4-wide row at a time.
+    cross = (b[:, 0] < 0) | (b[:, 1] < 0) | (b[:, 2] > w) | (b[:, 3] > h)
+    out_xyxy, vis = b.copy(), boxes.visibility
+    if not cross.any():
+        getattr(report, counter)["boxes"] += 0  # the report lists boxes as checked, as before
+        return Boxes(out_xyxy, index=boxes.index, visibility=vis, _validate=False, **boxes.fields)
+    rows = np.nonzero(cross)[0]
+    br = b[rows]
+    c = np.empty_like(br)
+    moved = np.zeros(len(rows), dtype=bool)
     for k, top in enumerate((w, h, w, h)):
-        np.clip(b[:, k], 0.0, top, out=c[:, k])
-        moved |= np.abs(c[:, k] - b[:, k]) > HAIR
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        np.clip(br[:, k], 0.0, top, out=c[:, k])
+        moved |= np.abs(c[:, k] - br[:, k]) > HAIR
+    area = (br[:, 2] - br[:, 0]) * (br[:, 3] - br[:, 1])
     carea = (c[:, 2] - c[:, 0]) * (c[:, 3] - c[:, 1])
-    keep_frac = np.where(area > 0, carea / np.where(area > 0, area, 1.0), 1.0)
     # A box with no area left (or a degenerate one that ended up off-canvas) is gone.
-    outside = (b[:, 0] > w) | (b[:, 2] < 0) | (b[:, 1] > h) | (b[:, 3] < 0) | ((area > 0) & (carea <= 0))
-    getattr(report, counter)["boxes"] += int((moved & ~outside).sum())
-    keep = np.nonzero(~outside)[0]
-    report.drop("boxes", boxes.index[outside], "outside")
-    out = Boxes(c, index=boxes.index, visibility=boxes.visibility * keep_frac, _validate=False, **boxes.fields)
-    return out if len(keep) == len(b) else out.take(keep)
+    gone = (br[:, 0] > w) | (br[:, 2] < 0) | (br[:, 1] > h) | (br[:, 3] < 0) | ((area > 0) & (carea <= 0))
+    out_xyxy[rows] = c
+    vis = vis.copy()
+    vis[rows] *= np.where(area > 0, carea / np.where(area > 0, area, 1.0), 1.0)
+    getattr(report, counter)["boxes"] += int((moved & ~gone).sum())
+    report.drop("boxes", boxes.index[rows[gone]], "outside")
+    out = Boxes(out_xyxy, index=boxes.index, visibility=vis, _validate=False, **boxes.fields)
+    return out.take(np.delete(np.arange(len(b)), rows[gone])) if gone.any() else out
 
 
 def _inside(pts: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -58,7 +67,10 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
     pts = quads.points
     inside = _inside(pts, w, h)
     if inside.all():
-        _snap(pts, w, h)
+        if pts.min() < 0 or pts[..., 0].max() > w or pts[..., 1].max() > h:  # snap a copy, not the caller's
+            pts = pts.copy()
+            _snap(pts, w, h)
+            return Quads(pts, index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields)
         return quads
     pts = pts.copy()
     vis = quads.visibility.copy()
@@ -162,56 +174,54 @@ def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str
     if inside.all():
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
 
-    # Rows inside the canvas pass through as whole blocks of the flat array; only crossing rows are cut.
+    # Only crossing rows are cut; then the pieces and the untouched rows are merged back into row order
+    # with index arithmetic, no per-row Python.
     crossing = np.nonzero(~inside)[0]
-    cut, cut_rows = [], []
-    for r, parts in zip(crossing, _line_pieces(lines.flat, o, crossing, shapely.box(0.0, 0.0, w, h))):
-        if not parts:
-            report.drop("lines", [lines.index[r]], "outside")
-            continue
-        getattr(report, counter)["lines"] += 1
-        report.split["lines"] += len(parts) - 1
-        cut.extend(parts)
-        cut_rows.extend([r] * len(parts))
-    if cut:
-        cut_flat = np.concatenate(cut)
-        _snap(cut_flat, w, h)
-        cut_off = np.concatenate([[0], np.cumsum([len(c) for c in cut])]).astype(np.int64)
-        kept = Lines.from_flat(cut_flat, cut_off).lengths()
-        total = lines.lengths()[cut_rows]
-        cut_vis = lines.visibility[cut_rows] * np.where(total > 0, kept / np.where(total > 0, total, 1.0), 1.0)
+    pts, sizes, owner = _line_pieces(lines.flat, o, crossing, shapely.box(0.0, 0.0, w, h))
+    n_parts = np.bincount(owner, minlength=len(crossing))
+    report.drop("lines", lines.index[crossing[n_parts == 0]], "outside")
+    if (n_parts > 0).any():
+        getattr(report, counter)["lines"] += int((n_parts > 0).sum())
+        report.split["lines"] += int((n_parts[n_parts > 0] - 1).sum())
+    _snap(pts, w, h)
+    cut_rows = crossing[owner]
+    kept = Lines.from_flat(pts, np.concatenate([[0], np.cumsum(sizes)])).lengths()
+    total = lines.lengths()[cut_rows]
+    cut_vis = lines.visibility[cut_rows] * np.where(total > 0, kept / np.where(total > 0, total, 1.0), 1.0)
+
     counts = np.diff(o)
-    chunks, sizes, rows, vis = [], [], [], []
-    prev, k = 0, 0
-    for r in list(crossing) + [len(lines)]:
-        if r > prev:
-            chunks.append(flat[o[prev]:o[r]]), sizes.append(counts[prev:r])
-            rows.append(np.arange(prev, r)), vis.append(lines.visibility[prev:r])
-        prev = r + 1
-        n = 0
-        while k + n < len(cut_rows) and cut_rows[k + n] == r:
-            n += 1
-        if n:
-            chunks.append(cut_flat[cut_off[k]:cut_off[k + n]]), sizes.append(cut_off[k + 1:k + n + 1] - cut_off[k:k + n])
-            rows.append(np.full(n, r)), vis.append(cut_vis[k:k + n])
-            k += n
-    if not chunks:
-        return lines.take(np.zeros(0, dtype=np.int64))
-    rows = np.concatenate(rows).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
-    fields = {k: (v[rows] if isinstance(v, np.ndarray) else [v[i] for i in rows]) for k, v in lines.fields.items()}
-    return Lines.from_flat(np.concatenate(chunks), offsets, index=lines.index[rows],
-                           visibility=np.concatenate(vis).astype(np.float64), **fields)
+    rows = np.concatenate([np.nonzero(inside)[0], cut_rows]).astype(np.int64)
+    seg_sizes = np.concatenate([counts[inside], sizes]).astype(np.int64)
+    all_pts = np.concatenate([flat[np.repeat(inside, counts)], pts])
+    all_vis = np.concatenate([lines.visibility[inside], cut_vis]).astype(np.float64)
+    order = np.argsort(rows, kind="stable")  # pieces of one row keep their order along it
+    seg_starts = np.concatenate([[0], np.cumsum(seg_sizes)[:-1]]).astype(np.int64)
+    out_flat, offsets = _gather_segments(all_pts, seg_starts[order], seg_sizes[order])
+    rows = rows[order]
+    fields = {k: (v[rows] if isinstance(v, np.ndarray) else [v[i] for i in rows.tolist()])
+              for k, v in lines.fields.items()}
+    return Lines.from_flat(out_flat, offsets, index=lines.index[rows], visibility=all_vis[order], **fields)
 
 
-def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, canvas) -> list:
-    """Visible pieces of each polyline ``rows`` (a list of arrays per row), in the line's own direction
-    and order. All rows go through shapely together: per-line calls cost ~60 us each."""
-    pieces = [[] for _ in rows]
+def _gather_segments(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray, reverse=None):
+    """Concatenate the runs ``pts[starts[k]:starts[k] + sizes[k]]`` (each backwards where ``reverse``),
+    returning the points and the new row offsets."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    j = np.arange(offsets[-1]) - np.repeat(offsets[:-1], sizes)
+    if reverse is not None:
+        j = np.where(np.repeat(reverse, sizes), np.repeat(sizes, sizes) - 1 - j, j)
+    return pts[np.repeat(starts, sizes) + j], offsets
+
+
+def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, canvas):
+    """Visible pieces of the polylines ``rows``, each in its line's own direction, ordered by line and
+    then along it: (points, points per piece, position in ``rows`` of each piece's line). All rows go
+    through shapely together: per-line calls cost ~60 us each."""
+    none = (np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     if len(rows) == 0:
-        return pieces
+        return none
     counts = offsets[rows + 1] - offsets[rows]
-    coords = np.concatenate([flat[offsets[r]:offsets[r + 1]] for r in rows])
+    coords, _ = _gather_segments(flat, offsets[rows], counts)
     lines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(rows)), counts))
     live = shapely.length(lines) > 0
     # GEOS's rectangle clipper is ~30x faster than a general overlay. Lines running along an edge (where
@@ -230,13 +240,13 @@ def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, canvas
     ok = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 0)  # 1: LineString
     parts, owner = parts[ok], owner[ok]
     if len(parts) == 0:
-        return pieces
+        return none
     pc, pidx = shapely.get_coordinates(parts, return_index=True)
     starts = np.searchsorted(pidx, np.arange(len(parts)))
     ends = np.append(starts[1:], len(pc))
     s = shapely.line_locate_point(lines[owner], shapely.points(pc[starts]))
     e = shapely.line_locate_point(lines[owner], shapely.points(pc[ends - 1]))
-    for k in np.lexsort((np.minimum(s, e), owner)):  # by line, then along it (stable, as list.sort)
-        c = pc[starts[k]:ends[k]]
-        pieces[owner[k]].append(c if s[k] <= e[k] else c[::-1].copy())
-    return pieces
+    order = np.lexsort((np.minimum(s, e), owner))  # by line, then along it (stable, as list.sort)
+    sizes = (ends - starts)[order]
+    pts, _ = _gather_segments(pc, starts[order], sizes, reverse=(s > e)[order])
+    return pts, sizes, owner[order]

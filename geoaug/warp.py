@@ -19,9 +19,10 @@ INTERPOLATIONS = {
 PREFILTER_BELOW = 0.8
 
 # OpenCV's bilinear warps run a vectorised 4-channel kernel that beats its 3-channel one for 8- and 16-bit
-# images: widening to RGBA, warping and dropping the pad channel is 1.6x (uint8) / 1.3x (uint16) faster on
-# warpAffine and 1.1-1.2x on warpPerspective, bit for bit the same output (benchmarks/paths.py measures
-# it; rerun there on a new OpenCV build). Float32, other interpolations and INTER_AREA are slower widened.
+# images: widening to RGBA, warping and dropping the pad channel is 1.5-1.8x (uint8) / 1.3-1.4x (uint16)
+# faster on warpAffine and 1.1-1.9x on warpPerspective (OpenCV 5.0, 1 thread), bit for bit the same output
+# (benchmarks/paths.py measures it; rerun it on a new OpenCV build). Float32, other interpolations and
+# INTER_AREA are not faster widened.
 WIDEN_TO_4 = {(np.dtype(np.uint8), cv2.INTER_LINEAR), (np.dtype(np.uint16), cv2.INTER_LINEAR)}
 
 
@@ -123,23 +124,27 @@ def _copy_index_map(img, lin, t, out_size, border):
     """Exact path: flips/transposes then an integer paste. No pixel value is interpolated."""
     h, w = img.shape[:2]
     corners = M.canvas_corners(w, h) @ lin.T.astype(float) + t
+    # OpenCV's flip, transpose and copyMakeBorder, not numpy views and slice assignment: numpy copies a
+    # mirrored or transposed HxWx3 image, or fills a canvas with a per-channel colour, one 3-value row
+    # at a time (1250x940 RGB: 3.7 ms against 0.1 ms).
+    c = img.shape[2]
     src = img
     if lin[0, 0] == 0:  # x' depends on y: transpose, then the remaining map is diagonal
-        src = src.transpose(1, 0, 2)
+        src = cv2.transpose(src).reshape(src.shape[1], src.shape[0], c)
         lin = lin[:, ::-1]
-    if lin[0, 0] < 0:
-        src = src[:, ::-1]
-    if lin[1, 1] < 0:
-        src = src[::-1]
+    code = {(True, False): 1, (False, True): 0, (True, True): -1}.get((bool(lin[0, 0] < 0), bool(lin[1, 1] < 0)))
+    if code is not None:
+        src = cv2.flip(src, code).reshape(src.shape)
     ox, oy = (int(round(v)) for v in corners.min(axis=0))
     ow, oh = out_size
     sh, sw = src.shape[:2]
     if ox == 0 and oy == 0 and (sw, sh) == (ow, oh):
         return np.ascontiguousarray(src)
-    out = np.empty((oh, ow, img.shape[2]), dtype=img.dtype)
-    out[...] = np.asarray(border[: img.shape[2]], dtype=np.float64).astype(img.dtype)
     x0, y0 = max(ox, 0), max(oy, 0)
     x1, y1 = min(ox + sw, ow), min(oy + sh, oh)
     if x1 > x0 and y1 > y0:
-        out[y0:y1, x0:x1] = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
-    return out
+        part = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+        out = cv2.copyMakeBorder(part, y0, oh - y1, x0, ow - x1, cv2.BORDER_CONSTANT, value=border)
+        return out.reshape(oh, ow, c)
+    fill = np.asarray(border[:c], dtype=np.float64).astype(img.dtype)
+    return np.ascontiguousarray(np.broadcast_to(np.tile(fill, ow), (oh, ow * c))).reshape(oh, ow, c)

@@ -62,6 +62,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             written = run_render(cfg, args.out, args.num, args.epoch)
             print(f'[geoaug-train] wrote {len(written)} samples and preview.png to {args.out}')
             return 0
+        try:
+            import swift  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError as e:
+            raise ConfigError(f'`geoaug-train train` needs the train extra (pip install -e .[train]): {e}') from None
         from .train import run_train
         return run_train(cfg, extra)
     except _user_errors() as e:

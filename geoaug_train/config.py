@@ -107,8 +107,10 @@ SCHEMA: Dict[str, Any] = {
         'prompt': Field(_is_str, 'a string', 'Locate every object in the image. Answer with a JSON list.'),
         'dataloader_num_workers': Field(_is_int, 'an integer', 0, minimum=0),
         'dataloader_pin_memory': Field(_is_bool, 'true or false', True),
-        'max_pixels': Field(_is_int, 'an integer', 1003520, minimum=32 * 32),
-        'min_pixels': Field(_is_int, 'an integer', 32 * 32, minimum=1),
+        # Bounds of qwen_vl_utils' own resize (4..16384 tokens of 32x32): inside them its resize is a no-op,
+        # so the model sees exactly the pixels geoaug's final smart_resize produced.
+        'max_pixels': Field(_is_int, 'an integer', 1024 * 32 * 32, minimum=4 * 32 * 32),
+        'min_pixels': Field(_is_int, 'an integer', 4 * 32 * 32, minimum=4 * 32 * 32),
         # Opt-in: records whose image is missing or unreadable are skipped and counted instead of failing.
         'skip_bad_images': Field(_is_bool, 'true or false', False),
     },
@@ -159,6 +161,8 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
         raise ConfigError(f"training.lr_scheduler_kwargs: {tr['lr_scheduler_type']} needs min_lr (or min_lr_rate)")
     if not 0 <= cfg['tuner']['lora_dropout'] < 1:
         raise ConfigError(f"tuner.lora_dropout: must be in [0, 1), got {cfg['tuner']['lora_dropout']}")
+    if cfg['data']['max_pixels'] > 16384 * 32 * 32:
+        raise ConfigError(f"data.max_pixels: must be <= {16384 * 32 * 32} (Qwen3-VL's 16384 image tokens)")
     if cfg['data']['min_pixels'] > cfg['data']['max_pixels']:
         raise ConfigError('data.min_pixels: must not exceed data.max_pixels')
     if tr['packing'] and augmentation_enabled(cfg):

@@ -65,12 +65,18 @@ def prepare_run(cfg: Dict[str, Any]) -> Dict[str, Any]:
 
     out = {'spec': os.path.join(work_dir, 'spec.json'), 'skipped': skipped, 'val': None,
            'counts': {s: len(r) for s, r in records.items()}}
-    with open(out['spec'], 'w', encoding='utf-8') as f:
-        json.dump(spec, f)
+    _write_atomic(out['spec'], json.dumps(spec))
     for split, recs in records.items():
         path = os.path.join(work_dir, f'{split}.jsonl')
-        with open(path, 'w', encoding='utf-8') as f:
-            for i, rec in enumerate(recs):
-                f.write(json.dumps(swift_row(rec, split, i), ensure_ascii=False) + '\n')
+        _write_atomic(path, ''.join(json.dumps(swift_row(rec, split, i), ensure_ascii=False) + '\n'
+                                    for i, rec in enumerate(recs)))
         out[split] = path
     return out
+
+
+def _write_atomic(path: str, text: str) -> None:
+    # Several nodes sharing an output_dir each prepare the same files: a reader never sees half of one.
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -17,10 +17,12 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 TEMPLATE_TYPE = 'geoaug_qwen3_vl'
 SPEC_ENV = 'GEOAUG_TRAIN_SPEC'
+# Optional audit trail: one JSON line per fetch (split, index, epoch, seed), from every worker process.
+FETCH_LOG_ENV = 'GEOAUG_TRAIN_FETCH_LOG'
 
 _fetch_epoch = 0  # set per fetch by the patched LazyLLMDataset; fetches within a process are sequential
 _spec_cache: Dict[str, Any] = {}
@@ -107,6 +109,16 @@ def apply_sample(inputs, sample, record) -> None:
                           'bbox': [list(b) for b in sample.native_objects['bbox']]}
 
 
+def _log_fetch(split: str, index: int, epoch: int, sample) -> None:
+    path = os.environ.get(FETCH_LOG_ENV)
+    if not path:
+        return
+    line = json.dumps({'split': split, 'index': index, 'epoch': epoch, 'seed': sample.seed,
+                       'size': list(sample.image.size), 'pid': os.getpid()}) + '\n'
+    with open(path, 'a', encoding='utf-8') as f:  # one short O_APPEND write per line: safe across workers
+        f.write(line)
+
+
 def _make_template_cls():
     from swift.template.templates.qwen import Qwen3VLTemplate
 
@@ -126,6 +138,7 @@ def _make_template_cls():
                     print(f'[geoaug-train] {where}: augmentation dropped a box of a native record; '
                           'this fetch is trained un-augmented', file=sys.stderr, flush=True)
                 apply_sample(inputs, sample, record)
+                _log_fetch(split, int(index), current_epoch(), sample)
             super()._preprocess_inputs(inputs)
 
     return GeoaugQwen3VLTemplate

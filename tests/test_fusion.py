@@ -13,7 +13,7 @@ import geoaug
 from geoaug import matrix as M
 from geoaug import pipeline as P
 from geoaug import warp as Wp
-from geoaug.clip import clip_lines, clip_quads
+from geoaug.clip import HAIR, clip_lines, clip_quads
 from geoaug.ops.base import ToneStage
 from geoaug.report import Report
 
@@ -155,18 +155,21 @@ def test_pure_shrink_is_exactly_cv2_resize_area():
 
 @pytest.mark.parametrize("scale", [0.3, 0.335, 0.45, 0.6])
 def test_shrinking_warp_does_not_alias(scale):
-    """One-pixel stripes shrunk and rotated must come out close to their mean grey; a bare bilinear warp
-    (no prefilter) samples stripes and leaves large swings."""
+    """One-pixel stripes (the worst case) shrunk and slightly rotated: the fused warp must swing no more
+    than cv2.resize with INTER_AREA does on them, and far less than a bare bilinear warp."""
     h, w = 400, 600
     stripes = np.zeros((h, w, 3), np.uint8)
     stripes[:, ::2] = 255
+    size = (int(w * scale), int(h * scale))
     chain = [{"name": "rotate", "params": {"max_deg": 3}},
-             {"name": "resize", "params": {"width": int(w * scale), "height": int(h * scale)}}]
+             {"name": "resize", "params": {"width": size[0], "height": size[1]}}]
     res = geoaug.Pipeline(chain, fill=127)(stripes, seed=1)
     inner = res.image[5:-5, 5:-5].astype(float)
-    assert abs(inner.mean() - 127.5) < 6 and inner.std() < 12
+    area = cv2.resize(stripes, size, interpolation=cv2.INTER_AREA).astype(float)
     bare = single_warp(stripes, res, fill=127)[5:-5, 5:-5].astype(float)
-    assert bare.std() > 3 * inner.std()
+    assert abs(inner.mean() - 127.5) < 3
+    assert inner.std() <= 1.25 * area.std() + 3
+    assert inner.std() < 0.5 * bare.std()
 
 
 def test_whole_factor_reduction_is_block_average():
@@ -243,6 +246,23 @@ def test_scale_abs_fast_path_equals_the_lookup_table(alpha, beta):
     np.testing.assert_array_equal(P._apply_tone(img, [stage]), lut[img])
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_folded_tone_touches_colour_only_and_equals_the_table(channels):
+    img = natural_image(97, 61, channels=channels)
+    img[..., -1] = np.arange(97, dtype=np.uint8)[None, :] if channels == 4 else img[..., -1]
+    stages = [ToneStage(lambda x, m, top: x * 1.3), ToneStage(lambda x, m, top: x * 0.8 + 0.2 * m, needs_mean=True)]
+    out = P._apply_tone(img, stages)
+    colour = img[..., :3] if channels == 4 else img
+    grey = [0.299, 0.587, 0.114] if channels > 1 else [1.0]
+    b = np.clip(colour.astype(np.float64) * 1.3, 0, 255)
+    mean = float(np.dot(np.rint(b).reshape(-1, colour.shape[2]).mean(axis=0), grey))
+    ref = np.rint(np.clip(b * 0.8 + 0.2 * mean, 0, 255))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert np.abs(out[..., :colour.shape[2]].astype(float) - ref).max() <= 1
+    if channels == 4:
+        np.testing.assert_array_equal(out[..., 3], img[..., 3])
+
+
 def test_tie_rounding_falls_back_to_the_lookup_table():
     # 150 * 1.07 = 160.5: float64 rounds it to even (160), float32 arithmetic lands on 161 or 160.
     curve = np.clip(np.arange(256.0) * 1.07, 0, 255)
@@ -270,7 +290,10 @@ def _overlay_pieces(p, w, h):
     return [g for g in shapely.get_parts(inter) if g.geom_type == "LineString" and g.length > 0]
 
 
-@given(st.lists(st.lists(st.tuples(st.floats(-40, 140), st.floats(-40, 120)), min_size=2, max_size=6),
+_coord = st.integers(-4000, 14000).map(lambda v: v / 100)  # centi-pixels: no denormals to trip GEOS
+
+
+@given(st.lists(st.lists(st.tuples(_coord, _coord.map(lambda v: v * 0.8)), min_size=2, max_size=6),
                 min_size=1, max_size=12))
 def test_line_clipping_matches_a_per_line_overlay(raw):
     lines = [np.asarray(r, dtype=float) for r in raw]
@@ -280,6 +303,8 @@ def test_line_clipping_matches_a_per_line_overlay(raw):
     for i, p in zip(out.index, out.points):
         got.setdefault(int(i), []).append(np.hypot(*np.diff(p, axis=0).T).sum())
     for i, ln in enumerate(lines):
+        if ((ln >= -HAIR) & (ln <= np.array([100, 80]) + HAIR)).all():
+            continue  # lines inside (up to rounding) pass through untouched, never overlaid
         want = [g.length for g in _overlay_pieces(ln, 100, 80)]
         assert len(got.get(i, [])) == len(want)
         np.testing.assert_allclose(sorted(got.get(i, [])), sorted(want), atol=1e-6)

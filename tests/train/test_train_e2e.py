@@ -26,9 +26,8 @@ def assert_adapter(out_dir):
     return ckpt
 
 
-@pytest.mark.parametrize('deepspeed,workers', [(None, 1), ('zero2', 0), ('zero3', 0)],
-                         ids=['lora', 'zero2', 'zero3'])
-def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, deepspeed, workers):
+@pytest.mark.parametrize('deepspeed', [None, 'zero2', 'zero3'], ids=['lora', 'zero2', 'zero3'])
+def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, deepspeed):
     pytest.importorskip('swift')
     if deepspeed:
         pytest.importorskip('deepspeed')
@@ -36,17 +35,58 @@ def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, de
     cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir, output_dir=out,
                        deepspeed={'enabled': bool(deepspeed), 'config': deepspeed or 'zero2'})
     # bf16 requested on purpose: without CUDA it must fall back to float32 instead of crashing.
-    proc = run_cli('train', cfg, '--set', f'data.dataloader_num_workers={workers}', '--set', 'training.bf16=true',
-                   '--set', f"data.val={os.path.join(dataset_dir, 'val.jsonl')}")
+    proc = run_cli('train', cfg, '--set', 'data.dataloader_num_workers=0', '--set', 'training.bf16=true',
+                   '--set', f"data.val={os.path.join(dataset_dir, 'val.jsonl')}", '--', '--save_total_limit', '3')
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     assert_adapter(out)
-    assert '--template geoaug_qwen3_vl' in log
+    assert '--template geoaug_qwen3_vl' in log and '--save_total_limit 3' in log
+    assert 'no CUDA: training.bf16 true -> false' in log
     if deepspeed:
         assert f'--deepspeed {deepspeed}' in log
     # ms-swift prints the first encoded sample: the answer is our JSON on the 0-1000 grid.
     assert '"bbox_2d": [' in log and '"quad_2d": [[' in log
-    assert os.path.isfile(os.path.join(out, 'geoaug', 'spec.json'))
+
+
+def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, tiny_model_dir, dataset_dir):
+    """Under ms-swift's launcher (NPROC_PER_NODE=2, CPU/gloo) with 2 persistent workers per rank: every record
+    is fetched exactly once per epoch across ranks, in worker processes, seeded from (seed, epoch, index)."""
+    pytest.importorskip('swift')
+    import socket
+
+    import geoaug
+    out = str(tmp_path / 'out')
+    cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir, output_dir=out)
+    fetch_log = tmp_path / 'fetches.jsonl'
+    n = len(open(os.path.join(dataset_dir, 'train.jsonl')).read().splitlines())
+    assert n % 2 == 0
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GEOAUG_TRAIN_FETCH_LOG=str(fetch_log), NPROC_PER_NODE='2', MASTER_PORT=str(port))
+    # Each rank sees n/2 records per epoch; accumulating all of them makes one step per epoch: checkpoint-2.
+    proc = subprocess.run([sys.executable, '-m', 'geoaug_train.cli', 'train', cfg, '--set', 'training.max_steps=-1',
+                           '--set', 'training.num_train_epochs=2',
+                           '--set', f'training.gradient_accumulation_steps={n // 2}',
+                           '--set', 'data.dataloader_num_workers=2'],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    assert 'torch.distributed.run --nproc_per_node 2' in log
+    assert_adapter(out)
+    fetches = [json.loads(line) for line in fetch_log.read_text().splitlines()]
+    for f in fetches:
+        assert f['split'] == 'train' and f['seed'] == geoaug.sample_seed(7, f['epoch'], f['index'])
+    by_epoch = {}
+    for f in fetches:
+        by_epoch.setdefault(f['epoch'], []).append(f)
+    assert sorted(by_epoch) == [0, 1]
+    # Epoch 1: each record exactly once across both ranks, all in the persistent workers that also ran epoch 0.
+    assert sorted(f['index'] for f in by_epoch[1]) == list(range(n))
+    workers = {f['pid'] for f in by_epoch[1]}
+    assert len(workers) == 4
+    epoch0_in_workers = [f['index'] for f in by_epoch[0] if f['pid'] in workers]
+    assert sorted(epoch0_in_workers) == list(range(n))
 
 
 def test_config_and_data_errors_exit_2_before_loading_anything(tmp_path, tiny_model_dir, dataset_dir):

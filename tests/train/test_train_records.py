@@ -124,3 +124,21 @@ def test_grid_rounding_and_clamping():
     assert grid_object('q', 'quad', [[0, 0], [50, 0], [50, 100], [0, 100]], 100, 100)['quad_2d'][2] == [500, 1000]
     assert json.loads(render_answer([obj, grid_object('l', 'line', [[0, 0], [100, 50]], 100, 100)])) == [
         {'label': 'cat', 'bbox_2d': [100, 100, 300, 200]}, {'label': 'l', 'line_2d': [[0, 0], [1000, 500]]}]
+
+
+def test_answer_grid_agrees_with_geoaug_qwen():
+    """Our answers must parse back with geoaug.qwen (the library's reader of Qwen3-VL answers) unchanged."""
+    import numpy as np
+    from geoaug import Boxes, Lines, Quads
+    from geoaug.qwen import to_grid as library_to_grid
+    rng = np.random.default_rng(0)
+    w, h = 224, 160
+    xyxy = np.sort(rng.uniform(0, 1, (20, 2, 2)) * [w, h], axis=1).reshape(20, 4)
+    xyxy[:4] = [[0, 0, 112, 80], [0.5 * w / 1000 * 3, 0, w, h], [1, 2, 3, 4], [10.7, 0.08, 200.2, 159.9]]
+    quads = rng.uniform(0, 1, (5, 4, 2)) * [w, h]
+    lines = [rng.uniform(0, 1, (3, 2)) * [w, h]]
+    ours = ([grid_object('b', 'bbox', b, w, h) for b in xyxy] + [grid_object('q', 'quad', q, w, h) for q in quads]
+            + [grid_object('l', 'line', ln, w, h) for ln in lines])
+    theirs = library_to_grid({'boxes': Boxes(xyxy, label=['b'] * 20), 'quads': Quads(quads, label=['q'] * 5),
+                              'lines': Lines(lines, label=['l'])}, w, h)
+    assert ours == theirs

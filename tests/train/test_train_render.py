@@ -1,7 +1,6 @@
 """`geoaug-train render` as a real subprocess: the rendered 0-1000 answers must match where each object's
 colour actually landed in the augmented pixels. Needs only geoaug (no train extra)."""
 import json
-import os
 import subprocess
 import sys
 
