@@ -1,5 +1,6 @@
-"""Image decoding for the training hot path: decode JPEGs at a reduced scale when the target is much
-smaller, and report the exact scale so that coordinates stay exact."""
+"""Image decoding for the training hot path: read the header, let the pipeline plan, then decode only as
+many pixels as the plan needs (JPEGs at 1/2, 1/4 or 1/8 through libjpeg's DCT scaling), reporting the
+exact scale so coordinates stay exact."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from . import matrix as M
 from .errors import ImageError
+
+REDUCTIONS = (8, 4, 2)
 
 
 @dataclass
@@ -16,45 +20,63 @@ class Decoded:
     scale: float               # decoded = original * scale (1, 1/2, 1/4 or 1/8)
     original_size: tuple       # (width, height) of the file's full-resolution image
 
-    @property
-    def matrix(self) -> np.ndarray:
-        """Original-image frame -> decoded-image frame."""
-        return np.diag([self.scale, self.scale, 1.0])
 
+class ImageSource:
+    """An image file opened for its header only: ``size`` costs no decoding.
 
-def read_rgb(path, min_size: tuple | None = None, *, record: str = "") -> Decoded:
-    """Decode ``path`` to RGB. With ``min_size=(w, h)``, a JPEG is decoded by libjpeg's DCT scaling at the
-    smallest of 1/8, 1/4, 1/2 that still covers ``min_size`` -- a 2480x3508 page headed for 832x1184 is
-    decoded at 1/2, about 3x less work than a full decode and the resize after it.
+        with ImageSource(path, record="train.jsonl:17") as src:
+            plan = aug.plan(src.size, boxes=boxes, seed=seed)
+            dec = src.decode(min_scale=required_scale(plan))
+            res = aug.replay(plan, dec.image, boxes=boxes, frame=dec.original_size, image_scale=dec.scale)
+    """
 
-    The reduced image's pixel i averages original pixels [k*i, k*i + k) (blocks start at the origin), so
-    the map is exactly x' = x / k; the last column may cover a partial block."""
-    where = f"{record}: " if record else ""
-    try:
-        im = Image.open(path)
-    except FileNotFoundError:
-        raise ImageError(f"{where}image file not found: {path}") from None
-    except Exception as e:  # PIL raises several types for unreadable files
-        raise ImageError(f"{where}cannot read image {path}: {e}") from None
-    with im:
-        full = im.size
-        scale = 1.0
-        if min_size is not None and im.format == "JPEG":
-            k = _reduction(full, min_size)
+    def __init__(self, path, *, record: str = ""):
+        self.path, self.where = path, f"{record}: " if record else ""
+        try:
+            self._im = Image.open(path)
+        except FileNotFoundError:
+            raise ImageError(f"{self.where}image file not found: {path}") from None
+        except Exception as e:  # PIL raises several types for unreadable files
+            raise ImageError(f"{self.where}cannot read image {path}: {e}") from None
+        self.size = self._im.size
+
+    def decode(self, min_scale: float | None = None) -> Decoded:
+        """Decode to RGB; with ``min_scale`` a JPEG is decoded at the smallest 1/k (k in 8, 4, 2) that keeps at
+        least that scale. Pixel i of a 1/k decode averages original pixels [k*i, k*i + k): the map is exactly
+        x' = x / k (the last column may cover a partial block)."""
+        im, scale = self._im, 1.0
+        if min_scale is not None and im.format == "JPEG":
+            k = next((k for k in REDUCTIONS if 1.0 / k >= min_scale), 1)
             if k > 1:
-                im.draft("RGB", (-(-full[0] // k), -(-full[1] // k)))
-                scale = 1.0 / round(full[0] / im.size[0])
+                im.draft("RGB", (-(-self.size[0] // k), -(-self.size[1] // k)))
+                scale = 1.0 / round(self.size[0] / im.size[0])
         try:
             if im.mode != "RGB":
                 im = im.convert("RGB")
             arr = np.asarray(im)
         except Exception as e:
-            raise ImageError(f"{where}corrupt image {path}: {e}") from None
-    return Decoded(arr, scale, full)
+            raise ImageError(f"{self.where}corrupt image {self.path}: {e}") from None
+        return Decoded(arr, scale, self.size)
+
+    def close(self):
+        self._im.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
-def _reduction(full, min_size) -> int:
-    for k in (8, 4, 2):
-        if full[0] / k >= min_size[0] and full[1] / k >= min_size[1]:
-            return k
-    return 1
+def read_rgb(path, min_scale: float | None = None, *, record: str = "") -> Decoded:
+    with ImageSource(path, record=record) as src:
+        return src.decode(min_scale)
+
+
+def required_scale(plan: dict) -> float:
+    """The finest sampling a plan needs from its source: the largest local stretch of its matrix over the
+    source canvas (corners and centre; exact for affine maps, the extremes for projective ones)."""
+    a = np.asarray(plan["matrix"], dtype=np.float64)
+    w, h = plan["input_size"]
+    pts = np.vstack([M.canvas_corners(w, h), [[w / 2.0, h / 2.0]]])
+    return max(max(M.axis_scales(a, w, h, at=p)) for p in pts)

@@ -72,12 +72,12 @@ def index_map(a: np.ndarray, tol: float = 1e-9):
     return r.astype(int), rt.astype(int)
 
 
-def axis_scales(a: np.ndarray, w: float, h: float) -> tuple[float, float]:
-    """How much A stretches the source x and y axes, measured at the source centre.
+def axis_scales(a: np.ndarray, w: float, h: float, at=None) -> tuple[float, float]:
+    """How much A stretches the source x and y axes, measured at the source centre (or ``at``).
 
     Used to pick a prefilter before a shrinking warp. For projective maps this is the local Jacobian.
     """
-    cx, cy = w / 2.0, h / 2.0
+    cx, cy = (w / 2.0, h / 2.0) if at is None else (float(at[0]), float(at[1]))
     if is_affine(a):
         jac = a[:2, :2]
     else:

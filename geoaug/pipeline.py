@@ -12,13 +12,14 @@ from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads
 from .errors import ConfigError, GeometryError
 from .filters import apply_filters, parse_filters
 from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
-from .image import dtype_max, fill_value, to_array
+from .image import fill_value, to_array
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
-from .ops.base import GEOMETRIC, Op, ToneStage
+from .ops.base import GEOMETRIC, Op
 from .registry import make_op, op_from_config
 from .report import Report
 from .seeding import make_rng
-from .warp import INTERPOLATIONS, warp
+from .tone import run_stages
+from .warp import INTERPOLATIONS, content_region, warp
 
 REPLAY_VERSION = 1
 
@@ -180,30 +181,27 @@ class Pipeline:
         return tables, report
 
     def _schedule(self, steps):
-        """Order the work: runs of geometric steps become one warp each. With fusion on, pointwise pixel
-        steps inside a run move in front of it (they commute with geometry), so the run stays one warp."""
-        actions, run, pre, held = [], [], [], []
+        """Order the work: each run of geometric steps becomes one warp. With fusion on, pointwise pixel steps
+        inside a run ride along as ``post`` steps (with how many of the run's geometric steps precede them):
+        they are applied once to the warped output, as if op by op (see _run_post)."""
+        actions, run, post = [], [], []
 
         def close():
-            actions.extend(("pixel", s) for s in pre)
             if run:
-                actions.append(("warp", list(run)))
-            actions.extend(("pixel", s) for s in held)
-            pre.clear(), run.clear(), held.clear()
+                actions.append(("warp", list(run), list(post)))
+            run.clear(), post.clear()
 
         for step in steps:
             op = step[0]
             if op.kind == GEOMETRIC:
                 if not self.fuse:
                     close()
-                pre.extend(held)
-                held.clear()
                 run.append(step)
-            elif self.fuse and getattr(op, "pointwise", False):
-                (held if run else pre).append(step)
+            elif self.fuse and run and getattr(op, "pointwise", False):
+                post.append((len(run), step))
             else:
                 close()
-                pre.append(step)
+                actions.append(("pixel", step))
         close()
         return actions
 
@@ -215,28 +213,32 @@ class Pipeline:
             else M.scale(image_scale, image_scale)
         boxes, quads, lines = tables
         pending: list = []  # pixel stages waiting to run, so adjacent tone curves fold into one pass
-        for kind, payload in self._schedule(steps):
-            if kind == "pixel":
-                op, d = payload
+        for action in self._schedule(steps):
+            if action[0] == "pixel":
+                op, d = action[1]
                 pending.extend(op.stages(d))
                 continue
-            arr = _run_stages(arr, pending)
+            _, run, post = action
+            arr = run_stages(arr, pending)
             pending = []
-            a, fill = np.eye(3), None
-            for op, d in payload:
+            a, fill, canvases = np.eye(3), None, []
+            for op, d in run:
+                canvases.append((a, size))
                 sa, size = op.transform(d, size)
                 a = sa @ a
                 fill = op.fill if op.fill is not None else fill
             fill = self.fill if fill is None else fill
+            border = fill_value(fill, arr.shape[2], arr.dtype)
             arr = warp(arr, a @ np.linalg.inv(image_from_frame), size, interpolation=self.interpolation,
-                       border=fill_value(fill, arr.shape[2], arr.dtype))
+                       border=border)
             image_from_frame = np.eye(3)
+            arr = _run_post(arr, post, canvases, a, size, border)
             total = a @ total
             w, h = size
             boxes = clip_boxes(map_boxes(boxes, a), w, h, report)
             quads = clip_quads(map_quads(quads, a, order="keep"), w, h, report, policy=self.quad_clip)
             lines = clip_lines(map_lines(lines, a), w, h, report)
-        arr = _run_stages(arr, pending)
+        arr = run_stages(arr, pending)
         if not np.allclose(image_from_frame, np.eye(3)):  # no geometric op ran: bring pixels to the frame
             arr = warp(arr, np.linalg.inv(image_from_frame), size, interpolation=self.interpolation)
         if self.quad_order == "clockwise":
@@ -247,6 +249,30 @@ class Pipeline:
         report.ops = [op.name for op, _ in steps]
         record = _record(in_size, size, total, steps)
         return Result(restore(arr), boxes, quads, lines, total, tuple(size), in_size, report, record, self)
+
+
+def _run_post(arr, post, canvases, a, size, border):
+    """Pointwise pixel steps that sat inside a fused run, applied to its one warped output as op by op would:
+    a step after j of the run's geometric steps sees the canvas of step j carried to the output by the rest
+    of the run (fill from earlier steps is image to it, as op by op), its contrast mean reads only that
+    region, and pixels that later steps fill keep the exact fill colour. Cost follows the output size."""
+    i = 0
+    while i < len(post):
+        j = post[i][0]
+        stages = []
+        while i < len(post) and post[i][0] == j:
+            op, d = post[i][1]
+            stages.extend(op.stages(d))
+            i += 1
+        region = None
+        if j < len(canvases):
+            a_j, size_j = canvases[j]
+            region = content_region(a @ np.linalg.inv(a_j), size_j, size)
+        arr = run_stages(arr, stages, region)
+        if region is not None:
+            arr = np.ascontiguousarray(arr)
+            region.fill_outside(arr, border)
+    return arr
 
 
 def _record(in_size, out_size, total, steps) -> dict:
@@ -283,109 +309,3 @@ def _json_safe(v):
     if isinstance(v, np.generic):
         return v.item()
     return v
-
-
-def _run_stages(arr: np.ndarray, stages: list) -> np.ndarray:
-    i = 0
-    while i < len(stages):
-        if isinstance(stages[i], ToneStage):
-            j = i
-            while j < len(stages) and isinstance(stages[j], ToneStage):
-                j += 1
-            arr = _apply_tone(arr, stages[i:j])
-            i = j
-        else:
-            arr = stages[i](arr)
-            i += 1
-    return arr
-
-
-def _apply_tone(arr: np.ndarray, curves: list) -> np.ndarray:
-    """Fold consecutive tone curves into one pass: a 256-entry lookup for uint8 (means for contrast
-    come from the channel histograms, exactly), a 65536-entry one for uint16, direct maths for float."""
-    top = dtype_max(arr.dtype)
-    colour = arr[..., :3] if arr.shape[2] >= 3 else arr
-    if arr.dtype == np.float32:
-        out = colour.astype(np.float32)
-        for c in curves:
-            mean = float(_grey_mean_direct(out)) if c.needs_mean else None
-            out = np.clip(c(out, mean, top), 0, top).astype(np.float32)
-        return _put_colour(arr, out)
-    levels = np.arange(int(top) + 1, dtype=np.float64)
-    hist = _histograms(arr, len(levels)) if any(c.needs_mean for c in curves) else None
-    lut = levels
-    for c in curves:
-        mean = None
-        if c.needs_mean:
-            per_channel = (hist * lut[None, :]).sum(axis=1) / hist.sum(axis=1)
-            mean = _luma(per_channel)
-        lut = np.clip(c(lut, mean, top), 0, top)
-    curve = lut
-    lut = np.rint(lut).astype(arr.dtype)
-    if arr.dtype == np.uint8 and arr.shape[2] == 4:
-        # One 4-channel lookup with alpha mapped to itself: no slicing out and pasting back the colour
-        # (numpy's strided paste of 3 of 4 channels alone costs ~10 ms on a 1 MP image).
-        return cv2.LUT(arr, np.stack([lut, lut, lut, _LEVELS_U8], axis=-1).reshape(256, 1, 4))
-    if arr.dtype == np.uint8:
-        scale = _as_scale_abs(curve, lut)
-        if scale is not None:
-            out = cv2.convertScaleAbs(arr, alpha=scale[0], beta=scale[1])
-        else:
-            out = cv2.LUT(arr, lut)
-        out = out[..., None] if out.ndim == 2 else out
-    else:
-        out = lut[colour]
-    return _put_colour(arr, out)
-
-
-_LEVELS_U8 = np.arange(256, dtype=np.uint8)
-
-
-def _as_scale_abs(curve: np.ndarray, lut: np.ndarray):
-    """(alpha, beta) when cv2.convertScaleAbs reproduces the uint8 lookup ``lut`` exactly, else None.
-
-    convertScaleAbs is about 3x faster than cv2.LUT (benchmarks/paths.py) but computes in float32 with
-    its own rounding, so it is only taken after checking all 256 input levels, through both its vector
-    path (a contiguous row) and its scalar path (a strided column): a pointwise map that agrees on
-    every level agrees on every image.
-    """
-    inner = np.nonzero((curve > 0) & (curve < 255))[0]
-    if len(inner) < 2:
-        return None
-    i0, i1 = int(inner[0]), int(inner[-1])
-    alpha = (curve[i1] - curve[i0]) / (i1 - i0)
-    beta = curve[i0] - alpha * i0
-    if alpha < 0:
-        return None
-    row = cv2.convertScaleAbs(_LEVELS_U8[None, :], alpha=alpha, beta=beta)[0]
-    col = np.repeat(_LEVELS_U8[:, None], 2, axis=1)[:, :1]
-    col = cv2.convertScaleAbs(col, alpha=alpha, beta=beta)[:, 0]
-    if np.array_equal(row, lut) and np.array_equal(col, lut):
-        return float(alpha), float(beta)
-    return None
-
-
-def _histograms(arr, n):
-    """Per colour channel (alpha excluded) level counts. uint8: calcHist reads a channel of the whole
-    array in place, twice as fast as on a copied-out channel."""
-    channels = range(3 if arr.shape[2] >= 3 else arr.shape[2])
-    if n == 256:
-        return np.stack([cv2.calcHist([arr], [i], None, [256], [0, 256]).reshape(-1)
-                         for i in channels]).astype(np.float64)
-    return np.stack([np.bincount(arr[..., i].ravel(), minlength=n) for i in channels]).astype(np.float64)
-
-
-def _luma(per_channel):
-    return float(per_channel[0]) if len(per_channel) == 1 else float(np.dot(per_channel[:3], [0.299, 0.587, 0.114]))
-
-
-def _grey_mean_direct(colour):
-    return _luma(colour.reshape(-1, colour.shape[2]).mean(axis=0))
-
-
-def _put_colour(arr, colour):
-    if arr.shape[2] != 4:
-        return colour
-    out = arr.copy()
-    out[..., :3] = colour
-    return out

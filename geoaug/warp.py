@@ -148,3 +148,50 @@ def _copy_index_map(img, lin, t, out_size, border):
         return out.reshape(oh, ow, c)
     fill = np.asarray(border[:c], dtype=np.float64).astype(img.dtype)
     return np.ascontiguousarray(np.broadcast_to(np.tile(fill, ow), (oh, ow * c))).reshape(oh, ow, c)
+
+
+class Region:
+    """The output pixels whose centres lie inside the image of an earlier canvas: a rectangle of rows and
+    columns when the map from there keeps axes, else a mask."""
+
+    def __init__(self, rows=None, cols=None, mask=None):
+        self.rows, self.cols, self.mask = rows, cols, mask
+
+    def select(self, arr):
+        """(pixels, mask or None) covering the region, for statistics such as a mean."""
+        if self.mask is not None:
+            return arr, self.mask
+        return arr[self.rows[0]:self.rows[1], self.cols[0]:self.cols[1]], None
+
+    def fill_outside(self, arr, border) -> None:
+        value = np.asarray(border[: arr.shape[2]], dtype=np.float64).astype(arr.dtype)
+        if self.mask is not None:
+            arr[self.mask == 0] = value
+            return
+        (r0, r1), (c0, c1) = self.rows, self.cols
+        arr[:r0] = value
+        arr[r1:] = value
+        arr[r0:r1, :c0] = value
+        arr[r0:r1, c1:] = value
+
+
+def content_region(a: np.ndarray, src_size, out_size):
+    """Where a canvas of ``src_size`` lands on the output under ``a``; None when it covers every pixel."""
+    ow, oh = out_size
+    pts = M.apply_points(a, M.canvas_corners(*src_size))
+    lin = a[:2, :2]
+    if M.is_affine(a) and (abs(lin[0, 1]) + abs(lin[1, 0]) < 1e-12 or abs(lin[0, 0]) + abs(lin[1, 1]) < 1e-12):
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        # pixel i is inside when its centre i + 0.5 is: first inside is ceil(x0 - 0.5)
+        c0, c1 = (int(np.clip(np.ceil(v - 0.5 - 1e-9), 0, ow)) for v in (x0, x1))
+        r0, r1 = (int(np.clip(np.ceil(v - 0.5 - 1e-9), 0, oh)) for v in (y0, y1))
+        if (c0, r0, c1, r1) == (0, 0, ow, oh):
+            return None
+        return Region(rows=(r0, r1), cols=(c0, c1))
+    if covers(a, src_size, out_size):
+        return None
+    mask = np.zeros((oh, ow), np.uint8)
+    shift = 8  # sub-pixel vertices: pixel centres decide, as for the rectangle
+    poly = np.round((pts - 0.5) * (1 << shift)).astype(np.int32)
+    cv2.fillConvexPoly(mask, poly, 1, lineType=cv2.LINE_8, shift=shift)
+    return Region(mask=mask)

@@ -3,6 +3,7 @@
   geoaug-train train CONFIG [--set key=value ...] [-- extra ms-swift sft args]
   geoaug-train render CONFIG --out DIR --num N [--epoch E] [--set key=value ...]
   geoaug-train tiny-model OUT_DIR
+  geoaug-train bench-data CONFIG [--num N] [--rounds R] [--workers W] [--target-steps-per-s S] [--json F]
 
 Multi-GPU / multi-node: set ms-swift's launcher variables (NPROC_PER_NODE, NNODES, NODE_RANK,
 MASTER_ADDR, MASTER_PORT) in the environment of `geoaug-train train`; ms-swift starts torchrun.
@@ -39,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
     m = sub.add_parser('tiny-model', help='build a tiny random-weight Qwen3-VL (tests, CPU examples)')
     m.add_argument('out_dir')
+    b = sub.add_parser('bench-data', help="samples/s of the training data path next to ms-swift's plain fetch")
+    b.add_argument('config')
+    b.add_argument('--num', type=int, default=16, help='records to fetch per round')
+    b.add_argument('--rounds', type=int, default=3, help='rounds (epochs) over those records')
+    b.add_argument('--workers', type=int, default=0, help='also measure a DataLoader with this many workers')
+    b.add_argument('--target-steps-per-s', type=float, default=None,
+                   help='say whether the loader keeps up with this many optimizer steps per second')
+    b.add_argument('--json', default=None, help='also write the report as JSON here')
+    b.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
     return p
 
 
@@ -66,7 +76,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             import swift  # noqa: F401
             import torch  # noqa: F401
         except ImportError as e:
-            raise ConfigError(f'`geoaug-train train` needs the train extra (pip install -e .[train]): {e}') from None
+            raise ConfigError(f'`geoaug-train {args.command}` needs the train extra (pip install -e .[train]): {e}') from None
+        if args.command == 'bench-data':
+            from .bench_data import format_report, run_bench
+            print(format_report(run_bench(cfg, num=args.num, rounds=args.rounds, workers=args.workers,
+                                          target_steps_per_s=args.target_steps_per_s, json_out=args.json)))
+            return 0
         from .train import run_train
         return run_train(cfg, extra)
     except _user_errors() as e:

@@ -109,8 +109,9 @@ SCHEMA: Dict[str, Any] = {
         'dataloader_pin_memory': Field(_is_bool, 'true or false', True),
         # Bounds of qwen_vl_utils' own resize (4..16384 tokens of 32x32): inside them its resize is a no-op,
         # so the model sees exactly the pixels geoaug's final smart_resize produced.
-        'max_pixels': Field(_is_int, 'an integer', 1024 * 32 * 32, minimum=4 * 32 * 32),
-        'min_pixels': Field(_is_int, 'an integer', 4 * 32 * 32, minimum=4 * 32 * 32),
+        # Unset: taken from ms-swift's MAX_PIXELS / IMAGE_MAX_TOKEN_NUM (MIN_...) when set, else 1024 / 4 tokens.
+        'max_pixels': Field(_is_int, 'an integer', None, minimum=4 * 32 * 32),
+        'min_pixels': Field(_is_int, 'an integer', None, minimum=4 * 32 * 32),
         # Opt-in: records whose image is missing or unreadable are skipped and counted instead of failing.
         'skip_bad_images': Field(_is_bool, 'true or false', False),
     },
@@ -161,8 +162,7 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
         raise ConfigError(f"training.lr_scheduler_kwargs: {tr['lr_scheduler_type']} needs min_lr (or min_lr_rate)")
     if not 0 <= cfg['tuner']['lora_dropout'] < 1:
         raise ConfigError(f"tuner.lora_dropout: must be in [0, 1), got {cfg['tuner']['lora_dropout']}")
-    if cfg['data']['max_pixels'] > 16384 * 32 * 32:
-        raise ConfigError(f"data.max_pixels: must be <= {16384 * 32 * 32} (Qwen3-VL's 16384 image tokens)")
+    resolve_pixel_limits(cfg['data'], os.environ)
     if cfg['data']['min_pixels'] > cfg['data']['max_pixels']:
         raise ConfigError('data.min_pixels: must not exceed data.max_pixels')
     if tr['packing'] and augmentation_enabled(cfg):
@@ -170,6 +170,46 @@ def _check_cross_field(cfg: Dict[str, Any]) -> None:
         # packed samples would freeze a single augmentation draw for the whole run.
         raise ConfigError('training.packing: cannot be combined with custom.augmentation, because ms-swift packs '
                           'pre-encoded samples and every epoch would see the same draw; set packing: false')
+
+
+QWEN3_VL_TOKEN_PIXELS = 32 * 32  # one image token: a 16-pixel patch, merged 2 x 2
+DEFAULT_TOKENS = {'max': 1024, 'min': 4}
+QWEN_VL_UTILS_TOKENS = {'max': 16384, 'min': 4}  # qwen_vl_utils' own bounds when no variable is set
+
+
+def swift_token_limit(bound: str, env: Mapping[str, str]) -> Optional[int]:
+    """The image-token bound ms-swift gives qwen_vl_utils for Qwen3-VL, from its variables, as ms-swift 4.6
+    reads them (IMAGE_MAX_TOKEN_NUM, else MAX_PIXELS // 32**2); None when neither is set."""
+    tokens, pixels = env.get(f'IMAGE_{bound.upper()}_TOKEN_NUM'), env.get(f'{bound.upper()}_PIXELS')
+    try:
+        if tokens:
+            return int(tokens)
+        if pixels:
+            return int(pixels) // QWEN3_VL_TOKEN_PIXELS
+    except ValueError:
+        raise ConfigError(f'environment: IMAGE_{bound.upper()}_TOKEN_NUM / {bound.upper()}_PIXELS must be integers, '
+                          f'got {tokens or pixels!r}') from None
+    return None
+
+
+def resolve_pixel_limits(data: Dict[str, Any], env: Mapping[str, str]) -> None:
+    """Fill data.max_pixels / min_pixels and check them against what qwen_vl_utils will enforce inside ms-swift.
+
+    geoaug's final smart_resize must land on a size that qwen_vl_utils leaves alone: then the template's own
+    bicubic resize has nothing to do and the 0-1000 grid is computed on exactly the pixels the model sees."""
+    for bound in ('max', 'min'):
+        key = f'{bound}_pixels'
+        swift = swift_token_limit(bound, env)
+        if data[key] is None:
+            data[key] = (swift if swift is not None else DEFAULT_TOKENS[bound]) * QWEN3_VL_TOKEN_PIXELS
+        limit = (swift if swift is not None else QWEN_VL_UTILS_TOKENS[bound]) * QWEN3_VL_TOKEN_PIXELS
+        source = 'MAX_PIXELS/IMAGE_MAX_TOKEN_NUM' if bound == 'max' else 'MIN_PIXELS/IMAGE_MIN_TOKEN_NUM'
+        if bound == 'max' and data[key] > limit:
+            raise ConfigError(f'data.max_pixels: {data[key]} exceeds the {limit} pixels ms-swift allows Qwen3-VL '
+                              f'({source}); qwen_vl_utils would shrink every image again after geoaug')
+        if bound == 'min' and data[key] < limit:
+            raise ConfigError(f'data.min_pixels: {data[key]} is below the {limit} pixels ms-swift enforces '
+                              f'({source}); qwen_vl_utils would enlarge small images again after geoaug')
 
 
 KNOWN_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',

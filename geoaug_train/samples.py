@@ -53,13 +53,21 @@ class Sample:
         return self.image.size
 
 
-def load_image(record: Record, where: str):
+def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
+    """Plan the draws from the image header, decode only the resolution the plan needs (a JPEG page bound
+    for 832x1184 decodes at 1/2), then run the plan: one fused warp lands the pixels at their final size.
+    Returns (result, PIL image); coordinates stay in the original image's frame throughout."""
     from PIL import Image
+    from geoaug.errors import ImageError
+    from geoaug.io import ImageSource, required_scale
     try:
-        with Image.open(record.image) as im:
-            return im.convert('RGB')
-    except Exception as e:
-        raise SampleError(f'{where}: cannot load image {record.image}: {type(e).__name__}: {e}') from e
+        with ImageSource(record.image, record=where) as src:
+            plan = pipeline.plan(src.size, seed=seed, **geometry)
+            decoded = src.decode(min_scale=required_scale(plan))
+    except ImageError as e:
+        raise SampleError(str(e)) from e
+    res = pipeline.replay(plan, decoded.image, frame=decoded.original_size, image_scale=decoded.scale, **geometry)
+    return res, Image.fromarray(res.image)
 
 
 def _rows(table) -> int:
@@ -81,29 +89,28 @@ class SampleBuilder:
     def build(self, record: Record, *, split: str, epoch: int, index: int, where: str = '') -> Sample:
         import geoaug
         where = where or f'record at line {record.line}'
-        image = load_image(record, where)
         augment = split == 'train'
         seed = geoaug.sample_seed(self.seed, int(epoch), int(index)) if augment else 0
         pipeline = self.train_pipeline if augment else self.plain_pipeline
         try:
             if record.kind == 'native':
-                return self._native(pipeline, record, image, seed)
-            return self._geoaug(pipeline, record, image, seed)
+                return self._native(pipeline, record, seed, where)
+            return self._geoaug(pipeline, record, seed, where)
         except SampleError:
             raise
         except Exception as e:
             raise SampleError(f'{where} ({record.image}): augmentation failed: {type(e).__name__}: {e}') from e
 
-    def _geoaug(self, pipeline, record: Record, image, seed: int) -> Sample:
+    def _geoaug(self, pipeline, record: Record, seed: int, where: str) -> Sample:
         by_kind: Dict[str, List[int]] = {'bbox': [], 'quad': [], 'line': []}
         for pos, obj in enumerate(record.objects):
             by_kind[next(k for k in by_kind if k in obj)].append(pos)
         boxes = np.array([record.objects[p]['bbox'] for p in by_kind['bbox']], np.float64).reshape(-1, 4)
         quads = np.array([record.objects[p]['quad'] for p in by_kind['quad']], np.float64).reshape(-1, 4, 2)
         lines = [np.array(record.objects[p]['line'], np.float64) for p in by_kind['line']]
-        res = pipeline(image, boxes=boxes if len(boxes) else None, quads=quads if len(quads) else None,
-                       lines=lines if lines else None, seed=seed)
-        width, height = res.image.size
+        res, image = augment_record(pipeline, record, seed, where, boxes=boxes if len(boxes) else None,
+                                    quads=quads if len(quads) else None, lines=lines if lines else None)
+        width, height = image.size
         placed = []  # (original position, piece number, grid object): keeps the user's object order
         tables = (('bbox', getattr(res, 'boxes', None), lambda t: t.xyxy),
                   ('quad', getattr(res, 'quads', None), lambda t: t.points),
@@ -118,27 +125,27 @@ class SampleBuilder:
         objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
         messages = [{'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
                     {'role': 'assistant', 'content': render_answer(objects)}]
-        return Sample(image=res.image, seed=seed, objects=objects, messages=messages)
+        return Sample(image=image, seed=seed, objects=objects, messages=messages)
 
-    def _native(self, pipeline, record: Record, image, seed: int) -> Sample:
+    def _native(self, pipeline, record: Record, seed: int, where: str) -> Sample:
         native = record.native_objects
         if not native or not native['bbox']:
-            res = pipeline(image, seed=seed)
-            return Sample(image=res.image, seed=seed, messages=copy.deepcopy(record.messages), native_objects=native)
+            res, image = augment_record(pipeline, record, seed, where)
+            return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages), native_objects=native)
         boxes = np.array(native['bbox'], np.float64).reshape(-1, 4)
-        res = pipeline(image, boxes=boxes, seed=seed)
+        res, image = augment_record(pipeline, record, seed, where, boxes=boxes)
         fallback = False
         if len(res.boxes) != len(boxes):
             # Native messages refer to objects by position (<ref-object>, <bbox> tags), so a dropped box
             # cannot simply leave the answer: this fetch falls back to the un-augmented sample (counted).
-            res = self.plain_pipeline(image, boxes=boxes, seed=0)
+            res, image = augment_record(self.plain_pipeline, record, 0, where, boxes=boxes)
             fallback = True
             self.fallbacks += 1
         order = np.argsort(np.asarray(res.boxes.index))
         bbox = np.asarray(res.boxes.xyxy, np.float64)[order].tolist()
-        width, height = res.image.size
+        width, height = image.size
         objects = [grid_object(ref, 'bbox', b, width, height) for ref, b in zip(native.get('ref') or [], bbox)]
-        return Sample(image=res.image, seed=seed, messages=copy.deepcopy(record.messages),
+        return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages),
                       native_objects={'ref': list(native.get('ref') or []), 'bbox': bbox}, objects=objects,
                       fallback=fallback)
 

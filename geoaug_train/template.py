@@ -141,7 +141,32 @@ def _make_template_cls():
                 _log_fetch(split, int(index), current_epoch(), sample)
             super()._preprocess_inputs(inputs)
 
+        def replace_tag(self, media_type, index, inputs):
+            # qwen_vl_utils.fetch_image would copy the image twice (to_rgb, then a resize to the size it
+            # already has). An image geoaug already brought to a smart_resize fixed point goes straight on:
+            # same pixels, same image_grid_thw, two fewer copies per fetch.
+            if media_type == 'image' and self.mode not in ('vllm', 'lmdeploy') and \
+                    _at_fixed_point(inputs.images[index], inputs, self.processor.image_processor.patch_size):
+                return ['<|vision_start|><|image_pad|><|vision_end|>']
+            return super().replace_tag(media_type, index, inputs)
+
     return GeoaugQwen3VLTemplate
+
+
+def _at_fixed_point(image, inputs, patch_size: int) -> bool:
+    """Would qwen_vl_utils.fetch_image leave this image's size as it is (its only remaining work a copy)?"""
+    from PIL import Image
+    from qwen_vl_utils import vision_process as vp
+    if not isinstance(image, Image.Image) or image.mode != 'RGB':
+        return False
+    kwargs = inputs.chat_template_kwargs or {}
+    if 'resized_height' in kwargs or 'resized_width' in kwargs:
+        return False
+    factor = int(patch_size * vp.SPATIAL_MERGE_SIZE)
+    lo = kwargs.get('min_pixels', vp.IMAGE_MIN_TOKEN_NUM * factor ** 2)
+    hi = kwargs.get('max_pixels', vp.IMAGE_MAX_TOKEN_NUM * factor ** 2)
+    w, h = image.size
+    return vp.smart_resize(h, w, factor=factor, min_pixels=lo, max_pixels=hi) == (h, w)
 
 
 def register() -> None:

@@ -26,6 +26,16 @@ def canvases(res):
     return out
 
 
+def resamplings(res):
+    """How many interpolating warps produced the image (index maps copy, they do not count)."""
+    from geoaug.matrix import index_map
+    mats = [c[0] for c in canvases(res)]
+    if res._pipeline.fuse:
+        return 0 if index_map(res.matrix) is not None else 1
+    steps = [b @ np.linalg.inv(a) for a, b in zip(mats[2:-1], mats[3:])] + [mats[2]] if len(mats) > 2 else []
+    return sum(index_map(s) is None for s in steps)
+
+
 def well_inside(res, src_pt, margin=1.5):
     """Interpolation near a canvas edge reads padding, not image: the oracle holds for points at least
     ``margin`` pixels inside every canvas they passed through."""
@@ -69,7 +79,9 @@ def test_every_output_point_reads_back_its_source(sc, fuse):
     w, h, ops, quads, lines, seed = sc
     aug = geoaug.Pipeline(ops, fill=FILL, quad_order="keep", fuse=fuse)
     res = aug(coordinate_image(w, h), quads=quads, lines=lines, seed=seed)
-    check_readback(res, quads, lines)
+    # One fused warp: 0.1 px. Op by op every resampling adds its own rounding (OpenCV places samples on a
+    # 1/32-pixel grid), so the bound grows with the number of warps the pixels went through.
+    check_readback(res, quads, lines, tol=TOL * max(1, resamplings(res)))
     assert res.image.shape[:2] == (res.size[1], res.size[0])
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import geoaug
 from geoaug import matrix as M
 from geoaug import pipeline as P
+from geoaug import tone as T
 from geoaug import warp as Wp
 from geoaug.clip import HAIR, clip_lines, clip_quads
 from geoaug.ops.base import ToneStage
@@ -75,7 +76,7 @@ def test_a_run_of_geometric_ops_warps_once_and_op_by_op_warps_each(monkeypatch):
     assert len(calls) == len(chain)
 
 
-def test_pointwise_pixel_ops_inside_a_run_are_hoisted_before_it(monkeypatch):
+def test_pointwise_pixel_ops_inside_a_run_ride_in_its_one_warp(monkeypatch):
     calls = []
     real = P.warp
     monkeypatch.setattr(P, "warp", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -88,8 +89,23 @@ def test_pointwise_pixel_ops_inside_a_run_are_hoisted_before_it(monkeypatch):
     assert len(calls) == 1
     split = geoaug.Pipeline(chain, fuse=False)(img, seed=3)
     np.testing.assert_allclose(fused.matrix, split.matrix, atol=1e-9)
-    # Brightness and gamma keep a zero fill at zero, so hoisting changes only the rounding order.
     assert mean_abs(fused.image, split.image) < 1.0
+
+
+@pytest.mark.parametrize("fill", [0, 114])
+def test_contrast_inside_a_run_sees_what_op_by_op_sees(fill):
+    """Contrast reads the image mean and changes the fill: inside a fused run it must read the canvas it
+    sits on (earlier fill included, as op by op) and leave the fill of later ops exact."""
+    img = np.full((100, 150, 3), 200, np.uint8)
+    chain = [{"name": "rotate", "params": {"max_deg": 20, "expand": True}},
+             {"name": "color_jitter", "params": {"contrast": [0.5, 0.5], "brightness": [1.1, 1.1]}},
+             {"name": "pad", "params": {"right": 7, "bottom": 5, "left": 3}}]
+    fused = geoaug.Pipeline(chain, fill=fill)(img, seed=3)
+    split = geoaug.Pipeline(chain, fill=fill, fuse=False)(img, seed=3)
+    assert mean_abs(fused.image, split.image) < 1.0
+    assert (fused.image[-5:] == fill).all() and (fused.image[:, :3] == fill).all()  # the pad's fill: exact
+    corner = split.image[10, 10]  # the rotate's fill, jittered by the contrast after it
+    assert np.abs(fused.image[10, 10].astype(int) - corner.astype(int)).max() <= 1
 
 
 # ---- fuse: false agrees where no intermediate canvas crops --------------------------------------
@@ -232,7 +248,7 @@ def test_tone_curves_fold_into_one_exact_pass(b, c, g):
     img = natural_image(64, 48)
     stages = [ToneStage(lambda x, m, top: x * b), ToneStage(lambda x, m, top: x * c + (1 - c) * m, needs_mean=True),
               ToneStage(lambda x, m, top: top * np.power(x / top, g))]
-    out = P._apply_tone(img, stages)
+    out = T._apply_tone(img, stages)
     ref = _tone_reference(img, [("brightness", b), ("contrast", c), ("gamma", g)])
     assert np.abs(out.astype(float) - ref).max() <= 1  # folding skips intermediate rounding only
 
@@ -243,7 +259,7 @@ def test_scale_abs_fast_path_equals_the_lookup_table(alpha, beta):
     img = np.concatenate([img, natural_image(256, 7)], axis=0)
     stage = ToneStage(lambda x, m, top: x * alpha + beta)
     lut = np.rint(np.clip(np.arange(256) * alpha + beta, 0, 255)).astype(np.uint8)
-    np.testing.assert_array_equal(P._apply_tone(img, [stage]), lut[img])
+    np.testing.assert_array_equal(T._apply_tone(img, [stage]), lut[img])
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
@@ -251,7 +267,7 @@ def test_folded_tone_touches_colour_only_and_equals_the_table(channels):
     img = natural_image(97, 61, channels=channels)
     img[..., -1] = np.arange(97, dtype=np.uint8)[None, :] if channels == 4 else img[..., -1]
     stages = [ToneStage(lambda x, m, top: x * 1.3), ToneStage(lambda x, m, top: x * 0.8 + 0.2 * m, needs_mean=True)]
-    out = P._apply_tone(img, stages)
+    out = T._apply_tone(img, stages)
     colour = img[..., :3] if channels == 4 else img
     grey = [0.299, 0.587, 0.114] if channels > 1 else [1.0]
     b = np.clip(colour.astype(np.float64) * 1.3, 0, 255)
@@ -267,7 +283,7 @@ def test_tie_rounding_falls_back_to_the_lookup_table():
     # 150 * 1.07 = 160.5: float64 rounds it to even (160), float32 arithmetic lands on 161 or 160.
     curve = np.clip(np.arange(256.0) * 1.07, 0, 255)
     lut = np.rint(curve).astype(np.uint8)
-    got = P._as_scale_abs(curve, lut)
+    got = T._as_scale_abs(curve, lut)
     if got is not None:
         img = np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, 2)
         np.testing.assert_array_equal(cv2.convertScaleAbs(img, alpha=got[0], beta=got[1]), lut[img])

@@ -117,7 +117,7 @@ def test_image_broken_after_the_check_fails_naming_the_record(tmp_path, swift_se
     try:
         dataset = LazyLLMDataset(Dataset.from_list(rows), template.encode, strict=True)
         dataset[EpochIndex(0, 0)]
-        with pytest.raises(Exception, match=r'train\.jsonl:3: cannot load image .*train_0002\.png'):
+        with pytest.raises(Exception, match=r'train\.jsonl:3: cannot read image .*train_0002\.png'):
             dataset[EpochIndex(2, 0)]
     finally:
         os.environ[SPEC_ENV] = previous

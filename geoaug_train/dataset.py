@@ -1,0 +1,114 @@
+"""The training data path as a public object: exactly what ms-swift's trainer iterates.
+
+`build_dataset(config)` goes through the same steps as `geoaug-train train`: it validates the config,
+prepares the run (spec + ms-swift rows), parses ms-swift's own `sft` arguments, builds the template with
+them, loads the rows with ms-swift's dataset loader and wraps them in ms-swift's `LazyLLMDataset`. Each
+item is what the model receives (input_ids, labels, pixel_values, image_grid_thw, ...), augmented afresh
+on every fetch with the seed (training.seed, epoch, index).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Union
+
+from .template import SPEC_ENV, TEMPLATE_TYPE, EpochIndex
+
+
+def _swift_args(cfg: Dict[str, Any], prepared: Dict[str, Any], template: str):
+    from swift.arguments import SftArguments
+    from swift.utils import parse_args
+    from .swift_args import sft_args
+    argv = sft_args(cfg, prepared)
+    argv[argv.index('--template') + 1] = template
+    args, rest = parse_args(SftArguments, argv)
+    if rest:
+        raise RuntimeError(f'ms-swift did not take these arguments: {rest}')
+    return args
+
+
+class TrainingDataset:
+    """A map-style dataset (``len``, ``ds[i]``) of encoded samples; ``set_epoch`` picks the draws."""
+
+    def __init__(self, lazy, template, split: str, records: int, processor):
+        self._lazy, self.template, self.split, self.processor = lazy, template, split, processor
+        self.epoch = 0
+        self._len = records
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index: int) -> Dict[str, Any]:
+        if not 0 <= index < self._len:
+            raise IndexError(f'index {index} out of range for {self._len} {self.split} records')
+        return self._lazy[EpochIndex(int(index), self.epoch)]
+
+    @property
+    def rows(self):
+        """ms-swift's rows (messages, images, chat_template_kwargs) behind the items."""
+        return self._lazy.dataset
+
+
+def build_dataset(config: Union[str, Dict[str, Any]], split: str = 'train', *, overrides: Optional[List[str]] = None,
+                  plain: bool = False) -> TrainingDataset:
+    """The dataset the trainer iterates for ``split`` ('train' or 'val'); validation is never augmented.
+
+    ``plain=True`` builds ms-swift's own path on the same records instead: the stock ``qwen3_vl`` template
+    loading the image files itself (decode, qwen_vl_utils resize, image processor), with the answers
+    rendered once from the un-augmented geometry. It is the baseline ``bench-data`` compares against.
+    """
+    import torch
+    from swift.dataset.utils import LazyLLMDataset
+    from .config import adapt_to_device, load_config
+    from .prepare import prepare_run
+    from . import template as template_mod
+    cfg = load_config(config, overrides) if isinstance(config, (str, os.PathLike)) else config
+    if split not in ('train', 'val') or (split == 'val' and not cfg['data']['val']):
+        raise ValueError(f"split must be 'train' or 'val' (with data.val set), got {split!r}")
+    adapt_to_device(cfg, torch.cuda.is_available())
+    prepared = prepare_run(cfg)
+    os.environ[SPEC_ENV] = prepared['spec']
+    template_mod.register()
+    args = _swift_args(cfg, prepared, 'qwen3_vl' if plain else TEMPLATE_TYPE)
+    processor = args.get_model_processor(load_model=False)[1]
+    template = args.get_template(processor)
+    template.set_mode('train')
+    train, val = args.load_dataset()
+    rows = train if split == 'train' else val
+    if plain:
+        rows = rows.map(_plain_row(prepared['spec'], split), load_from_cache_file=False)
+    lazy = LazyLLMDataset(rows, template.encode, strict=True, random_state=args.data_seed)
+    return TrainingDataset(lazy, template, split, len(rows), processor)
+
+
+def _plain_row(spec_path: str, split: str):
+    """Turn a geoaug row into a stock ms-swift row: the image path stays, the answer is rendered once from
+    the original geometry on the size qwen_vl_utils will produce (what a user without geoaug trains on)."""
+    import json
+
+    from geoaug import Boxes, Lines, Quads
+    from geoaug.qwen import to_grid
+    from PIL import Image
+    from .answer import render_answer
+    with open(spec_path, encoding='utf-8') as f:
+        spec = json.load(f)
+    records = spec['records'][split]
+
+    def convert(row):
+        kwargs = dict(row['chat_template_kwargs'])
+        rec = records[kwargs.pop('geoaug_index')]
+        kwargs.pop('geoaug_split', None)
+        with Image.open(rec['image']) as im:
+            w, h = im.size
+        def table(cls, key, empty):
+            objs = [o for o in rec['objects'] if key in o]
+            return cls([o[key] for o in objs] if objs else empty, label=[o['label'] for o in objs])
+        answer = render_answer(to_grid({'boxes': table(Boxes, 'bbox', None), 'quads': table(Quads, 'quad', None),
+                                        'lines': table(Lines, 'line', ())}, w, h))
+        row['messages'] = [{'role': 'user', 'content': '<image>' + (rec.get('prompt') or spec['prompt'])},
+                           {'role': 'assistant', 'content': answer}]
+        row['chat_template_kwargs'] = kwargs or None
+        return row
+    return convert
