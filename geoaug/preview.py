@@ -18,19 +18,14 @@ from PIL import Image, ImageDraw
 
 from . import matrix as M
 from .draw import as_rgb8, distinct_colours, draw, font
-from .errors import GeoaugError
 from .geometry import map_boxes, map_lines, map_quads
 from .instances import Boxes, Lines, Quads
+from .records import GEOMETRY_KEYS, RecordError, check_object
 from .seeding import sample_seed
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
-GEOMETRY_KEYS = ("bbox", "quad", "line")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-class RecordError(GeoaugError):
-    """A JSONL record is malformed; the message names the file, line and field."""
 
 
 @dataclass
@@ -47,24 +42,6 @@ class Sample:
 
 
 # ---- reading ---------------------------------------------------------------------------------------
-def _number_list(where, v, n=None):
-    ok = isinstance(v, list) and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
-                                     for c in v)
-    if not ok or (n is not None and len(v) != n):
-        raise RecordError(f"{where}: expected {n or 'a list of'} finite numbers, got {v!r}")
-    return v
-
-
-def _points(where, v, n=None, at_least=2):
-    if not isinstance(v, list):
-        raise RecordError(f"{where}: expected a list of [x, y] points, got {v!r}")
-    if n is not None and len(v) != n:
-        raise RecordError(f"{where}: expected {n} [x, y] points, got {len(v)}")
-    if len(v) < at_least:
-        raise RecordError(f"{where}: expected at least {at_least} [x, y] points, got {len(v)}")
-    return [_number_list(f"{where}[{i}]", p, 2) for i, p in enumerate(v)]
-
-
 def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
     """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ...})."""
     if not isinstance(rec, dict):
@@ -76,29 +53,12 @@ def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
     if not isinstance(objs, list):
         raise RecordError(f"{where}: field 'objects': expected a list, got {type(objs).__name__}")
     out = {"boxes": ([], []), "quads": ([], []), "lines": ([], [])}
+    table_of = {"bbox": "boxes", "quad": "quads", "line": "lines"}
     for i, o in enumerate(objs):
-        w = f"{where}: objects[{i}]"
-        if not isinstance(o, dict):
-            raise RecordError(f"{w}: expected an object, got {o!r}")
-        label = o.get("label")
-        if not isinstance(label, str) or not label:
-            raise RecordError(f"{w}.label: expected a non-empty string, got {label!r}")
-        keys = [k for k in GEOMETRY_KEYS if k in o]
-        if len(keys) != 1:
-            raise RecordError(f"{w}: needs exactly one of 'bbox', 'quad', 'line'; got {keys or 'none'}")
-        k = keys[0]
-        if k == "bbox":
-            b = _number_list(f"{w}.bbox", o[k], 4)
-            if b[2] < b[0] or b[3] < b[1]:
-                raise RecordError(f"{w}.bbox: expected [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2, got {b!r}")
-            out["boxes"][0].append(b)
-            out["boxes"][1].append(label)
-        elif k == "quad":
-            out["quads"][0].append(_points(f"{w}.quad", o[k], 4))
-            out["quads"][1].append(label)
-        else:
-            out["lines"][0].append(_points(f"{w}.line", o[k]))
-            out["lines"][1].append(label)
+        obj = check_object(f"{where}: objects[{i}]", o)
+        key = next(k for k in GEOMETRY_KEYS if k in obj)
+        out[table_of[key]][0].append(obj[key])
+        out[table_of[key]][1].append(obj["label"])
     path = Path(img).expanduser()
     return (path if path.is_absolute() else base / path), out
 

@@ -196,7 +196,9 @@ def to_original(ans: Answer, record: dict):
     return res
 
 
-def _grid(v, size):
+def grid_coords(v, size):
+    """Pixels -> Qwen3-VL's 0-1000 grid of an image of ``size`` (one number, or (w, h) per point):
+    ``round(v / size * 1000)`` clamped to [0, 1000]. The one place this rule lives."""
     return np.clip(np.round(np.asarray(v, dtype=np.float64) / size * GRID), 0, GRID).astype(int)
 
 
@@ -228,11 +230,11 @@ def to_grid(res_or_tables, width: int | None = None, height: int | None = None) 
             out.append(obj)
 
     sizes = np.array([width, height], dtype=np.float64)
-    emit(b, "bbox_2d", [_grid(x.reshape(2, 2), sizes).ravel().tolist() for x in b.xyxy])
-    emit(q, "quad_2d", [_grid(p, sizes).tolist() for p in q.points])
-    emit(ln, "line_2d", [_grid(p, sizes).tolist() for p in ln.points])
+    emit(b, "bbox_2d", [grid_coords(x.reshape(2, 2), sizes).ravel().tolist() for x in b.xyxy])
+    emit(q, "quad_2d", [grid_coords(p, sizes).tolist() for p in q.points])
+    emit(ln, "line_2d", [grid_coords(p, sizes).tolist() for p in ln.points])
     if pts is not None:
-        emit(pts, "point_2d", [_grid(p, sizes).tolist() for p in pts.xy])
+        emit(pts, "point_2d", [grid_coords(p, sizes).tolist() for p in pts.xy])
     return out
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from .image import dtype_max
 from .ops.base import ToneStage
+from .ops.pixel import with_alpha
 
 
 def run_stages(arr: np.ndarray, stages: list, region=None) -> np.ndarray:
@@ -34,7 +35,7 @@ def _apply_tone(arr: np.ndarray, curves: list, region=None) -> np.ndarray:
         for c in curves:
             mean = float(_grey_mean_direct(out, region)) if c.needs_mean else None
             out = np.clip(c(out, mean, top), 0, top).astype(np.float32)
-        return _put_colour(arr, out)
+        return with_alpha(arr, out)
     levels = np.arange(int(top) + 1, dtype=np.float64)
     hist = _histograms(arr, len(levels), region) if any(c.needs_mean for c in curves) else None
     lut = levels
@@ -59,7 +60,7 @@ def _apply_tone(arr: np.ndarray, curves: list, region=None) -> np.ndarray:
         out = out[..., None] if out.ndim == 2 else out
     else:
         out = lut[colour]
-    return _put_colour(arr, out)
+    return with_alpha(arr, out)
 
 
 _LEVELS_U8 = np.arange(256, dtype=np.uint8)
@@ -109,11 +110,3 @@ def _grey_mean_direct(colour, region=None):
     colour, mask = (colour, None) if region is None else region.select(colour)
     flat = colour.reshape(-1, colour.shape[2]) if mask is None else colour[mask > 0]
     return _luma(flat.mean(axis=0))
-
-
-def _put_colour(arr, colour):
-    if arr.shape[2] != 4:
-        return colour
-    out = arr.copy()
-    out[..., :3] = colour
-    return out

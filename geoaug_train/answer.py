@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence
 
-GRID = 1000
-
+from geoaug.qwen import GRID, grid_coords
 
 def to_grid(v: float, size: float) -> int:
     """`round(v / size * 1000)` clamped to [0, 1000]; size is the augmented image's width or height."""
-    return int(min(GRID, max(0, round(float(v) / float(size) * GRID))))
+    return int(grid_coords(float(v), float(size)))
 
 
 def point_to_grid(p: Sequence[float], width: int, height: int) -> List[int]:
@@ -31,13 +30,3 @@ def grid_object(label: str, kind: str, geom, width: int, height: int) -> Dict[st
 
 def render_answer(objects: Iterable[Dict[str, Any]]) -> str:
     return json.dumps(list(objects), ensure_ascii=False)
-
-
-def grid_to_pixels(obj: Dict[str, Any], width: int, height: int) -> Tuple[str, List[Tuple[float, float]]]:
-    """Inverse of grid_object (up to rounding), for drawing previews: returns (kind, points)."""
-    sx, sy = width / GRID, height / GRID
-    if 'bbox_2d' in obj:
-        x1, y1, x2, y2 = obj['bbox_2d']
-        return 'bbox', [(x1 * sx, y1 * sy), (x2 * sx, y2 * sy)]
-    key = 'quad_2d' if 'quad_2d' in obj else 'line_2d'
-    return key[:-3], [(x * sx, y * sy) for x, y in obj[key]]

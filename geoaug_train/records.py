@@ -6,13 +6,13 @@ media item is silently dropped, and a failing sample is silently replaced by a r
 from __future__ import annotations
 
 import json
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-GEOMETRY_KEYS = ('bbox', 'quad', 'line')
+from geoaug.records import check_object, finite_number
+
 IMAGE_PAD_MARKERS = ('<|image_pad|>', '<|vision_start|>', '<|vision_end|>', '<|video_pad|>')
 
 
@@ -40,45 +40,8 @@ class Record:
         return cls(**d)
 
 
-def _finite_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _check_points(where: str, pts, n: Optional[int]) -> List[List[float]]:
-    if not isinstance(pts, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(_finite_number(c) for c in p) for p in pts):
-        raise DataError(f'{where}: expected a list of [x, y] pairs of finite numbers, got {pts!r}')
-    if n is not None and len(pts) != n:
-        raise DataError(f'{where}: expected {n} points, got {len(pts)}')
-    if n is None and len(pts) < 2:
-        raise DataError(f'{where}: a line needs at least 2 points, got {len(pts)}')
-    return [[float(x), float(y)] for x, y in pts]
-
-
 def _check_object(where: str, obj) -> Dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise DataError(f'{where}: expected an object mapping, got {obj!r}')
-    label = obj.get('label')
-    if not isinstance(label, str) or not label:
-        raise DataError(f'{where}.label: expected a non-empty string, got {label!r}')
-    present = [k for k in GEOMETRY_KEYS if k in obj]
-    if len(present) != 1:
-        raise DataError(f'{where}: needs exactly one of {list(GEOMETRY_KEYS)}, got {present or "none"}')
-    key = present[0]
-    unknown = set(obj) - {'label', key}
-    if unknown:
-        raise DataError(f'{where}: unknown keys {sorted(unknown)}')
-    value = obj[key]
-    if key == 'bbox':
-        if not (isinstance(value, list) and len(value) == 4 and all(_finite_number(c) for c in value)):
-            raise DataError(f'{where}.bbox: expected [x1, y1, x2, y2] of finite numbers, got {value!r}')
-        x1, y1, x2, y2 = (float(c) for c in value)
-        if x2 <= x1 or y2 <= y1:
-            raise DataError(f'{where}.bbox: needs x1 < x2 and y1 < y2, got {value!r}')
-        return {'label': label, 'bbox': [x1, y1, x2, y2]}
-    if key == 'quad':
-        return {'label': label, 'quad': _check_points(f'{where}.quad', value, 4)}
-    return {'label': label, 'line': _check_points(f'{where}.line', value, None)}
+    return check_object(where, obj, error=DataError)
 
 
 def _resolve(base_dir: str, path) -> str:
@@ -152,7 +115,7 @@ def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
         if objects.get('bbox_type', 'real') != 'real':
             raise DataError(f'{where}.objects.bbox_type: only pixel coordinates ("real") can be augmented')
         for b_i, box in enumerate(objects['bbox']):
-            if not (isinstance(box, list) and len(box) == 4 and all(_finite_number(c) for c in box)):
+            if not (isinstance(box, list) and len(box) == 4 and all(finite_number(c) for c in box)):
                 raise DataError(f'{where}.objects.bbox[{b_i}]: expected [x1, y1, x2, y2], got {box!r}')
         refs = objects.get('ref', [])
         if not isinstance(refs, list):

@@ -10,30 +10,16 @@ import math
 import os
 from typing import Any, Dict, List
 
-from .answer import grid_to_pixels
+from .answer import render_answer
 from .records import check_images, parse_jsonl
 from .samples import SampleBuilder
 
-PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
-
-
-def draw_objects(image, objects: List[Dict[str, Any]], width: int = 2):
-    from PIL import ImageDraw
-    image = image.copy()
-    draw = ImageDraw.Draw(image)
-    w, h = image.size
-    for i, obj in enumerate(objects):
-        color = PALETTE[i % len(PALETTE)]
-        kind, pts = grid_to_pixels(obj, w, h)
-        if kind == 'bbox':
-            draw.rectangle([pts[0], pts[1]], outline=color, width=width)
-        elif kind == 'quad':
-            draw.line(pts + pts[:1], fill=color, width=width)
-        else:
-            draw.line(pts, fill=color, width=width)
-        draw.text((pts[0][0] + 2, pts[0][1] + 1), str(obj['label']), fill=color)
-    return image
+def draw_objects(image, objects: List[Dict[str, Any]]):
+    """Draw the answer as the model reads it: its 0-1000 text parsed back onto the image."""
+    import geoaug
+    from geoaug.qwen import parse_answer
+    ans = parse_answer(render_answer(objects), *image.size)
+    return geoaug.draw(image, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)
 
 
 def contact_sheet(images, cell: int = 256):

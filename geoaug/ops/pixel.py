@@ -21,7 +21,8 @@ def _color_channels(img):
     return img[..., :3] if img.shape[2] == 4 else img
 
 
-def _with_alpha(img, rgb):
+def with_alpha(img, rgb):
+    """``rgb`` as the colour of ``img``, keeping its alpha channel when it has one."""
     if img.shape[2] != 4:
         return rgb
     out = img.copy()
@@ -89,9 +90,9 @@ def _saturation(img, s):
     rgb = np.ascontiguousarray(_color_channels(img))
     if img.dtype == np.uint8:  # all-uint8 and saturating: ~8x faster than blending in float on 1 MP
         g3 = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-        return _with_alpha(img, cv2.addWeighted(rgb, s, g3, 1.0 - s, 0.0))
+        return with_alpha(img, cv2.addWeighted(rgb, s, g3, 1.0 - s, 0.0))
     g = grey(img)[..., None]
-    return _with_alpha(img, _blend(rgb, np.broadcast_to(g, rgb.shape), s, dtype_max(img.dtype), img.dtype))
+    return with_alpha(img, _blend(rgb, np.broadcast_to(g, rgb.shape), s, dtype_max(img.dtype), img.dtype))
 
 
 def _hue(img, shift):
@@ -101,12 +102,12 @@ def _hue(img, shift):
     if img.dtype == np.uint8:
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
         hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(round(shift * 180))) % 180).astype(np.uint8)
-        return _with_alpha(img, cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
+        return with_alpha(img, cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
     top = dtype_max(img.dtype)
     hsv = cv2.cvtColor((rgb.astype(np.float32) / top), cv2.COLOR_RGB2HSV)
     hsv[..., 0] = (hsv[..., 0] + shift * 360.0) % 360.0
     back = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * top
-    return _with_alpha(img, _cast(np.clip(back, 0, top), img.dtype))
+    return with_alpha(img, _cast(np.clip(back, 0, top), img.dtype))
 
 
 @register
@@ -136,7 +137,7 @@ class Grayscale(PixelOp):
             if img.shape[2] == 1:
                 return img
             g = _cast(grey(img), img.dtype)[..., None]
-            return _with_alpha(img, np.repeat(g, 3, axis=2))
+            return with_alpha(img, np.repeat(g, 3, axis=2))
         return [run]
 
 
@@ -199,5 +200,5 @@ class Jpeg(PixelOp):
             dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             dec = cv2.cvtColor(dec, cv2.COLOR_BGR2RGB) if dec.ndim == 3 else dec[..., None]
             back = dec if img.dtype == np.uint8 else _cast(dec.astype(np.float32) * (top / 255.0), img.dtype)
-            return _with_alpha(img, back)
+            return with_alpha(img, back)
         return [run]
