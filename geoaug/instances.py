@@ -124,16 +124,14 @@ class Lines(_Table):
     def __init__(self, points: Iterable = (), *, index=None, visibility=None, _validate=True, **fields):
         if isinstance(points, np.ndarray) and points.ndim == 3:
             points = list(points)
-        arrs = []
-        for i, p in enumerate(points):
-            a = np.asarray(p, dtype=np.float64)
-            if _validate and (a.ndim != 2 or a.shape[1] != 2):
-                raise GeometryError(f"lines[{i}] must have shape (K, 2); got shape {a.shape}")
-            if _validate and len(a) < 2:
-                raise GeometryError(f"lines[{i}] needs at least 2 points, got {len(a)}")
-            arrs.append(a)
-        flat = np.concatenate(arrs) if arrs else np.zeros((0, 2))
-        offsets = np.cumsum([0] + [len(a) for a in arrs]).astype(np.int64)
+        # One cheap pass for the common case (float arrays of shape (K, 2)); anything else is converted and
+        # checked one line at a time, which also finds the row to name in an error.
+        arrs = list(points)
+        if not all(type(a) is np.ndarray and a.ndim == 2 and a.shape[1] == 2 and len(a) >= 2 for a in arrs):
+            arrs = [self._one(i, p, _validate) for i, p in enumerate(arrs)]
+        flat = np.concatenate(arrs).astype(np.float64, copy=False) if arrs else np.zeros((0, 2))
+        offsets = np.zeros(len(arrs) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in arrs], out=offsets[1:])
         if _validate and len(flat):
             bad = ~np.isfinite(flat)
             if bad.any():
@@ -143,6 +141,15 @@ class Lines(_Table):
                 raise GeometryError(f"lines[{row}].point[{k - offsets[row]}].{'xy'[c]} is {what}")
         self._set_flat(flat, offsets)
         self._init_rows(len(offsets) - 1, fields, index, visibility)
+
+    @staticmethod
+    def _one(i: int, p, validate: bool) -> np.ndarray:
+        a = np.asarray(p, dtype=np.float64)
+        if validate and (a.ndim != 2 or a.shape[1] != 2):
+            raise GeometryError(f"lines[{i}] must have shape (K, 2); got shape {a.shape}")
+        if validate and len(a) < 2:
+            raise GeometryError(f"lines[{i}] needs at least 2 points, got {len(a)}")
+        return a
 
     def _set_flat(self, flat: np.ndarray, offsets: np.ndarray) -> None:
         self.flat = flat

@@ -2,6 +2,7 @@
 
   geoaug-train train CONFIG [--set key=value ...] [-- extra ms-swift sft args]
   geoaug-train render CONFIG --out DIR --num N [--epoch E] [--set key=value ...]
+  geoaug-train predict CONFIG --image IMG [--image IMG ...] [--adapter DIR] [--prompt TEXT] [--out DIR]
   geoaug-train tiny-model OUT_DIR
   geoaug-train bench-data CONFIG [--num N] [--rounds R] [--workers W] [--target-steps-per-s S] [--json F]
 
@@ -38,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--num', type=int, default=16)
     r.add_argument('--epoch', type=int, default=0)
     r.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
+    pr = sub.add_parser('predict', help='run the checkpoint (+ adapter) on images: pixel geometry JSON + drawing')
+    pr.add_argument('config')
+    pr.add_argument('--image', dest='images', action='append', required=True, metavar='IMG',
+                    help='an image to predict on (repeatable)')
+    pr.add_argument('--adapter', default=None,
+                    help='LoRA adapter directory (default: the latest <training.output_dir>/checkpoint-N, '
+                         'else the base model alone)')
+    pr.add_argument('--prompt', default=None, help='default: data.prompt')
+    pr.add_argument('--out', default=None, help='default: <training.output_dir>/predict')
+    pr.add_argument('--max-new-tokens', type=int, default=512)
+    pr.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
     m = sub.add_parser('tiny-model', help='build a tiny random-weight Qwen3-VL (tests, CPU examples)')
     m.add_argument('out_dir')
     b = sub.add_parser('bench-data', help="samples/s of the training data path next to ms-swift's plain fetch")
@@ -77,6 +89,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             import torch  # noqa: F401
         except ImportError as e:
             raise ConfigError(f'`geoaug-train {args.command}` needs the train extra (pip install -e .[train]): {e}') from None
+        if args.command == 'predict':
+            from .predict import run_predict
+            run_predict(cfg, args.images, adapter=args.adapter, prompt=args.prompt, out_dir=args.out,
+                        max_new_tokens=args.max_new_tokens)
+            return 0
         if args.command == 'bench-data':
             from .bench_data import format_report, run_bench
             print(format_report(run_bench(cfg, num=args.num, rounds=args.rounds, workers=args.workers,
