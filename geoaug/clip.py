@@ -32,8 +32,11 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
     out_xyxy, vis = b.copy(), boxes.visibility
     if not cross.any():
         getattr(report, counter)["boxes"] += 0  # the report lists boxes as checked, as before
-        return Boxes(out_xyxy, index=boxes.index, visibility=vis, _validate=False, **boxes.fields)
+        return Boxes(out_xyxy, index=boxes.index, visibility=vis, outline=boxes.outline, _validate=False,
+                     **boxes.fields)
     rows = np.nonzero(cross)[0]
+    if boxes.outline is not None:
+        return _clip_outlined(boxes, rows, w, h, report, counter)
     br = b[rows]
     c = np.empty_like(br)
     moved = np.zeros(len(rows), dtype=bool)
@@ -51,6 +54,32 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
     report.drop("boxes", boxes.index[rows[gone]], "outside")
     out = Boxes(out_xyxy, index=boxes.index, visibility=vis, _validate=False, **boxes.fields)
     return out.take(np.delete(np.arange(len(b)), rows[gone])) if gone.any() else out
+
+
+def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Boxes:
+    """Boxes that carry their polygon: cut the polygon, and the box becomes the bounds of what is left."""
+    pts = boxes.outline.points
+    polys = shapely.make_valid(np.array([shapely.Polygon(pts[r]) for r in rows], dtype=object))
+    inter = shapely.intersection(polys, shapely.box(0.0, 0.0, w, h))
+    area0, area1 = shapely.area(polys), shapely.area(inter)
+    xyxy, vis, keep = boxes.xyxy.copy(), boxes.visibility.copy(), np.ones(len(boxes), dtype=bool)
+    for r, geom, a0, a1 in zip(rows, inter, area0, area1):
+        if geom.is_empty or (a0 > 0 and a1 <= 0):
+            keep[r] = False
+            continue
+        x1, y1, x2, y2 = geom.bounds
+        xyxy[r] = [max(x1, 0.0), max(y1, 0.0), min(x2, w), min(y2, h)]
+        vis[r] *= a1 / a0 if a0 > 0 else 1.0
+        part = geom if geom.geom_type == "Polygon" else shapely.convex_hull(geom)
+        if part.geom_type == "Polygon":
+            pts[r] = np.asarray(part.exterior.coords)[:-1]
+        else:  # a sliver that collapsed to a segment or a point
+            pts[r] = np.asarray(part.coords).reshape(-1, 2)
+    getattr(report, counter)["boxes"] += int(keep[rows].sum())
+    report.drop("boxes", boxes.index[~keep], "outside")
+    out = Boxes(xyxy, index=boxes.index, visibility=vis, outline=Lines(pts, _validate=False), _validate=False,
+                **boxes.fields)
+    return out if keep.all() else out.take(np.nonzero(keep)[0])
 
 
 def _inside(pts: np.ndarray, w: float, h: float) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import matrix as M
-from .instances import Boxes, Lines, Quads
+from .instances import Boxes, Lines, Quads, _row_bounds
 
 
 def box_corners(xyxy: np.ndarray) -> np.ndarray:
@@ -13,8 +13,13 @@ def box_corners(xyxy: np.ndarray) -> np.ndarray:
 
 
 def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
+    """Boxes by their corners (the enclosing box after a rotation); boxes with an outline tightly, from it."""
     if len(boxes) == 0:
         return boxes
+    if boxes.outline is not None:
+        outline = map_lines(boxes.outline, a)
+        return Boxes(_row_bounds(outline), index=boxes.index, visibility=boxes.visibility, outline=outline,
+                     _validate=False, **boxes.fields)
     xyxy = _affine_box_bounds(boxes.xyxy, a) if M.is_affine(a) else _corner_bounds(
         M.apply_points(a, box_corners(boxes.xyxy)))
     return Boxes(xyxy, index=boxes.index, visibility=boxes.visibility, _validate=False, **boxes.fields)

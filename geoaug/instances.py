@@ -60,11 +60,25 @@ class _Table:
 
 
 class Boxes(_Table):
-    """Axis-aligned boxes ``x1, y1, x2, y2`` on the pixel-edge frame, with per-box fields."""
+    """Axis-aligned boxes ``x1, y1, x2, y2`` on the pixel-edge frame, with per-box fields.
+
+    A box made with ``Boxes.from_polygons`` keeps its polygon (``outline``): after a rotation its box is
+    re-derived tightly from the mapped polygon instead of enclosing the rotated box, and clipping cuts the
+    polygon, so visibility is the polygon's kept area."""
 
     kind = "boxes"
+    outline = None  # Lines of closed polygons, one per row, or None
 
-    def __init__(self, xyxy=None, *, index=None, visibility=None, _validate=True, **fields):
+    @classmethod
+    def from_polygons(cls, polygons, **fields) -> "Boxes":
+        """Boxes whose geometry is the bounds of each polygon ((K, 2) points, K >= 3), polygons kept."""
+        outline = Lines(polygons)
+        short = np.nonzero(np.diff(outline.offsets) < 3)[0]
+        if len(short):
+            raise GeometryError(f"polygons[{int(short[0])}] needs at least 3 points")
+        return cls(_row_bounds(outline), outline=outline, **fields)
+
+    def __init__(self, xyxy=None, *, index=None, visibility=None, outline=None, _validate=True, **fields):
         arr = np.zeros((0, 4)) if xyxy is None else np.asarray(xyxy, dtype=np.float64)
         if _validate:
             if arr.ndim == 1 and arr.size == 0:
@@ -79,12 +93,18 @@ class Boxes(_Table):
                     raise GeometryError(
                         f"boxes[{r}].{b} ({arr[r, hi]:g}) < {a} ({arr[r, lo]:g}): boxes are x1, y1, x2, y2")
         self.xyxy = arr
+        if outline is not None:
+            if not isinstance(outline, Lines) or len(outline) != len(arr):
+                raise GeometryError(f"boxes outline must be Lines with one polygon per box ({len(arr)})")
+            self.outline = outline
         self._init_rows(len(arr), fields, index, visibility)
 
     def take(self, rows) -> "Boxes":
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows)
-        return Boxes(self.xyxy[rows], index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
+        outline = None if self.outline is None else self.outline.take(rows)
+        return Boxes(self.xyxy[rows], index=t["index"], visibility=t["visibility"], outline=outline,
+                     _validate=False, **t["fields"])
 
     @property
     def area(self) -> np.ndarray:
@@ -181,6 +201,16 @@ class Lines(_Table):
         o = self.offsets
         # segment k joins point k and k+1; a line spans points o[i]..o[i+1]-1
         return csum[o[1:] - 1] - csum[o[:-1]]
+
+
+def _row_bounds(lines: "Lines") -> np.ndarray:
+    """(N, 4) bounds of each row of a flat point table."""
+    if len(lines) == 0:
+        return np.zeros((0, 4))
+    start = lines.offsets[:-1]
+    lo = np.minimum.reduceat(lines.flat, start, axis=0)
+    hi = np.maximum.reduceat(lines.flat, start, axis=0)
+    return np.concatenate([lo, hi], axis=1)
 
 
 def as_boxes(x) -> Boxes:

@@ -162,3 +162,27 @@ def test_smart_resize_matches_qwen_rule():
     res = geoaug.from_config([{"name": "smart_resize", "params": {"max_pixels": 1003520}}])(
         np.zeros((3508, 2480, 3), np.uint8), boxes=[[0, 0, 2480, 3508]])
     assert res.size == (832, 1184) and np.allclose(res.boxes.xyxy, [[0, 0, 832, 1184]])
+
+
+def test_boxes_from_polygons_stay_tight_under_rotation_and_clip_by_the_polygon():
+    """DESIGN: boxes map by their corners, unless they came from richer geometry; then the box is
+    re-derived from that geometry (tight after a rotation) and clipping cuts the polygon."""
+    img = np.zeros((100, 100), np.uint8)
+    diamond = [[[50.0, 20], [80, 50], [50, 80], [20, 50]]]
+    boxes = geoaug.Boxes.from_polygons(diamond, label=["d"])
+    assert boxes.xyxy.tolist() == [[20, 20, 80, 80]]
+    rot = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 45}}])
+    res = rot(img, boxes=boxes, seed=0)
+    angle = np.deg2rad(res.replay["steps"][0]["draw"]["angle"])
+    half = 30 * max(abs(np.cos(angle)), abs(np.sin(angle)))  # the rotated diamond's extent
+    np.testing.assert_allclose(res.boxes.xyxy, [[50 - half, 50 - half, 50 + half, 50 + half]], atol=1e-9)
+    plain = rot(img, boxes=boxes.xyxy, seed=0).boxes.xyxy  # the same box without its polygon encloses more
+    assert (plain[0, 2] - plain[0, 0]) > (res.boxes.xyxy[0, 2] - res.boxes.xyxy[0, 0]) + 10
+    np.testing.assert_allclose(res.inverse(boxes=res.boxes).boxes.xyxy, [[20, 20, 80, 80]], atol=1e-9)
+    cut = geoaug.Pipeline([{"name": "crop", "params": {"x": 0, "y": 0, "width": 50, "height": 100}}])(img, boxes=boxes)
+    assert cut.boxes.xyxy.tolist() == [[20, 20, 50, 80]] and cut.boxes.visibility[0] == pytest.approx(0.5)
+    assert cut.boxes.fields["label"] == ["d"] and cut.report.clipped["boxes"] == 1
+    gone = geoaug.Pipeline([{"name": "crop", "params": {"x": 0, "y": 0, "width": 20, "height": 20}}])(img, boxes=boxes)
+    assert len(gone.boxes) == 0 and gone.report.dropped[0]["reason"] == "outside"  # only the bounds touched it
+    with pytest.raises(geoaug.GeometryError, match=r"polygons\[0\] needs at least 3 points"):
+        geoaug.Boxes.from_polygons([[[0, 0], [1, 1]]])
