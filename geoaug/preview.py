@@ -8,7 +8,6 @@ Input is an image, or a JSONL of training records (one per line, paths relative 
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from . import matrix as M
 from .draw import as_rgb8, distinct_colours, draw, font
 from .geometry import map_boxes, map_lines, map_quads
 from .instances import Boxes, Lines, Quads
-from .records import GEOMETRY_KEYS, RecordError, check_object
+from .records import GEOMETRY_KEYS, RecordError, check_object, iter_jsonl
 from .seeding import sample_seed
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -78,21 +77,13 @@ def read_samples(path) -> list[Sample]:
     if not path.is_file():
         raise RecordError(f"input not found: {path}")
     samples = []
-    with path.open(encoding="utf-8") as f:
-        for n, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise RecordError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            img_path, geo = parse_record(rec, where, path.parent)
-            image = load_image(img_path, where)
-            samples.append(Sample(img_path.name, image,
-                                  Boxes(np.reshape(geo["boxes"][0], (-1, 4)), label=geo["boxes"][1]),
-                                  Quads(np.reshape(geo["quads"][0], (-1, 4, 2)), label=geo["quads"][1]),
-                                  Lines(geo["lines"][0], label=geo["lines"][1])))
+    for _, where, rec in iter_jsonl(path):
+        img_path, geo = parse_record(rec, where, path.parent)
+        image = load_image(img_path, where)
+        samples.append(Sample(img_path.name, image,
+                              Boxes(np.reshape(geo["boxes"][0], (-1, 4)), label=geo["boxes"][1]),
+                              Quads(np.reshape(geo["quads"][0], (-1, 4, 2)), label=geo["quads"][1]),
+                              Lines(geo["lines"][0], label=geo["lines"][1])))
     if not samples:
         raise RecordError(f"{path}: no records")
     return samples

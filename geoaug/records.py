@@ -53,3 +53,18 @@ def check_object(where: str, obj, error=RecordError) -> dict:
             raise error(f"{where}.bbox: needs x1 < x2 and y1 < y2, got {value!r}")
         return {"label": label, "bbox": [x1, y1, x2, y2]}
     return {"label": label, key: _points(f"{where}.{key}", value, 4 if key == "quad" else None, error)}
+
+
+def iter_jsonl(path, error=RecordError):
+    """(line number, "path:line", parsed object) for each non-blank line; bad JSON names its line."""
+    import json
+    with open(path, encoding="utf-8") as f:
+        for n, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                rec = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise error(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            yield n, where, rec

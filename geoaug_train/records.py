@@ -5,13 +5,12 @@ media item is silently dropped, and a failing sample is silently replaced by a r
 """
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from geoaug.records import check_object, finite_number
+from geoaug.records import check_object, finite_number, iter_jsonl
 
 IMAGE_PAD_MARKERS = ('<|image_pad|>', '<|vision_start|>', '<|vision_end|>', '<|video_pad|>')
 
@@ -148,21 +147,13 @@ def _parse_geoaug(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
 def parse_jsonl(path: str) -> List[Record]:
     base_dir = os.path.dirname(os.path.abspath(path))
     records = []
-    with open(path, encoding='utf-8') as f:
-        for line_no, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            where = f'{path}:{line_no}'
-            try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DataError(f'{where}: not valid JSON: {e}') from None
-            if not isinstance(rec, dict):
-                raise DataError(f'{where}: expected a JSON object')
-            if 'messages' in rec:
-                records.append(_parse_native(where, rec, base_dir, line_no))
-            else:
-                records.append(_parse_geoaug(where, rec, base_dir, line_no))
+    for line_no, where, rec in iter_jsonl(path, error=DataError):
+        if not isinstance(rec, dict):
+            raise DataError(f'{where}: expected a JSON object')
+        if 'messages' in rec:
+            records.append(_parse_native(where, rec, base_dir, line_no))
+        else:
+            records.append(_parse_geoaug(where, rec, base_dir, line_no))
     if not records:
         raise DataError(f'{path}: no records')
     return records
