@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from .geometry import signed_area
-from .instances import Boxes, Lines, Quads
+from .instances import Boxes, Lines, Quads, take_field
 from .report import Report
 
 # Points this close outside the canvas are rounding noise (float maps, -1e-6 from an annotation tool):
@@ -227,8 +227,7 @@ def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str
     seg_starts = np.concatenate([[0], np.cumsum(seg_sizes)[:-1]]).astype(np.int64)
     out_flat, offsets = _gather_segments(all_pts, seg_starts[order], seg_sizes[order])
     rows = rows[order]
-    fields = {k: (v[rows] if isinstance(v, np.ndarray) else [v[i] for i in rows.tolist()])
-              for k, v in lines.fields.items()}
+    fields = {k: take_field(v, rows) for k, v in lines.fields.items()}
     return Lines.from_flat(out_flat, offsets, index=lines.index[rows], visibility=all_vis[order], **fields)
 
 

@@ -11,7 +11,8 @@ import numpy as np
 from .errors import GeometryError
 
 
-def _take_field(values: Any, rows: np.ndarray) -> Any:
+def take_field(values: Any, rows: np.ndarray) -> Any:
+    """The rows of one field, keeping its kind (array or list)."""
     if isinstance(values, np.ndarray):
         return values[rows]
     return [values[i] for i in rows]
@@ -47,7 +48,7 @@ class _Table:
 
     def _take_rows(self, rows: np.ndarray) -> dict:
         return {
-            "fields": {k: _take_field(v, rows) for k, v in self.fields.items()},
+            "fields": {k: take_field(v, rows) for k, v in self.fields.items()},
             "index": self.index[rows],
             "visibility": self.visibility[rows],
         }
