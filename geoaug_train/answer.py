@@ -4,28 +4,35 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Sequence
 
-from geoaug.qwen import GRID, grid_coords
+import numpy as np
+
+from geoaug.qwen import grid_coords
+
+KEY_OF = {'bbox': 'bbox_2d', 'quad': 'quad_2d', 'line': 'line_2d'}
+
 
 def to_grid(v: float, size: float) -> int:
     """`round(v / size * 1000)` clamped to [0, 1000]; size is the augmented image's width or height."""
     return int(grid_coords(float(v), float(size)))
 
 
-def point_to_grid(p: Sequence[float], width: int, height: int) -> List[int]:
-    return [to_grid(p[0], width), to_grid(p[1], height)]
-
-
 def grid_object(label: str, kind: str, geom, width: int, height: int) -> Dict[str, Any]:
     """kind: 'bbox' ([x1, y1, x2, y2]), 'quad' (4 points) or 'line' (K points), in pixels of the image."""
-    if kind == 'bbox':
-        x1, y1, x2, y2 = geom
-        return {'label': label, 'bbox_2d': [to_grid(x1, width), to_grid(y1, height),
-                                            to_grid(x2, width), to_grid(y2, height)]}
-    if kind == 'quad':
-        return {'label': label, 'quad_2d': [point_to_grid(p, width, height) for p in geom]}
-    if kind == 'line':
-        return {'label': label, 'line_2d': [point_to_grid(p, width, height) for p in geom]}
-    raise ValueError(f'unknown geometry kind {kind!r}')
+    if kind not in KEY_OF:
+        raise ValueError(f'unknown geometry kind {kind!r}')
+    pts = grid_coords(np.asarray(geom, np.float64).reshape(-1, 2), np.array([width, height], np.float64))
+    return {'label': label, KEY_OF[kind]: pts.ravel().tolist() if kind == 'bbox' else pts.tolist()}
+
+
+def grid_table(kind: str, geoms, width: int, height: int) -> List[Any]:
+    """The grid coordinates of every row of one kind at once (one numpy pass instead of one per number)."""
+    size = np.array([width, height], np.float64)
+    if kind == 'line':  # ragged: one pass over the concatenated points, split back per line
+        flat = grid_coords(np.concatenate(geoms).reshape(-1, 2), size) if len(geoms) else np.zeros((0, 2), int)
+        cuts = np.cumsum([len(g) for g in geoms])[:-1]
+        return [part.tolist() for part in np.split(flat, cuts)]
+    pts = grid_coords(np.asarray(geoms, np.float64).reshape(len(geoms), -1, 2), size)
+    return [p.ravel().tolist() for p in pts] if kind == 'bbox' else pts.tolist()
 
 
 def render_answer(objects: Iterable[Dict[str, Any]]) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from .answer import grid_object, render_answer
+from .answer import KEY_OF, grid_object, grid_table, render_answer
 from .records import Record
 
 # Qwen3-VL: patch 16 x spatial merge 2. Resizing here (as the last geoaug op) means qwen_vl_utils'
@@ -118,10 +118,10 @@ class SampleBuilder:
         for kind, table, geometry in tables:
             if _rows(table) == 0:
                 continue
-            for piece, (src, geom) in enumerate(zip(np.asarray(table.index).tolist(), geometry(table))):
+            grid = grid_table(kind, geometry(table), width, height)
+            for piece, (src, coords) in enumerate(zip(np.asarray(table.index).tolist(), grid)):
                 pos = by_kind[kind][int(src)]
-                geom = np.asarray(geom, np.float64).tolist()
-                placed.append((pos, piece, grid_object(record.objects[pos]['label'], kind, geom, width, height)))
+                placed.append((pos, piece, {'label': record.objects[pos]['label'], KEY_OF[kind]: coords}))
         objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
         messages = [{'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
                     {'role': 'assistant', 'content': render_answer(objects)}]

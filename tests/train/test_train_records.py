@@ -142,3 +142,16 @@ def test_answer_grid_agrees_with_geoaug_qwen():
     theirs = library_to_grid({'boxes': Boxes(xyxy, label=['b'] * 20), 'quads': Quads(quads, label=['q'] * 5),
                               'lines': Lines(lines, label=['l'])}, w, h)
     assert ours == theirs
+
+
+def test_grid_table_equals_grid_object_row_by_row():
+    """The training fetch renders each kind in one numpy pass: it must agree with the per-object rule."""
+    from geoaug_train.answer import grid_table
+    rng = np.random.default_rng(3)
+    w, h = 1280, 960
+    xyxy = np.sort(rng.uniform(-10, 1300, (30, 2, 2)), axis=1).transpose(0, 2, 1).reshape(-1, 4)
+    quads = rng.uniform(0, 1280, (7, 4, 2))
+    lines = [rng.uniform(0, 960, (k, 2)) for k in (2, 5, 3)]
+    for kind, geoms in (('bbox', xyxy), ('quad', quads), ('line', lines)):
+        key = {'bbox': 'bbox_2d', 'quad': 'quad_2d', 'line': 'line_2d'}[kind]
+        assert grid_table(kind, geoms, w, h) == [grid_object('x', kind, g, w, h)[key] for g in geoms]
