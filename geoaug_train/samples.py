@@ -47,6 +47,7 @@ class Sample:
     messages: List[Dict[str, str]] = field(default_factory=list)  # geoaug records: the full conversation
     native_objects: Optional[Dict[str, Any]] = None  # native records: augmented {'ref', 'bbox'} in pixels
     fallback: bool = False  # native record whose augmentation dropped a box: trained un-augmented
+    array: Any = None  # the same pixels as an HxWx3 uint8 array (what the image processor converts to)
 
     @property
     def size(self):
@@ -125,7 +126,7 @@ class SampleBuilder:
         objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
         messages = [{'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
                     {'role': 'assistant', 'content': render_answer(objects)}]
-        return Sample(image=image, seed=seed, objects=objects, messages=messages)
+        return Sample(image=image, seed=seed, objects=objects, messages=messages, array=res.image)
 
     def _native(self, pipeline, record: Record, seed: int, where: str) -> Sample:
         native = record.native_objects

@@ -140,6 +140,12 @@ def _make_template_cls():
                 apply_sample(inputs, sample, record)
                 _log_fetch(split, int(index), current_epoch(), sample)
             super()._preprocess_inputs(inputs)
+            if index is not None and sample.array is not None and len(inputs.images) == 1 \
+                    and inputs.images[0] is sample.image \
+                    and _at_fixed_point(sample.image, inputs, self.processor.image_processor.patch_size):
+                # ms-swift needed the PIL image above; the image processor would only turn it back into
+                # this array (a full copy per fetch), so hand it the array itself: identical pixel_values.
+                inputs.images[0] = sample.array
 
         def replace_tag(self, media_type, index, inputs):
             # qwen_vl_utils.fetch_image would copy the image twice (to_rgb, then a resize to the size it
@@ -155,9 +161,16 @@ def _make_template_cls():
 
 def _at_fixed_point(image, inputs, patch_size: int) -> bool:
     """Would qwen_vl_utils.fetch_image leave this image's size as it is (its only remaining work a copy)?"""
+    import numpy as np
     from PIL import Image
     from qwen_vl_utils import vision_process as vp
-    if not isinstance(image, Image.Image) or image.mode != 'RGB':
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            return False
+        h, w = image.shape[:2]
+    elif isinstance(image, Image.Image) and image.mode == 'RGB':
+        w, h = image.size
+    else:
         return False
     kwargs = inputs.chat_template_kwargs or {}
     if 'resized_height' in kwargs or 'resized_width' in kwargs:
@@ -165,7 +178,6 @@ def _at_fixed_point(image, inputs, patch_size: int) -> bool:
     factor = int(patch_size * vp.SPATIAL_MERGE_SIZE)
     lo = kwargs.get('min_pixels', vp.IMAGE_MIN_TOKEN_NUM * factor ** 2)
     hi = kwargs.get('max_pixels', vp.IMAGE_MAX_TOKEN_NUM * factor ** 2)
-    w, h = image.size
     return vp.smart_resize(h, w, factor=factor, min_pixels=lo, max_pixels=hi) == (h, w)
 
 
