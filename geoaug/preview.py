@@ -19,7 +19,7 @@ from . import matrix as M
 from .draw import as_rgb8, distinct_colours, draw, font
 from .geometry import map_boxes, map_lines, map_quads
 from .instances import Boxes, Lines, Quads
-from .records import GEOMETRY_KEYS, RecordError, check_object, iter_jsonl
+from .records import GEOMETRY_KEYS, RecordError, check_record, iter_jsonl
 from .seeding import sample_seed
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -43,18 +43,10 @@ class Sample:
 # ---- reading ---------------------------------------------------------------------------------------
 def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
     """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ...})."""
-    if not isinstance(rec, dict):
-        raise RecordError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-    img = rec.get("image")
-    if not isinstance(img, str) or not img:
-        raise RecordError(f"{where}: field 'image': expected an image path, got {img!r}")
-    objs = rec.get("objects", [])
-    if not isinstance(objs, list):
-        raise RecordError(f"{where}: field 'objects': expected a list, got {type(objs).__name__}")
+    img, objs = check_record(where, rec)
     out = {"boxes": ([], []), "quads": ([], []), "lines": ([], [])}
     table_of = {"bbox": "boxes", "quad": "quads", "line": "lines"}
-    for i, o in enumerate(objs):
-        obj = check_object(f"{where}: objects[{i}]", o)
+    for obj in objs:
         key = next(k for k in GEOMETRY_KEYS if k in obj)
         out[table_of[key]][0].append(obj[key])
         out[table_of[key]][1].append(obj["label"])

@@ -68,3 +68,23 @@ def iter_jsonl(path, error=RecordError):
             except json.JSONDecodeError as e:
                 raise error(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
             yield n, where, rec
+
+
+RECORD_KEYS = ("image", "objects", "prompt")
+
+
+def check_record(where: str, rec, error=RecordError) -> tuple[str, list]:
+    """Validate one record (``image``, ``objects``, optional ``prompt``); returns (image path as written,
+    checked objects). Object errors name ``where.objects[i]`` and the field."""
+    if not isinstance(rec, dict):
+        raise error(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    unknown = set(rec) - set(RECORD_KEYS)
+    if unknown:
+        raise error(f"{where}: unknown keys {sorted(unknown)}; a record is {{\"image\", \"objects\", \"prompt\"}}")
+    image = rec.get("image")
+    if not isinstance(image, str) or not image:
+        raise error(f"{where}.image: expected an image path, got {image!r}")
+    objects = rec.get("objects", [])
+    if not isinstance(objects, list):
+        raise error(f"{where}.objects: expected a list, got {type(objects).__name__}")
+    return image, [check_object(f"{where}.objects[{i}]", o, error) for i, o in enumerate(objects)]

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from geoaug.records import check_object, finite_number, iter_jsonl
+from geoaug.records import check_record, finite_number, iter_jsonl
 
 IMAGE_PAD_MARKERS = ('<|image_pad|>', '<|vision_start|>', '<|vision_end|>', '<|video_pad|>')
 
@@ -37,10 +37,6 @@ class Record:
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> 'Record':
         return cls(**d)
-
-
-def _check_object(where: str, obj) -> Dict[str, Any]:
-    return check_object(where, obj, error=DataError)
 
 
 def _resolve(base_dir: str, path) -> str:
@@ -124,15 +120,7 @@ def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
 
 
 def _parse_geoaug(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> Record:
-    unknown = set(rec) - {'image', 'objects', 'prompt'}
-    if unknown:
-        raise DataError(f'{where}: unknown keys {sorted(unknown)}; a record is {{"image", "objects", "prompt"}}')
-    image = rec.get('image')
-    if not isinstance(image, str) or not image:
-        raise DataError(f'{where}.image: expected an image path')
-    objects = rec.get('objects', [])
-    if not isinstance(objects, list):
-        raise DataError(f'{where}.objects: expected a list')
+    image, checked = check_record(where, rec, error=DataError)
     prompt = rec.get('prompt')
     if prompt is not None and not isinstance(prompt, str):
         raise DataError(f'{where}.prompt: expected a string')
@@ -140,7 +128,6 @@ def _parse_geoaug(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
         for marker in IMAGE_PAD_MARKERS + ('<image>',):
             if marker in prompt:
                 raise DataError(f'{where}.prompt: contains {marker}; the image is inserted by the template')
-    checked = [_check_object(f'{where}.objects[{i}]', o) for i, o in enumerate(objects)]
     return Record(line=line, image=_resolve(base_dir, image), kind='geoaug', objects=checked, prompt=prompt)
 
 

@@ -118,7 +118,7 @@ def test_bad_record_names_line_and_field(tmp_path, capsys, obj, field):
     data.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n")
     assert main(["preview", "seed", str(data), "--out", str(tmp_path / "o.png")]) == 2
     err = capsys.readouterr().err
-    assert f"d.jsonl:3: {field}" in err and "Traceback" not in err
+    assert f"d.jsonl:3.{field}" in err and "Traceback" not in err
 
 
 def test_missing_image_and_bad_json_are_clear(tmp_path, capsys):
