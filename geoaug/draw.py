@@ -115,18 +115,14 @@ def draw(image, boxes=None, quads=None, lines=None, points=None, labels=None, *,
         p = _cv_pts(xyxy.reshape(2, 2))
         cv2.rectangle(canvas, _pt(p[0]), _pt(p[1]), c, thickness=t, lineType=aa, shift=_SHIFT)
         tags.append((xyxy[0], xyxy[1], lab, c))
-    q = tables["quads"]
-    for pts, lab in zip(q.points, _labels_for(q, given.get("quads"), "quads")):
-        c = label_colour(lab, colours)
-        cv2.polylines(canvas, [_cv_pts(pts)], True, c, thickness=t, lineType=aa, shift=_SHIFT)
-        cv2.circle(canvas, _pt(_cv_pts(pts[0])), (t + 2) << _SHIFT, c, thickness=-1, lineType=aa, shift=_SHIFT)
-        tags.append((pts[0][0], pts[0][1], lab, c))
-    ln = tables["lines"]
-    for pts, lab in zip(ln.points, _labels_for(ln, given.get("lines"), "lines")):
-        c = label_colour(lab, colours)
-        cv2.polylines(canvas, [_cv_pts(pts)], False, c, thickness=t, lineType=aa, shift=_SHIFT)
-        cv2.circle(canvas, _pt(_cv_pts(pts[0])), (t + 1) << _SHIFT, c, thickness=-1, lineType=aa, shift=_SHIFT)
-        tags.append((pts[0][0], pts[0][1], lab, c))
+    # quads: closed, a larger dot on the first point (its order matters); lines: open, a dot at the start
+    for kind, closed, dot in (("quads", True, t + 2), ("lines", False, t + 1)):
+        table = tables[kind]
+        for pts, lab in zip(table.points, _labels_for(table, given.get(kind), kind)):
+            c = label_colour(lab, colours)
+            cv2.polylines(canvas, [_cv_pts(pts)], closed, c, thickness=t, lineType=aa, shift=_SHIFT)
+            cv2.circle(canvas, _pt(_cv_pts(pts[0])), dot << _SHIFT, c, thickness=-1, lineType=aa, shift=_SHIFT)
+            tags.append((pts[0][0], pts[0][1], lab, c))
     xy, fields = tables["points"]
     for p, lab in zip(xy, _labels_for(_Rows(len(xy), fields), given.get("points"), "points")):
         c = label_colour(lab, colours)
