@@ -141,12 +141,19 @@ class Pipeline:
         if tuple(record.get("input_size", ())) != size:
             raise GeometryError(f"replay: record is for an image of size {tuple(record.get('input_size', ()))}, "
                                 f"got {size}")
-        steps = []
-        for i, s in enumerate(record["steps"]):
-            op = make_op(s["op"], s.get("params"), f"replay step {i}: ")
-            steps.append((op, s["draw"]))
+        steps = [(self._replay_op(i, s), s["draw"]) for i, s in enumerate(record["steps"])]
         tables, report = self._intake(size, boxes, quads, lines)
         return self._execute(arr, restore, tables, report, steps, size, image_scale)
+
+    def _replay_op(self, i: int, step: dict) -> Op:
+        """The op of a recorded step, built once per distinct (name, params): replaying a plan on every
+        fetch should not re-validate the same op configs each time."""
+        import json
+        key = (step["op"], json.dumps(step.get("params"), sort_keys=True))
+        cache = self.__dict__.setdefault("_replay_ops", {})
+        if key not in cache:
+            cache[key] = make_op(step["op"], step.get("params"), f"replay step {i}: ")
+        return cache[key]
 
     # ---- internals -----------------------------------------------------------------------------
     @staticmethod

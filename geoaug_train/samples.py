@@ -60,7 +60,10 @@ def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
     Returns (result, PIL image); coordinates stay in the original image's frame throughout."""
     from PIL import Image
     from geoaug.errors import ImageError
+    from geoaug.instances import as_boxes, as_lines, as_quads
     from geoaug.io import ImageSource, required_scale
+    # Tables built (and validated) once, for both the plan and the run.
+    geometry = {k: conv(geometry.get(k)) for k, conv in (('boxes', as_boxes), ('quads', as_quads), ('lines', as_lines))}
     try:
         with ImageSource(record.image, record=where) as src:
             plan = pipeline.plan(src.size, seed=seed, **geometry)
