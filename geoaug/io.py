@@ -68,11 +68,6 @@ class ImageSource:
         self.close()
 
 
-def read_rgb(path, min_scale: float | None = None, *, record: str = "") -> Decoded:
-    with ImageSource(path, record=record) as src:
-        return src.decode(min_scale)
-
-
 def required_scale(plan: dict) -> float:
     """The finest sampling a plan needs from its source: the largest local stretch of its matrix over the
     source canvas (corners and centre; exact for affine maps, the extremes for projective ones)."""

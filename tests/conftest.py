@@ -2,7 +2,6 @@
 run: the extra is installed there, so a skip would hide a broken install."""
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

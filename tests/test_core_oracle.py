@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 import geoaug
 from geoaug.geometry import box_corners
 from helpers import FILL, coordinate_image, read_back
-from strategies import ALL_GEOMETRIC, INDEX_OPS, boxes_in, geometric_op, lines_in, quads_in
+from strategies import ALL_GEOMETRIC, INDEX_OPS, geometric_op, lines_in, quads_in
 
 TOL = 0.1
 
@@ -50,20 +50,14 @@ def well_inside(res, src_pt, margin=1.5):
 def check_readback(res, quads, lines, tol=TOL):
     """Assert read-back for every unclipped quad and line vertex; return how many points were checked."""
     checked = 0
-    for q, i, vis in zip(res.quads.points, res.quads.index, res.quads.visibility):
-        if vis < 1 - 1e-9:
-            continue
-        for k, rb in enumerate(read_back(res.image, q)):
-            if rb is not None and well_inside(res, quads[i][k]):
-                assert np.hypot(*(np.array(rb) - quads[i][k])) < tol, (q[k], rb, quads[i][k])
-                checked += 1
-    for ln, i, vis in zip(res.lines.points, res.lines.index, res.lines.visibility):
-        if vis < 1 - 1e-9:
-            continue
-        for k, rb in enumerate(read_back(res.image, ln)):
-            if rb is not None and well_inside(res, lines[i][k]):
-                assert np.hypot(*(np.array(rb) - lines[i][k])) < tol, (ln[k], rb, lines[i][k])
-                checked += 1
+    for table, sources in ((res.quads, quads), (res.lines, lines)):
+        for pts, i, vis in zip(table.points, table.index, table.visibility):
+            if vis < 1 - 1e-9:
+                continue
+            for k, rb in enumerate(read_back(res.image, pts)):
+                if rb is not None and well_inside(res, sources[i][k]):
+                    assert np.hypot(*(np.array(rb) - sources[i][k])) < tol, (pts[k], rb, sources[i][k])
+                    checked += 1
     return checked
 
 

@@ -15,6 +15,24 @@ def _ops_param():
     return Param(check, REQUIRED, "child ops")
 
 
+def _check_weights(v):
+    if v is None:
+        return None
+    if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (int, float)) or x < 0
+                                               for x in v) or sum(v) <= 0:
+        raise ValueError("must be a list of non-negative numbers with a positive sum")
+    return [float(x) for x in v]
+
+
+def _check_n(v):
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+        return [v, v]
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) and x >= 0 for x in v) \
+            and v[0] <= v[1]:
+        return list(v)
+    raise ValueError("must be a non-negative integer or a [low, high] pair of them")
+
+
 def _children(op, where):
     return [op_from_config(c, f"{where}{op.name}.ops[{i}]: ") for i, c in enumerate(op.cfg["ops"])]
 
@@ -37,15 +55,7 @@ class OneOf(_Combinator):
     """Run exactly one child, chosen with ``weights`` (default: equal)."""
     name = "one_of"
 
-    def _weights(v):
-        if v is None:
-            return None
-        if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (int, float)) or x < 0
-                                                   for x in v) or sum(v) <= 0:
-            raise ValueError("must be a list of non-negative numbers with a positive sum")
-        return [float(x) for x in v]
-
-    spec = {"ops": _ops_param(), "weights": Param(_weights, None), "prob": Prob(1.0)}
+    spec = {"ops": _ops_param(), "weights": Param(_check_weights, None), "prob": Prob(1.0)}
 
     def __init__(self, _where="", **params):
         super().__init__(_where, **params)
@@ -67,15 +77,7 @@ class SomeOf(_Combinator):
     """Run ``n`` distinct children (an int, or a [low, high] range), in their listed order."""
     name = "some_of"
 
-    def _n(v):
-        if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-            return [v, v]
-        if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) and x >= 0 for x in v) \
-                and v[0] <= v[1]:
-            return list(v)
-        raise ValueError("must be a non-negative integer or a [low, high] pair of them")
-
-    spec = {"ops": _ops_param(), "n": Param(_n, [1, 1]), "prob": Prob(1.0)}
+    spec = {"ops": _ops_param(), "n": Param(_check_n, [1, 1]), "prob": Prob(1.0)}
 
     def __init__(self, _where="", **params):
         super().__init__(_where, **params)

@@ -12,10 +12,6 @@ from ..registry import register
 from .base import GeometricOp
 
 
-def _canvas(w, h):
-    return int(w), int(h)
-
-
 @register
 class HFlip(GeometricOp):
     """Mirror left-right: x' = W - x (pixel column i -> W-1-i)."""

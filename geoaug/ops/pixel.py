@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ..image import dtype_max
-from ..params import Float, Prob, Range
+from ..params import Prob, Range
 from ..registry import register
 from .base import PixelOp, ToneStage
 
