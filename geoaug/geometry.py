@@ -28,14 +28,17 @@ def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
 def _affine_box_bounds(xyxy: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Enclosing box of each mapped box without building its corners: under an affine map each output
     coordinate is monotone in x and in y, so its extremes sit at x1 or x2 and y1 or y2 by the signs of
-    the matrix entries. The same numbers as the corner route, at a fraction of the cost for 10^4 boxes."""
-    out = np.empty_like(xyxy)
+    the matrix entries. That choice is one 4x4 matrix of coefficients (one product for all boxes), at a
+    fraction of the corner route's cost for 10^4 boxes."""
+    k = np.zeros((4, 4))
     for row in (0, 1):
-        ax, ay, t = a[row]
-        lo_x, hi_x = (xyxy[:, 0], xyxy[:, 2]) if ax >= 0 else (xyxy[:, 2], xyxy[:, 0])
-        lo_y, hi_y = (xyxy[:, 1], xyxy[:, 3]) if ay >= 0 else (xyxy[:, 3], xyxy[:, 1])
-        out[:, row] = lo_x * ax + lo_y * ay + t
-        out[:, row + 2] = hi_x * ax + hi_y * ay + t
+        ax, ay, _ = a[row]
+        lo_x, hi_x = (0, 2) if ax >= 0 else (2, 0)
+        lo_y, hi_y = (1, 3) if ay >= 0 else (3, 1)
+        k[lo_x, row], k[lo_y, row] = ax, ay
+        k[hi_x, row + 2], k[hi_y, row + 2] = ax, ay
+    out = np.dot(xyxy, k)
+    out += a[[0, 1, 0, 1], 2]
     return out
 
 
@@ -73,6 +76,9 @@ def map_lines(lines: Lines, a: np.ndarray) -> Lines:
 
 def signed_area(pts: np.ndarray) -> np.ndarray:
     """Shoelace area of (..., K, 2) polygons; positive = clockwise on screen (y down)."""
+    if pts.shape[-2] == 4:  # a quad's area is half the cross product of its diagonals: 7 cheap column ops
+        d1, d2 = pts[..., 2, :] - pts[..., 0, :], pts[..., 3, :] - pts[..., 1, :]
+        return 0.5 * (d1[..., 0] * d2[..., 1] - d1[..., 1] * d2[..., 0])
     x, y = pts[..., 0], pts[..., 1]
     return 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)
 

@@ -321,9 +321,26 @@ def test_line_clipping_matches_a_per_line_overlay(raw):
     for i, ln in enumerate(lines):
         if ((ln >= -HAIR) & (ln <= np.array([100, 80]) + HAIR)).all():
             continue  # lines inside (up to rounding) pass through untouched, never overlaid
-        want = [g.length for g in _overlay_pieces(ln, 100, 80)]
-        assert len(got.get(i, [])) == len(want)
-        np.testing.assert_allclose(sorted(got.get(i, [])), sorted(want), atol=1e-6)
+        # Every line keeps, segment by segment, what the overlay keeps of that segment ...
+        per_segment = sum(g.length for a, b in zip(ln[:-1], ln[1:]) for g in _overlay_pieces(np.array([a, b]), 100, 80))
+        assert sum(got.get(i, [])) == pytest.approx(per_segment, abs=1e-6)
+        # ... and a line that neither crosses nor retraces itself, nor runs along a side, splits into the
+        # overlay's pieces. (The overlay also cuts at self-crossings, merges retraced stretches and nodes lines
+        # along its boundary; a polyline is only cut where it leaves the canvas.)
+        on_side = [(ln[:-1, a] == v) & (ln[1:, a] == v) for a, v in ((0, 0), (0, 100), (1, 0), (1, 80))]
+        if shapely.is_simple(shapely.linestrings(ln)) and not np.any(on_side):
+            want = [g.length for g in _overlay_pieces(ln, 100, 80)]
+            assert len(got.get(i, [])) == len(want)
+            np.testing.assert_allclose(sorted(got.get(i, [])), sorted(want), atol=1e-6)
+
+
+def test_a_line_is_cut_only_where_it_leaves_the_canvas():
+    # crosses itself inside the canvas, then leaves: one piece up to the exit, not cut at the crossing
+    ln = np.array([[10.0, 10], [60, 60], [60, 10], [10, 60], [10, 120]])
+    out = clip_lines(geoaug.Lines([ln]), 100, 80, Report())
+    assert len(out) == 1
+    np.testing.assert_array_equal(out.points[0], [[10, 10], [60, 60], [60, 10], [10, 60], [10, 80]])
+    assert out.visibility[0] == pytest.approx((2 * np.hypot(50, 50) + 50 + 20) / (2 * np.hypot(50, 50) + 50 + 60))
 
 
 @given(st.lists(st.tuples(st.floats(-30, 130), st.floats(-30, 110), st.floats(3, 40), st.floats(-80, 80)),
@@ -343,3 +360,32 @@ def test_quad_clipping_keeps_the_overlay_area(raw):
     dropped = set(range(len(quads))) - set(out.index.tolist())
     for i in dropped:
         assert shapely.area(shapely.intersection(shapely.polygons(quads[i]), canvas)) <= 1e-9
+
+
+_qcoord = st.integers(-3000, 13000).map(lambda v: v / 100)
+
+
+@given(st.lists(st.tuples(_qcoord, _qcoord, st.integers(0, 3), st.integers(1, 6000).map(lambda v: v / 100),
+                          st.integers(1, 6000).map(lambda v: v / 100), st.sampled_from([0, 30, 45, 90, 137])),
+                min_size=1, max_size=20))
+def test_quads_cut_in_numpy_match_the_overlay(raw):
+    # Quads (often axis-aligned, so edges run along canvas sides and corners land on them) cut by the canvas:
+    # the same kept area as GEOS's overlay, a quad exactly when the overlay's simplified result has 4 corners,
+    # and then the same 4 corners.
+    from geoaug.clip import _cut_quads
+    quads = []
+    for cx, cy, k, sx, sy, deg in raw:
+        t = np.deg2rad(deg)
+        r = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        quads.append(np.roll(np.array([[-sx, -sy], [sx, -sy], [sx, sy], [-sx, sy]]) @ r.T + [cx, cy], k, axis=0))
+    quads = np.asarray(quads)
+    kept, ring, is_quad = _cut_quads(quads, 100, 80)
+    canvas = shapely.box(0, 0, 100, 80)
+    for i, q in enumerate(quads):
+        inter = shapely.intersection(shapely.polygons(q), canvas)
+        assert kept[i] == pytest.approx(inter.area, rel=1e-9, abs=1e-9)
+        want = inter.geom_type == "Polygon" and len(shapely.simplify(inter, 0.0).exterior.coords) == 5
+        assert is_quad[i] == want
+        if want:
+            got = sorted(map(tuple, np.round(ring[i], 6)))
+            assert got == sorted(map(tuple, np.round(np.asarray(shapely.simplify(inter, 0.0).exterior.coords)[:4], 6)))
