@@ -59,7 +59,7 @@ def apply_filters(table, rules: dict, report: Report):
     measures = {"min_visibility": lambda: table.visibility}
     if isinstance(table, Boxes):
         wh = table.xyxy[:, 2:] - table.xyxy[:, :2]
-        measures.update(min_area=lambda: wh[:, 0] * wh[:, 1], min_size=lambda: wh.min(axis=1))
+        measures.update(min_area=lambda: wh[:, 0] * wh[:, 1], min_size=lambda: np.minimum(wh[:, 0], wh[:, 1]))
     elif isinstance(table, Quads):
         measures.update(min_area=lambda: np.abs(signed_area(table.points)),
                         min_size=lambda: _quad_min_side(table.points))

@@ -22,10 +22,18 @@ def take_field(values: Any, rows: np.ndarray) -> Any:
     """The rows of one field, keeping its kind (array or list)."""
     if isinstance(values, np.ndarray):
         return take_rows(values, rows)
-    if len(rows) == 0:
-        return []
-    if len(rows) == 1:
-        return [values[int(rows[0])]]
+    if len(rows) < 2:
+        return [values[int(r)] for r in rows]
+    # Rows usually come as a few long runs (a table that dropped a handful of its objects): copy the runs
+    # as list slices, ~10x faster than gathering 10^4 items one by one.
+    breaks = np.flatnonzero(np.diff(rows) != 1)
+    if len(breaks) < len(rows) // 16:
+        starts = [int(rows[0])] + (rows[breaks + 1]).tolist()
+        ends = (rows[breaks] + 1).tolist() + [int(rows[-1]) + 1]
+        out: list = []
+        for a, b in zip(starts, ends):
+            out += values[a:b]
+        return out
     return list(itemgetter(*rows.tolist())(values))
 
 

@@ -186,3 +186,30 @@ def test_boxes_from_polygons_stay_tight_under_rotation_and_clip_by_the_polygon()
     assert len(gone.boxes) == 0 and gone.report.dropped[0]["reason"] == "outside"  # only the bounds touched it
     with pytest.raises(geoaug.GeometryError, match=r"polygons\[0\] needs at least 3 points"):
         geoaug.Boxes.from_polygons([[[0, 0], [1, 1]]])
+
+
+_all_but_a_few = st.sets(st.integers(0, 39), max_size=3).map(lambda gone: [i for i in range(40) if i not in gone])
+
+
+@given(_all_but_a_few | st.lists(st.integers(0, 39), max_size=60).map(sorted) | st.lists(st.integers(0, 39), max_size=60))
+def test_take_gives_the_same_rows_for_list_and_array_fields(rows):
+    # list fields are gathered by runs of consecutive rows, arrays by np.take: both are rows[k] for every k
+    names = [f"obj{i}" for i in range(40)]
+    boxes = geoaug.Boxes(np.arange(160.0).reshape(40, 4) * [1, 1, 2, 2], name=names, code=np.arange(40))
+    got = boxes.take(np.asarray(rows, dtype=np.int64))
+    assert got.fields["name"] == [names[r] for r in rows]
+    assert got.fields["code"].tolist() == rows and got.index.tolist() == rows
+
+
+@given(st.lists(st.integers(2, 6), min_size=0, max_size=8), st.data())
+def test_lines_from_arrays_lists_and_take_agree(sizes, data):
+    rng = np.random.default_rng(len(sizes))
+    arrays = [rng.uniform(0, 50, (k, 2)) for k in sizes]
+    as_arrays = geoaug.Lines(arrays)
+    as_lists = geoaug.Lines([a.tolist() for a in arrays])
+    assert np.array_equal(as_arrays.flat, as_lists.flat) and np.array_equal(as_arrays.offsets, as_lists.offsets)
+    rows = data.draw(st.lists(st.integers(0, max(len(sizes) - 1, 0)), max_size=10)) if sizes else []
+    taken = as_arrays.take(rows)
+    assert len(taken) == len(rows)
+    for p, r in zip(taken.points, rows):
+        assert np.array_equal(p, arrays[r])
