@@ -21,7 +21,10 @@ HAIR = 1e-3
 QUAD_CLIP_POLICIES = ("clamp", "drop")
 
 
-def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str = "clipped") -> Boxes:
+def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str = "clipped",
+               owned: bool = False) -> Boxes:
+    """``owned``: the coordinates are a fresh array of ours (a map's output), edited in place; a caller's
+    array is copied first."""
     if len(boxes) == 0:
         return boxes
     b = boxes.xyxy
@@ -31,10 +34,10 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
     # numpy walks (N, 4) row-wise operations one 4-wide row at a time.
     if b.min() >= 0 and x2.max() <= w and y2.max() <= h:
         getattr(report, counter)["boxes"] += 0  # the report lists boxes as checked, as before
-        return Boxes(b.copy(), index=boxes.index, visibility=boxes.visibility, outline=boxes.outline,
+        return Boxes(b if owned else b.copy(), index=boxes.index, visibility=boxes.visibility, outline=boxes.outline,
                      _validate=False, **boxes.fields)
     cross = (x1 < 0) | (y1 < 0) | (x2 > w) | (y2 > h)
-    out_xyxy, vis = b.copy(), boxes.visibility
+    out_xyxy, vis = b if owned else b.copy(), boxes.visibility
     rows = np.nonzero(cross)[0]
     if boxes.outline is not None:
         return _clip_outlined(boxes, rows, w, h, report, counter)
@@ -103,20 +106,20 @@ def _outside_points(flat: np.ndarray, w: float, h: float) -> np.ndarray:
 
 
 def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str = "clamp",
-               counter: str = "clipped") -> Quads:
+               counter: str = "clipped", owned: bool = False) -> Quads:
     if len(quads) == 0:
         return quads
     pts = quads.points
     flat = pts.reshape(-1, 2)
     if _all_inside(flat, w, h, HAIR):
         if not _all_inside(flat, w, h, 0.0):  # snap a copy, not the caller's
-            pts = pts.copy()
+            pts = pts if owned else pts.copy()
             _snap(pts, w, h)
             return Quads(pts, index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields)
         return quads
     out_pt = _outside_points(flat, w, h).reshape(-1, 4)
     rows = np.nonzero(out_pt[:, 0] | out_pt[:, 1] | out_pt[:, 2] | out_pt[:, 3])[0]
-    pts = pts.copy()
+    pts = pts if owned else pts.copy()
     vis = quads.visibility.copy()
     keep = np.ones(len(quads), dtype=bool)
     cut = take_rows(pts, rows)
@@ -283,12 +286,13 @@ def _snap(pts: np.ndarray, w: float, h: float) -> None:
     np.clip(pts[..., 1], 0.0, h, out=pts[..., 1])
 
 
-def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str = "clipped") -> Lines:
+def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str = "clipped",
+               owned: bool = False) -> Lines:
     if len(lines) == 0:
         return lines
     o = lines.offsets
-    flat = lines.flat.copy()
     if _all_inside(lines.flat, w, h, HAIR):
+        flat = lines.flat if owned else lines.flat.copy()
         _snap(flat, w, h)
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
     # a line is inside when all its points are: count outside points per row over the flat array
@@ -296,12 +300,13 @@ def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str
     bad_cum = np.zeros(len(out_pt) + 1, dtype=np.int64)
     np.cumsum(out_pt, out=bad_cum[1:])
     inside = bad_cum[o[1:]] == bad_cum[o[:-1]]
-    _snap(flat, w, h)
 
     # Only crossing rows are cut; then the pieces and the untouched rows are merged back into row order
     # with index arithmetic, no per-row Python.
     crossing = np.nonzero(~inside)[0]
     pts, sizes, owner, kept, total = _line_pieces(lines.flat, o, crossing, w, h)
+    flat = lines.flat if owned else lines.flat.copy()  # after the cut: the pieces need the unsnapped points
+    _snap(flat, w, h)
     n_parts = np.bincount(owner, minlength=len(crossing))
     report.drop("lines", lines.index[crossing[n_parts == 0]], "outside")
     if (n_parts > 0).any():

@@ -241,9 +241,10 @@ class Pipeline:
             arr = _run_post(arr, post, canvases, a, size, border)
             total = a @ total
             w, h = size
-            boxes = clip_boxes(map_boxes(boxes, a), w, h, report)
-            quads = clip_quads(map_quads(quads, a, order="keep"), w, h, report, policy=self.quad_clip)
-            lines = clip_lines(map_lines(lines, a), w, h, report)
+            # the mapped coordinates are fresh arrays: clipping edits them in place
+            boxes = clip_boxes(map_boxes(boxes, a), w, h, report, owned=True)
+            quads = clip_quads(map_quads(quads, a, order="keep"), w, h, report, policy=self.quad_clip, owned=True)
+            lines = clip_lines(map_lines(lines, a), w, h, report, owned=True)
         arr = run_stages(arr, pending)
         if not np.allclose(image_from_frame, np.eye(3)):  # no geometric op ran: bring pixels to the frame
             arr = warp(arr, np.linalg.inv(image_from_frame), size, interpolation=self.interpolation)
