@@ -38,14 +38,14 @@ def take_field(values: Any, rows: np.ndarray) -> Any:
 
 
 def _check_finite(kind: str, arr: np.ndarray, axis_names: str) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        pos = np.argwhere(bad)[0]
-        row = int(pos[0])
-        what = "NaN" if np.isnan(arr[tuple(pos)]) else "infinite"
-        field = axis_names[int(pos[-1])] if len(axis_names) > 1 else axis_names
-        where = f"{kind}[{row}]" + (f".point[{int(pos[1])}]" if arr.ndim == 3 else "")
-        raise GeometryError(f"{where}.{field} is {what}")
+    if np.isfinite(arr).all():
+        return
+    pos = np.argwhere(~np.isfinite(arr))[0]
+    row = int(pos[0])
+    what = "NaN" if np.isnan(arr[tuple(pos)]) else "infinite"
+    field = axis_names[int(pos[-1])] if len(axis_names) > 1 else axis_names
+    where = f"{kind}[{row}]" + (f".point[{int(pos[1])}]" if arr.ndim == 3 else "")
+    raise GeometryError(f"{where}.{field} is {what}")
 
 
 class _Table:
@@ -107,9 +107,9 @@ class Boxes(_Table):
                 raise GeometryError(f"boxes must have shape (N, 4) as x1, y1, x2, y2; got shape {arr.shape}")
             _check_finite("boxes", arr, ("x1", "y1", "x2", "y2"))
             for lo, hi, a, b in ((0, 2, "x1", "x2"), (1, 3, "y1", "y2")):
-                bad = np.nonzero(arr[:, hi] < arr[:, lo])[0]
-                if len(bad):
-                    r = int(bad[0])
+                inverted = arr[:, hi] < arr[:, lo]
+                if inverted.any():
+                    r = int(np.argmax(inverted))
                     raise GeometryError(
                         f"boxes[{r}].{b} ({arr[r, hi]:g}) < {a} ({arr[r, lo]:g}): boxes are x1, y1, x2, y2")
         self.xyxy = arr
