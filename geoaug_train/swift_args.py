@@ -55,9 +55,15 @@ def sft_args(cfg: Dict[str, Any], prepared: Dict[str, Any]) -> List[str]:
         args['val_dataset'] = prepared['val']
     if m['attn_impl']:
         args['attn_impl'] = m['attn_impl']
-    for key in ('bf16', 'fp16'):
-        if tr[key] is not None:
-            args[key] = _flag(tr[key])
+    half = {key: tr[key] for key in ('bf16', 'fp16')}
+    # ms-swift switches fp16 on by itself for a float32 or float16 model when fp16 is unset, and transformers
+    # then refuses bf16 and fp16 together: asking for one switches the other off explicitly (seen on a GPU).
+    for on, other in (('bf16', 'fp16'), ('fp16', 'bf16')):
+        if half[on] and half[other] is None:
+            half[other] = False
+    for key, value in half.items():
+        if value is not None:
+            args[key] = _flag(value)
     if tr['lr_scheduler_kwargs']:
         args['lr_scheduler_kwargs'] = json.dumps(tr['lr_scheduler_kwargs'])
     if tu['type'] == 'lora':

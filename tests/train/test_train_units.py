@@ -55,6 +55,20 @@ def test_sft_args_map_every_section(cfg):
     assert 'split_dataset_ratio' in args and args['add_version'] == 'false'
 
 
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16', 'float16'])
+def test_asking_for_one_half_precision_switches_the_other_off(cfg, dtype):
+    # ms-swift turns fp16 on for a float32/float16 model when fp16 is unset; with bf16 asked for, transformers
+    # would then refuse both at once (found on a GPU: bf16 with a float32 model).
+    cfg['model']['torch_dtype'] = dtype
+    args = as_dict(sft_args(cfg, {'train': '/p/train.jsonl'}))
+    assert args['bf16'] == 'true' and args['fp16'] == 'false'
+    cfg['training']['bf16'], cfg['training']['fp16'] = None, True
+    args = as_dict(sft_args(cfg, {'train': '/p/train.jsonl'}))
+    assert args['fp16'] == 'true' and args['bf16'] == 'false'
+    cfg['training']['fp16'] = None
+    assert 'fp16' not in as_dict(sft_args(cfg, {'train': '/p/train.jsonl'}))
+
+
 def test_sft_args_without_deepspeed_or_val(cfg):
     cfg['deepspeed']['enabled'] = False
     args = as_dict(sft_args(cfg, {'train': '/p/train.jsonl'}))
