@@ -122,6 +122,8 @@ def _log_fetch(split: str, index: int, epoch: int, sample) -> None:
 def _make_template_cls():
     from swift.template.templates.qwen import Qwen3VLTemplate
 
+    from .swift_fastpath import ChunkedTokenizer, add_dynamic_eos, bool_tensor, int_tensor
+
     class GeoaugQwen3VLTemplate(Qwen3VLTemplate):
         """Qwen3-VL with geoaug applied to image and geometry on every fetch of a training record."""
 
@@ -146,6 +148,33 @@ def _make_template_cls():
                 # ms-swift needed the PIL image above; the image processor would only turn it back into
                 # this array (a full copy per fetch), so hand it the array itself: identical pixel_values.
                 inputs.images[0] = sample.array
+
+        # The per-token steps a long answer makes expensive, each replaced by an identical faster one
+        # (swift_fastpath; tests/train/test_train_fastpath.py holds them to the stock results).
+        def _tokenize(self, context, **kwargs):
+            if kwargs or not isinstance(context, str):
+                return super()._tokenize(context, **kwargs)
+            chunked = self.__dict__.get('_geoaug_chunked')
+            if chunked is None or chunked.tokenizer is not self.tokenizer:  # built lazily, per tokenizer
+                chunked = self._geoaug_chunked = ChunkedTokenizer(
+                    self.tokenizer, lambda texts: Qwen3VLTemplate._tokenize(self, texts))
+            return chunked(context)
+
+        def __getstate__(self):  # the cache (and its bound stock call) is rebuilt in each worker
+            state = super().__getstate__()
+            state.pop('_geoaug_chunked', None)
+            return state
+
+        @staticmethod
+        def _add_dynamic_eos(input_ids, labels, loss_scale, suffix_tokens_id):
+            add_dynamic_eos(input_ids, labels, loss_scale, suffix_tokens_id, stock=Qwen3VLTemplate._add_dynamic_eos)
+
+        def create_mm_token_type_ids(self, input_ids, mm_mask=None):
+            if isinstance(input_ids, list) and input_ids:
+                input_ids = int_tensor(input_ids)
+            if isinstance(mm_mask, list):
+                mm_mask = bool_tensor(mm_mask)
+            return super().create_mm_token_type_ids(input_ids, mm_mask)
 
         def replace_tag(self, media_type, index, inputs):
             # qwen_vl_utils.fetch_image would copy the image twice (to_rgb, then a resize to the size it
