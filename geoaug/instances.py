@@ -52,6 +52,7 @@ class _Table:
     """Shared row bookkeeping: fields, source index, visibility."""
 
     kind = "objects"
+    _copy_fields = True  # False on the instances geoaug derives from another table (see _init_rows)
 
     def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility) -> None:
         self.fields: dict[str, Any] = {}
@@ -61,7 +62,10 @@ class _Table:
             if len(values) != n:
                 raise GeometryError(
                     f"{self.kind} field {name!r} has {len(values)} values for {n} {self.kind}")
-            self.fields[name] = values if isinstance(values, np.ndarray) else list(values)
+            # A caller's list is copied once, when it enters a table; tables derived inside geoaug (maps, clips,
+            # takes) share their parent's field lists, which nothing edits in place.
+            shared = isinstance(values, np.ndarray) or (type(values) is list and not self._copy_fields)
+            self.fields[name] = values if shared else list(values)
         self.index = np.arange(n) if index is None else np.asarray(index, dtype=np.int64)
         self.visibility = np.ones(n) if visibility is None else np.asarray(visibility, dtype=np.float64)
 
@@ -117,6 +121,7 @@ class Boxes(_Table):
             if not isinstance(outline, Lines) or len(outline) != len(arr):
                 raise GeometryError(f"boxes outline must be Lines with one polygon per box ({len(arr)})")
             self.outline = outline
+        self._copy_fields = _validate
         self._init_rows(len(arr), fields, index, visibility)
 
     def take(self, rows) -> "Boxes":
@@ -148,6 +153,7 @@ class Quads(_Table):
                 raise GeometryError(f"quads must have shape (M, 4, 2); got shape {arr.shape}{detail}")
             _check_finite("quads", arr, ("x", "y"))
         self.points = arr
+        self._copy_fields = _validate
         self._init_rows(len(arr), fields, index, visibility)
 
     def take(self, rows) -> "Quads":
@@ -180,6 +186,7 @@ class Lines(_Table):
             what = "NaN" if np.isnan(flat[k, c]) else "infinite"
             raise GeometryError(f"lines[{row}].point[{k - offsets[row]}].{'xy'[c]} is {what}")
         self._set_flat(flat, offsets)
+        self._copy_fields = _validate
         self._init_rows(len(offsets) - 1, fields, index, visibility)
 
     @staticmethod
@@ -200,6 +207,7 @@ class Lines(_Table):
         """Build from concatenated points and row offsets without copying or re-validating."""
         obj = cls.__new__(cls)
         obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
+        obj._copy_fields = False
         obj._init_rows(len(obj.offsets) - 1, fields, index, visibility)
         return obj
 
