@@ -168,10 +168,14 @@ class Lines(_Table):
     kind = "lines"
 
     def __init__(self, points: Iterable = (), *, index=None, visibility=None, _validate=True, **fields):
-        if isinstance(points, np.ndarray) and points.ndim == 3:
-            points = list(points)
-        arrs = list(points)
-        flat, offsets = _flat_fast(arrs)
+        if isinstance(points, np.ndarray) and points.ndim == 3 and points.shape[1] >= 2 and points.shape[2] == 2 \
+                and points.dtype.kind in "fiu":
+            # N lines of K points each, as one array: already flat in memory, no per-line work at all
+            n, k = points.shape[:2]
+            flat, offsets = points.reshape(-1, 2).astype(np.float64), np.arange(0, n * k + 1, k, dtype=np.int64)
+        else:
+            arrs = list(points)
+            flat, offsets = _flat_fast(arrs)
         if flat is None:
             # Anything but a list of float (K, 2) arrays is converted and checked one line at a time, which
             # also finds the row to name in an error.

@@ -213,3 +213,14 @@ def test_lines_from_arrays_lists_and_take_agree(sizes, data):
     assert len(taken) == len(rows)
     for p, r in zip(taken.points, rows):
         assert np.array_equal(p, arrays[r])
+
+
+def test_lines_of_equal_length_as_one_array():
+    pts = np.random.default_rng(2).uniform(0, 90, (7, 4, 2))
+    as_array, as_list = geoaug.Lines(pts, label=list("abcdefg")), geoaug.Lines(list(pts), label=list("abcdefg"))
+    assert np.array_equal(as_array.flat, as_list.flat) and np.array_equal(as_array.offsets, as_list.offsets)
+    res = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 20}}])(noise_image(100, 100), lines=pts, seed=3)
+    ref = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 20}}])(noise_image(100, 100), lines=list(pts), seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(res.lines.points, ref.lines.points))
+    with pytest.raises(geoaug.GeometryError, match=r"lines\[0\] needs at least 2 points"):
+        geoaug.Lines(np.zeros((3, 1, 2)))
