@@ -276,27 +276,24 @@ def _row_bounds(lines: "Lines") -> np.ndarray:
     return np.concatenate([lo, hi], axis=1)
 
 
-def as_boxes(x) -> Boxes:
+def _as_table(cls, x):
+    """``x`` as a ``cls`` table: None is an empty one, a table passes through, anything else is validated."""
     if x is None:
-        return Boxes()
-    if isinstance(x, Boxes):
-        return x
-    return Boxes(x)
+        return cls()
+    return x if isinstance(x, cls) else cls(x)
+
+
+def as_boxes(x) -> Boxes:
+    return _as_table(Boxes, x)
 
 
 def as_quads(x) -> Quads:
-    if x is None:
-        return Quads()
-    if isinstance(x, Quads):
-        return x
-    return Quads(x)
+    return _as_table(Quads, x)
 
 
 def as_lines(x) -> Lines:
-    if x is None:
-        return Lines()
-    if isinstance(x, Lines):
-        return x
+    if x is None or isinstance(x, Lines):
+        return _as_table(Lines, x)
     if isinstance(x, np.ndarray) and x.ndim == 2:
         raise GeometryError(f"lines must be a sequence of (K, 2) arrays; got one array of shape {x.shape}"
                             " (wrap a single line in a list)")
