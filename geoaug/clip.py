@@ -87,10 +87,8 @@ def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Bo
 
 
 def _inside(pts: np.ndarray, w: float, h: float) -> np.ndarray:
-    """Per row: are all points within the canvas up to HAIR."""
-    x, y = pts[..., 0], pts[..., 1]
-    ok = (x >= -HAIR) & (x <= w + HAIR) & (y >= -HAIR) & (y <= h + HAIR)
-    return ok.reshape(ok.shape[0], -1).all(axis=1) if ok.ndim > 1 else ok
+    """Per row of (N, K, 2): are all points within the canvas up to HAIR."""
+    return ~outside_points(pts.reshape(-1, 2), w, h).reshape(len(pts), -1).any(axis=1)
 
 
 def _all_inside(flat: np.ndarray, w: float, h: float, tol: float) -> bool:
@@ -99,7 +97,7 @@ def _all_inside(flat: np.ndarray, w: float, h: float, tol: float) -> bool:
     return x.min() >= -tol and y.min() >= -tol and x.max() <= w + tol and y.max() <= h + tol
 
 
-def _outside_points(flat: np.ndarray, w: float, h: float) -> np.ndarray:
+def outside_points(flat: np.ndarray, w: float, h: float) -> np.ndarray:
     """Per point of (N, 2): beyond the canvas by more than HAIR."""
     x, y = flat.T
     return (x < -HAIR) | (y < -HAIR) | (x > w + HAIR) | (y > h + HAIR)
@@ -117,7 +115,7 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
             _snap(pts, w, h)
             return Quads(pts, index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields)
         return quads
-    out_pt = _outside_points(flat, w, h).reshape(-1, 4)
+    out_pt = outside_points(flat, w, h).reshape(-1, 4)
     rows = np.nonzero(out_pt[:, 0] | out_pt[:, 1] | out_pt[:, 2] | out_pt[:, 3])[0]
     pts = pts if owned else pts.copy()
     vis = quads.visibility.copy()
@@ -296,7 +294,7 @@ def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str
         _snap(flat, w, h)
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
     # a line is inside when all its points are: count outside points per row over the flat array
-    out_pt = _outside_points(lines.flat, w, h)
+    out_pt = outside_points(lines.flat, w, h)
     bad_cum = np.zeros(len(out_pt) + 1, dtype=np.int64)
     np.cumsum(out_pt, out=bad_cum[1:])
     inside = bad_cum[o[1:]] == bad_cum[o[:-1]]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import matrix as M
-from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads
+from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads, outside_points
 from .errors import ConfigError, GeometryError
 from .filters import apply_filters, parse_filters
 from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
@@ -293,18 +293,16 @@ def _record(in_size, out_size, total, steps) -> dict:
 
 
 def _raise_if_outside(t, w, h):
-    from .clip import HAIR
     if isinstance(t, Boxes):
-        pts, what = t.xyxy.reshape(-1, 2, 2), "boxes"
+        pts, what, per_row = t.xyxy.reshape(-1, 2), "boxes", 2
     elif isinstance(t, Quads):
-        pts, what = t.points, "quads"
+        pts, what, per_row = t.points.reshape(-1, 2), "quads", 4
     else:
-        pts, what = t.flat[:, None, :], "lines"
-    bad = (pts[..., 0] < -HAIR) | (pts[..., 0] > w + HAIR) | (pts[..., 1] < -HAIR) | (pts[..., 1] > h + HAIR)
+        pts, what, per_row = t.flat, "lines", None
+    bad = outside_points(pts, w, h)
     if bad.any():
-        r = int(np.argwhere(bad)[0][0])
-        if what == "lines":
-            r = int(np.searchsorted(t.offsets, r, side="right") - 1)
+        k = int(np.argmax(bad))
+        r = k // per_row if per_row else int(np.searchsorted(t.offsets, k, side="right") - 1)
         raise GeometryError(f"{what}[{r}] lies outside the {w}x{h} image (input_outside: error)")
 
 
