@@ -52,9 +52,8 @@ class _Table:
     """Shared row bookkeeping: fields, source index, visibility."""
 
     kind = "objects"
-    _copy_fields = True  # False on the instances geoaug derives from another table (see _init_rows)
 
-    def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility) -> None:
+    def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility, copy_lists: bool = True) -> None:
         self.fields: dict[str, Any] = {}
         for name, values in fields.items():
             if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
@@ -64,7 +63,7 @@ class _Table:
                     f"{self.kind} field {name!r} has {len(values)} values for {n} {self.kind}")
             # A caller's list is copied once, when it enters a table; tables derived inside geoaug (maps, clips,
             # takes) share their parent's field lists, which nothing edits in place.
-            shared = isinstance(values, np.ndarray) or (type(values) is list and not self._copy_fields)
+            shared = isinstance(values, np.ndarray) or (type(values) is list and not copy_lists)
             self.fields[name] = values if shared else list(values)
         self.index = np.arange(n) if index is None else np.asarray(index, dtype=np.int64)
         self.visibility = np.ones(n) if visibility is None else np.asarray(visibility, dtype=np.float64)
@@ -121,8 +120,7 @@ class Boxes(_Table):
             if not isinstance(outline, Lines) or len(outline) != len(arr):
                 raise GeometryError(f"boxes outline must be Lines with one polygon per box ({len(arr)})")
             self.outline = outline
-        self._copy_fields = _validate
-        self._init_rows(len(arr), fields, index, visibility)
+        self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
     def take(self, rows) -> "Boxes":
         rows = np.asarray(rows, dtype=np.int64)
@@ -153,8 +151,7 @@ class Quads(_Table):
                 raise GeometryError(f"quads must have shape (M, 4, 2); got shape {arr.shape}{detail}")
             _check_finite("quads", arr, ("x", "y"))
         self.points = arr
-        self._copy_fields = _validate
-        self._init_rows(len(arr), fields, index, visibility)
+        self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
     def take(self, rows) -> "Quads":
         rows = np.asarray(rows, dtype=np.int64)
@@ -190,8 +187,7 @@ class Lines(_Table):
             what = "NaN" if np.isnan(flat[k, c]) else "infinite"
             raise GeometryError(f"lines[{row}].point[{k - offsets[row]}].{'xy'[c]} is {what}")
         self._set_flat(flat, offsets)
-        self._copy_fields = _validate
-        self._init_rows(len(offsets) - 1, fields, index, visibility)
+        self._init_rows(len(offsets) - 1, fields, index, visibility, copy_lists=_validate)
 
     @staticmethod
     def _one(i: int, p, validate: bool) -> np.ndarray:
@@ -211,8 +207,7 @@ class Lines(_Table):
         """Build from concatenated points and row offsets without copying or re-validating."""
         obj = cls.__new__(cls)
         obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
-        obj._copy_fields = False
-        obj._init_rows(len(obj.offsets) - 1, fields, index, visibility)
+        obj._init_rows(len(obj.offsets) - 1, fields, index, visibility, copy_lists=False)
         return obj
 
     @property
