@@ -15,6 +15,10 @@
 # The machine needs the train extra that its python lacks as wheels in .whl/ (made where pip works:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d .whl NAME==VERSION; deepspeed
 #   built as a pure wheel with DS_BUILD_OPS=0 pip wheel --no-deps --no-build-isolation deepspeed==0.19.8).
+# On the workplace's CUDA image (torch 2.11, transformers 5.17) these were missing and carried: ms-swift, transformers
+#   5.19.0, peft 0.20.0, deepspeed, qwen-vl-utils, shapely, trl, datasets, dill, multiprocess, modelscope,
+#   modelscope-hub, cryptography, cffi, pycparser, pydantic(-core), annotated-types, typing-inspection, hjson,
+#   addict, attrdict, binpacking, dacite, importlib-metadata, json-repair, zstandard, cpm-kernels (~39 MB).
 # Everything is logged to $OUT/gpu_smoke.log when OUT is set (else $SMOKE_WORK/gpu_smoke.log).
 #
 # Knobs (environment): PYTHON (python3), SMOKE_SITE (/tmp/site), SMOKE_WORK (/tmp/gpu_smoke),
