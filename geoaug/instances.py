@@ -250,14 +250,12 @@ def _flat_fast(arrs: list):
     return flat.astype(np.float64, copy=False), offsets
 
 
-def gather_runs(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray, reverse=None):
-    """Concatenate the runs ``pts[starts[k]:starts[k] + sizes[k]]`` (each backwards where ``reverse``),
-    returning the points and the new row offsets."""
+def gather_runs(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray):
+    """Concatenate the runs ``pts[starts[k]:starts[k] + sizes[k]]``, returning the points and the new row
+    offsets."""
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
     j = np.arange(offsets[-1]) - np.repeat(offsets[:-1], sizes)
-    if reverse is not None:
-        j = np.where(np.repeat(reverse, sizes), np.repeat(sizes, sizes) - 1 - j, j)
     return take_rows(pts, np.repeat(starts, sizes) + j), offsets
 
 
