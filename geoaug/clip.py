@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from .geometry import signed_area
+from .geometry import cross, signed_area
 from .instances import Boxes, Lines, Quads, gather_runs, take_field, take_rows
 from .report import Report
 
@@ -195,7 +195,7 @@ def _cut_one_side(pts: np.ndarray, f: np.ndarray, side: np.ndarray, w: float, h:
     cut[rows, corner, axis] = np.where(side[rows] % 2 == 0, 0.0, np.where(axis == 0, w, h))
     kept = np.where(n_out == 2, np.abs(signed_area(cut)), 0.0)
     # one beyond: the whole quad less the cut-off triangle; three beyond: the triangle at the one inside
-    tri = np.abs(_cross(to_prev - pts, to_next - pts)) / 2
+    tri = np.abs(cross(to_prev - pts, to_next - pts)) / 2
     kept = np.where(n_out == 1, np.abs(signed_area(pts)) - np.where(out, tri, 0.0).sum(axis=1), kept)
     kept = np.where(n_out == 3, np.where(out, 0.0, tri).sum(axis=1), kept)
     return kept, cut, n_out == 2
@@ -208,15 +208,11 @@ def _crossing_at(f: np.ndarray, f_other: np.ndarray) -> np.ndarray:
     return np.divide(f, den, out=np.zeros_like(f), where=(f < 0) != (f_other < 0))
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-
-
 def _strictly_convex(pts: np.ndarray) -> np.ndarray:
     """Per quad: all turns in the same direction and none straight (so also simple and non-degenerate)."""
     e = np.roll(pts, -1, axis=1) - pts
     f = np.roll(e, -1, axis=1)
-    turn = e[..., 0] * f[..., 1] - e[..., 1] * f[..., 0]
+    turn = cross(e, f)
     return (turn > 0).all(axis=1) | (turn < 0).all(axis=1)
 
 
@@ -238,7 +234,7 @@ def _quad_corners(geoms: np.ndarray):
     pts, owner = pts[keep], owner[keep]
     a = pts - pts[_ring_step(owner, -1)]
     b = pts[_ring_step(owner, 1)] - pts
-    keep = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] != 0
+    keep = cross(a, b) != 0
     pts, owner = pts[keep], owner[keep]
     quad = np.bincount(owner, minlength=len(poly)) == 4
     is_quad[poly[quad]] = True

@@ -74,11 +74,16 @@ def map_lines(lines: Lines, a: np.ndarray) -> Lines:
                            visibility=lines.visibility, **lines.fields)
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """z of the 2-D cross product of (..., 2) vectors: > 0 when b turns clockwise from a on screen (y down)."""
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
 def signed_area(pts: np.ndarray) -> np.ndarray:
     """Shoelace area of (..., K, 2) polygons; positive = clockwise on screen (y down)."""
     if pts.shape[-2] == 4:  # a quad's area is half the cross product of its diagonals: 7 cheap column ops
         d1, d2 = pts[..., 2, :] - pts[..., 0, :], pts[..., 3, :] - pts[..., 1, :]
-        return 0.5 * (d1[..., 0] * d2[..., 1] - d1[..., 1] * d2[..., 0])
+        return 0.5 * cross(d1, d2)
     x, y = pts[..., 0], pts[..., 1]
     return 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)
 
