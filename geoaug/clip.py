@@ -7,11 +7,15 @@ are dropped and reported. Only objects that actually cross an edge pay for exact
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
 import shapely
 
 from .geometry import cross, signed_area
-from .instances import Boxes, Lines, Quads, gather_runs, take_field, take_rows
+from .instances import Boxes, Lines, Quads, complement, gather_runs, take_field, take_rows
+from .matrix import canvas_corners
 from .report import Report
 
 # Points this close outside the canvas are rounding noise (float maps, -1e-6 from an annotation tool):
@@ -30,34 +34,36 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
     b = boxes.xyxy
     x1, y1, x2, y2 = b.T
     # A box within the canvas keeps every number (clipped = itself, kept fraction exactly 1): only the
-    # ones reaching past an edge pay for the arithmetic below. Whole-array and column reductions first:
-    # numpy walks (N, 4) row-wise operations one 4-wide row at a time.
+    # ones reaching past an edge pay for the arithmetic below. Whole-array and 1-D column operations only:
+    # numpy walks (N, 4) row-wise operations one 4-wide row at a time, ~10x slower.
     if b.min() >= 0 and x2.max() <= w and y2.max() <= h:
         getattr(report, counter)["boxes"] += 0  # the report lists boxes as checked, as before
-        return Boxes(b if owned else b.copy(), index=boxes.index, visibility=boxes.visibility, outline=boxes.outline,
-                     _validate=False, **boxes.fields)
-    cross = (x1 < 0) | (y1 < 0) | (x2 > w) | (y2 > h)
-    out_xyxy, vis = b if owned else b.copy(), boxes.visibility
-    rows = np.nonzero(cross)[0]
+        return boxes
+    # the slack to each side, (x1, y1, w - x2, h - y2), in one OpenCV pass; a box crosses when any is
+    # negative: its 4 sign tests read as one word
+    slack = cv2.transform(np.ascontiguousarray(b).reshape(-1, 1, 4), _slack_map(w, h)).reshape(-1, 4)
+    rows = np.flatnonzero(_any4(slack < 0))
     if boxes.outline is not None:
         return _clip_outlined(boxes, rows, w, h, report, counter)
     br = take_rows(b, rows)
-    c = np.empty_like(br)
-    moved = np.zeros(len(rows), dtype=bool)
-    for k, top in enumerate((w, h, w, h)):
-        np.clip(br[:, k], 0.0, top, out=c[:, k])
-        moved |= np.abs(c[:, k] - br[:, k]) > HAIR
-    area = (br[:, 2] - br[:, 0]) * (br[:, 3] - br[:, 1])
-    carea = (c[:, 2] - c[:, 0]) * (c[:, 3] - c[:, 1])
-    # A box with no area left (or a degenerate one that ended up off-canvas) is gone.
-    gone = (br[:, 0] > w) | (br[:, 2] < 0) | (br[:, 1] > h) | (br[:, 3] < 0) | ((area > 0) & (carea <= 0))
+    c = np.maximum(br, 0.0)
+    c1, d1, c2, d2 = c.T
+    np.minimum(c1, w, out=c1), np.minimum(c2, w, out=c2), np.minimum(d1, h, out=d1), np.minimum(d2, h, out=d2)
+    moved = np.abs(c - br).max(axis=1) > HAIR
+    bx1, by1, bx2, by2 = br.T
+    area, carea = (bx2 - bx1) * (by2 - by1), (c2 - c1) * (d2 - d1)
+    # Entirely beyond a side, or a box with area that has none left: gone.
+    gone = (bx1 > w) | (by1 > h) | (bx2 < 0) | (by2 < 0) | ((area > 0) & (carea <= 0))
+    out_xyxy = b if owned else b.copy()
     out_xyxy[rows] = c
-    vis = vis.copy()
-    vis[rows] *= np.where(area > 0, carea / np.where(area > 0, area, 1.0), 1.0)
-    getattr(report, counter)["boxes"] += int((moved & ~gone).sum())
-    report.drop("boxes", boxes.index[rows[gone]], "outside")
+    vis = boxes.visibility.copy()
+    vis[rows] *= np.divide(carea, area, out=np.ones(len(rows)), where=area > 0)
+    getattr(report, counter)["boxes"] += int(np.count_nonzero(moved & ~gone))
     out = Boxes(out_xyxy, index=boxes.index, visibility=vis, _validate=False, **boxes.fields)
-    return out.take(np.delete(np.arange(len(b)), rows[gone])) if gone.any() else out
+    if not gone.any():
+        return out
+    report.drop("boxes", boxes.index[rows[gone]], "outside")
+    return out.without(rows[gone])
 
 
 def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Boxes:
@@ -86,86 +92,98 @@ def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Bo
     return out if keep.all() else out.take(np.nonzero(keep)[0])
 
 
-def _inside(pts: np.ndarray, w: float, h: float) -> np.ndarray:
-    """Per row of (N, K, 2): are all points within the canvas up to HAIR."""
-    return ~outside_points(pts.reshape(-1, 2), w, h).reshape(len(pts), -1).any(axis=1)
+def _near(flat: np.ndarray, w: float, h: float, tol: float = HAIR) -> np.ndarray:
+    """Per point of (N, 2): 255 where within the canvas grown by ``tol``, else 0. One OpenCV pass over both
+    coordinates of every point (a handful of numpy passes and temporaries otherwise)."""
+    return cv2.inRange(np.ascontiguousarray(flat).reshape(-1, 1, 2), (-tol, -tol), (w + tol, h + tol)).reshape(-1)
 
 
-def _all_inside(flat: np.ndarray, w: float, h: float, tol: float) -> bool:
-    """All (N, 2) points within the canvas grown by ``tol``: four column reductions, the cheap common case."""
-    x, y = flat.T
-    return x.min() >= -tol and y.min() >= -tol and x.max() <= w + tol and y.max() <= h + tol
+def _all(mask: np.ndarray) -> bool:
+    return cv2.countNonZero(mask) == len(mask)
 
 
 def outside_points(flat: np.ndarray, w: float, h: float) -> np.ndarray:
     """Per point of (N, 2): beyond the canvas by more than HAIR."""
-    x, y = flat.T
-    return (x < -HAIR) | (y < -HAIR) | (x > w + HAIR) | (y > h + HAIR)
+    return _near(flat, w, h) == 0
 
 
 def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str = "clamp",
                counter: str = "clipped", owned: bool = False) -> Quads:
     if len(quads) == 0:
         return quads
-    pts = quads.points
-    flat = pts.reshape(-1, 2)
-    if _all_inside(flat, w, h, HAIR):
-        if not _all_inside(flat, w, h, 0.0):  # snap a copy, not the caller's
-            pts = pts if owned else pts.copy()
-            _snap(pts, w, h)
-            return Quads(pts, index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields)
+    pts = np.ascontiguousarray(quads.points)
+    inside = _near(pts.reshape(-1, 2), w, h, 0.0)
+    if _all(inside):
         return quads
-    out_pt = outside_points(flat, w, h).reshape(-1, 4)
-    rows = np.nonzero(out_pt[:, 0] | out_pt[:, 1] | out_pt[:, 2] | out_pt[:, 3])[0]
+    # Only quads with a point beyond an edge are looked at again: its 4 mask bytes read as one word are not
+    # all ones. Of those, the ones beyond by more than HAIR are cut; the rest are only snapped.
+    loose = np.flatnonzero(inside.view(np.uint32) != 0xFFFFFFFF)
+    sub = take_rows(pts, loose)
+    sub_rows = np.flatnonzero(_near(sub.reshape(-1, 2), w, h).view(np.uint32) != 0xFFFFFFFF)
     pts = pts if owned else pts.copy()
-    vis = quads.visibility.copy()
-    keep = np.ones(len(quads), dtype=bool)
-    cut = take_rows(pts, rows)
-    kept, ring, as_quad = _cut_quads(cut, w, h)
-    area0 = np.abs(signed_area(cut))
-    gone = ((area0 > 0) & (kept <= 0)) | ((area0 == 0) & ~_inside(cut, w, h))
-    vis[rows] *= np.where(area0 > 0, kept / np.where(area0 > 0, area0, 1.0), 1.0)
-    live = ~gone
-    as_quad &= live
-    not_quad = live & ~as_quad
-    pts[rows[as_quad]] = _keep_roles(ring[as_quad], cut[as_quad], w, h)
-    if policy == "drop":
-        keep[rows[not_quad]] = False
-    else:
-        pts[rows[not_quad]] = _clamp(cut[not_quad], w, h)
-        if not_quad.any():
-            report.approximated["quads"] += int(not_quad.sum())
-    keep[rows[gone]] = False
-    if live.any():
-        getattr(report, counter)["quads"] += int(live.sum())
-    for r, is_gone, bad in zip(rows[~as_quad], gone[~as_quad], not_quad[~as_quad]):  # dropped rows, in order
-        if is_gone:
-            report.drop("quads", [quads.index[r]], "outside")
-        elif bad and policy == "drop":
-            report.drop("quads", [quads.index[r]], "not_a_quad_after_clip")
-    _snap(pts, w, h)
+    vis, keep = quads.visibility, None
+    if len(sub_rows):
+        rows = loose[sub_rows]
+        cut = take_rows(sub, sub_rows)
+        kept, ring, as_quad, area0 = _cut_quads(cut, w, h)
+        gone = kept <= 0  # nothing left (a quad with no area that crosses an edge included)
+        live = ~gone
+        vis = vis.copy()
+        vis[rows] *= np.divide(kept, area0, out=np.ones(len(rows)), where=area0 > 0)
+        as_quad &= live
+        not_quad = live & ~as_quad
+        q = np.flatnonzero(as_quad)
+        sub[sub_rows[q]] = _keep_roles(take_rows(ring, q), take_rows(cut, q), w, h)
+        if policy == "drop":
+            gone |= not_quad
+        elif not_quad.any():
+            sub[sub_rows[not_quad]] = _clamp(cut[not_quad], w, h)
+            report.approximated["quads"] += int(np.count_nonzero(not_quad))
+        getattr(report, counter)["quads"] += int(np.count_nonzero(live))
+        if gone.any():
+            keep = rows[gone]
+            for r, bad in zip(keep.tolist(), not_quad[gone].tolist()):  # in row order
+                report.drop("quads", [quads.index[r]], "not_a_quad_after_clip" if bad else "outside")
+    _snap(sub, w, h)
+    pts[loose] = sub
     out = Quads(pts, index=quads.index, visibility=vis, _validate=False, **quads.fields)
-    return out if keep.all() else out.take(np.nonzero(keep)[0])
+    return out if keep is None else out.without(keep)
 
 
 def _cut_quads(pts: np.ndarray, w: float, h: float):
-    """Intersect quads with the canvas: (kept area, (M, 4, 2) corners where the result is exactly a quad,
-    mask of those). A strictly convex quad reaching past one side only (the usual case: a text line at the
-    border) is cut in closed form, all at once. The rest go through GEOS together (per-quad calls cost ~50 us
-    each): convex ones take its rectangle clipper, ~30x faster than a general overlay and exact for convex
-    input; self-intersecting, concave or degenerate ones are repaired (make_valid) and overlaid."""
-    kept, ring, is_quad = np.zeros(len(pts)), np.zeros((len(pts), 4, 2)), np.zeros(len(pts), dtype=bool)
-    convex = _strictly_convex(pts)
-    x, y = pts[..., 0], pts[..., 1]
-    dist = np.stack([x, w - x, y, h - y], axis=2)  # (K, 4 points, 4 sides): > 0 on the canvas side
-    beyond = (dist < 0).any(axis=1)
-    one = convex & (beyond.sum(axis=1) == 1) & (dist != 0).all(axis=(1, 2))
-    if one.any():
-        rows = np.nonzero(one)[0]
-        side = np.argmax(beyond[rows], axis=1)
-        f = np.take_along_axis(dist[rows], side[:, None, None], axis=2)[..., 0]
-        kept[rows], ring[rows], is_quad[rows] = _cut_one_side(pts[rows], f, side, w, h)
-    rest = np.nonzero(~one)[0]
+    """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
+    mask of those, area of each quad). Strictly convex quads with no corner on a side's line are cut in
+    closed form, all at once (_cut_convex). The rest go
+    through GEOS: self-intersecting, concave or degenerate ones are repaired (make_valid) and overlaid, and
+    convex ones touching a side take its rectangle clipper."""
+    n = len(pts)
+    kept, ring, is_quad = np.zeros(n), np.zeros((n, 4, 2)), np.zeros(n, dtype=bool)
+    edges = pts[:, _NEXT] - pts
+    px, py, ex, ey = pts[..., 0], pts[..., 1], edges[..., 0], edges[..., 1]
+    cpe = px * ey - py * ex  # cross(corner, edge): summed, twice the signed area (shoelace)
+    twice = cpe @ _ONES4
+    area0 = np.abs(twice) / 2
+    turn = ex * ey[:, _NEXT] - ey * ex[:, _NEXT]  # at each corner (after its edge): strictly convex when all
+    turn *= turn[:, :1]                            # turn one way (so also simple and not degenerate)
+    convex = _all4(turn > 0)
+    # cross(edge, canvas corner - quad corner), (n, 4 canvas corners, 4 edges): > 0 on the edge's inner
+    # side for a clockwise quad
+    side = np.empty((n, 4, 4))
+    ewy, ehx = ey * w, ex * h
+    side[:, 0], side[:, 3] = cpe, cpe + ehx
+    np.subtract(cpe, ewy, out=side[:, 1])
+    np.subtract(side[:, 3], ewy, out=side[:, 2])
+    side *= np.sign(twice)[:, None, None]
+    # a corner on a side's line: |x - w/2| = w/2 exactly for x = 0 and x = w (rarely also for a coordinate
+    # within rounding of those, which is then merely sent to GEOS)
+    half = _half(w, h)
+    general = convex & ~_any8(np.abs(pts - half) == half)
+    if general.any():
+        k = np.flatnonzero(general)
+        k = k if len(k) < n else slice(None)
+        inner = _all4((side[k] > 0).reshape(-1, 4)).reshape(-1, 4)
+        kept[k], ring[k], is_quad[k] = _cut_convex(pts[k], edges[k], inner, w, h)
+    rest = np.flatnonzero(~general)
     if len(rest):
         inter = np.empty(len(rest), dtype=object)
         cvx = convex[rest]
@@ -176,44 +194,118 @@ def _cut_quads(pts: np.ndarray, w: float, h: float):
                                                shapely.box(0.0, 0.0, w, h))
         ring[rest], is_quad[rest] = _quad_corners(inter)
         kept[rest] = shapely.area(inter)
-    return kept, ring, is_quad
+    return kept, ring, is_quad, area0
 
 
-def _cut_one_side(pts: np.ndarray, f: np.ndarray, side: np.ndarray, w: float, h: float):
-    """Convex quads each cut by one canvas side (0: x=0, 1: x=w, 2: y=0, 3: y=h), with signed distances
-    ``f`` to it (none exactly 0): (kept area, corners, is a quad). The points beyond the side form a run;
-    each is replaced by where the edge to its inside neighbour meets the side, put exactly on it. Two
-    beyond: still a quad. One: a corner cut off (five corners), three: a triangle, both left to the
-    policy. Four: nothing left."""
-    out = f < 0
-    n_out = out.sum(axis=1)
-    nxt, prv = [1, 2, 3, 0], [3, 0, 1, 2]
-    to_next, to_prev = (pts + _crossing_at(f, f[:, k])[..., None] * (pts[:, k] - pts) for k in (nxt, prv))
-    cut = np.where(out[..., None], np.where(~out[:, prv, None], to_prev, to_next), pts)
-    rows, corner = np.nonzero(out)
-    axis = side[rows] // 2
-    cut[rows, corner, axis] = np.where(side[rows] % 2 == 0, 0.0, np.where(axis == 0, w, h))
-    kept = np.where(n_out == 2, np.abs(signed_area(cut)), 0.0)
-    # one beyond: the whole quad less the cut-off triangle; three beyond: the triangle at the one inside
-    tri = np.abs(cross(to_prev - pts, to_next - pts)) / 2
-    kept = np.where(n_out == 1, np.abs(signed_area(pts)) - np.where(out, tri, 0.0).sum(axis=1), kept)
-    kept = np.where(n_out == 3, np.where(out, 0.0, tri).sum(axis=1), kept)
-    return kept, cut, n_out == 2
+_NEXT = [1, 2, 3, 0]
+_ONES4 = np.ones(4)
 
 
-def _crossing_at(f: np.ndarray, f_other: np.ndarray) -> np.ndarray:
-    """Where along the edge from a point (distance ``f``) to another (``f_other``) the side is met; 0 where
-    both lie on the same side (unused there)."""
-    den = f - f_other
-    return np.divide(f, den, out=np.zeros_like(f), where=(f < 0) != (f_other < 0))
+def _all4(mask: np.ndarray) -> np.ndarray:
+    """Rows of an (n, 4) bool array that are all true: the 4 bytes read as one word (numpy's any/all along
+    a short axis costs several microseconds a call)."""
+    return np.ascontiguousarray(mask).reshape(-1, 4).view(np.uint32).reshape(-1) == 0x01010101
 
 
-def _strictly_convex(pts: np.ndarray) -> np.ndarray:
-    """Per quad: all turns in the same direction and none straight (so also simple and non-degenerate)."""
-    e = np.roll(pts, -1, axis=1) - pts
-    f = np.roll(e, -1, axis=1)
-    turn = cross(e, f)
-    return (turn > 0).all(axis=1) | (turn < 0).all(axis=1)
+def _any4(mask: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(mask).reshape(-1, 4).view(np.uint32).reshape(-1) != 0
+
+
+def _any8(mask: np.ndarray) -> np.ndarray:
+    """Per quad of an (n, 4, 2) bool array: any true."""
+    return np.ascontiguousarray(mask).reshape(-1, 8).view(np.uint64).reshape(-1) != 0
+
+
+@lru_cache(maxsize=64)
+def _half(w: float, h: float) -> np.ndarray:
+    return np.array([w / 2, h / 2])
+
+
+@lru_cache(maxsize=64)
+def _slack_map(w: float, h: float) -> np.ndarray:
+    return np.array([[1.0, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, -1, 0, w], [0, 0, 0, -1, h]])
+
+
+@lru_cache(maxsize=64)
+def _side_at(w: float, h: float) -> np.ndarray:
+    """Where the canvas sides lie, by the side numbers of _segment_window (0: x=0, 1: y=0, 2: x=w, 3: y=h)."""
+    return np.array([0.0, 0.0, w, h])
+
+
+def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float, h: float):
+    """Strictly convex quads, none with a corner on a side's line, cut by the canvas: (kept area, corners,
+    is a quad). ``inner``: (n, 4) which canvas corners lie strictly inside each quad.
+
+    The cut polygon's corners are: where each edge enters the canvas (its start, when that is inside),
+    where it leaves before its end, and the canvas corners strictly inside the quad. With no quad corner on
+    a side's line these are distinct and no three in a row (a canvas corner on an edge is met once, as that
+    edge's crossing), so the cut is a quad exactly when there are 4 of them. Being convex, they go round in
+    order of angle about their mean, which gives the kept area by the shoelace formula."""
+    n = len(pts)
+    p0, d = pts.reshape(-1, 2), edges.reshape(-1, 2)
+    t0, t1, side_in, side_out = _segment_window(p0, d, w, h)
+    seen = t1 > t0
+    # each edge's start and end points, (2, 4n): t0 = 0 keeps the corner exactly
+    t = np.stack([t0, t1])
+    ends = p0 + t[..., None] * d
+    crossing = np.stack([seen & (t0 > 0), seen & (t1 < 1)])
+    _onto_sides(ends.reshape(-1, 2), crossing.reshape(-1), np.stack([side_in, side_out]).reshape(-1), w, h)
+    cand = np.empty((n, 12, 2))
+    cand[:, :8] = ends.reshape(2, n, 4, 2).transpose(1, 0, 2, 3).reshape(n, 8, 2)
+    cand[:, 8:] = canvas_corners(w, h)
+    valid = np.empty((n, 12), dtype=bool)
+    crossing[0] = seen  # a seen edge's start is a corner of the cut, inside or on the side
+    valid[:, :8] = crossing.reshape(2, n, 4).transpose(1, 0, 2).reshape(n, 8)
+    valid[:, 8:] = inner
+    weight = valid.astype(np.float64)
+    count = weight @ _ONES12
+    centre = (weight[:, None] @ cand)[:, 0] / np.maximum(count, 1)[:, None]
+    angle = np.arctan2(cand[..., 1] - centre[:, 1:], cand[..., 0] - centre[:, :1])
+    angle[~valid] = np.inf  # absent corners sort last
+    order = np.argsort(angle, axis=1)
+    order += 12 * np.arange(n)[:, None]
+    ring = take_rows(cand.reshape(-1, 2), order.reshape(-1)).reshape(n, 12, 2)
+    # absent slots repeat the first corner: zero-length edges add nothing to the shoelace sum
+    absent = _SLOTS >= count[:, None]
+    ring[absent] = np.repeat(ring[:, 0], (12 - count).astype(np.int64), axis=0)
+    rx, ry = ring[..., 0], ring[..., 1]
+    twice = (rx[:, :-1] * ry[:, 1:] - ry[:, :-1] * rx[:, 1:]) @ _ONES11 + rx[:, -1] * ry[:, 0] - ry[:, -1] * rx[:, 0]
+    kept = np.abs(twice) / 2
+    return kept, ring[:, :4], count == 4
+
+
+_SLOTS = np.arange(12)[None]
+_ONES11, _ONES12 = np.ones(11), np.ones(12)
+
+
+def _segment_window(p0: np.ndarray, d: np.ndarray, w: float, h: float):
+    """Liang-Barsky for segments ``p0 + t d``, t in [0, 1], all at once: the part in [0, w] x [0, h] is
+    [t0, t1] (none where t1 <= t0), entered through side ``side_in`` when t0 > 0 and left through
+    ``side_out`` when t1 < 1 (0: x=0, 1: y=0, 2: x=w, 3: y=h)."""
+    n = len(p0)
+    pd = np.empty((n, 4))
+    pd[:, :2], pd[:, 2:] = p0, d
+    q = pd @ _LB_Q  # per side: how far inside the start is ...
+    q[:, 2] += w
+    q[:, 3] += h
+    p = pd @ _LB_P  # ... and how fast the segment moves out through it
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = q / p
+    enter = np.where(p < 0, r, -np.inf)
+    leave = np.where(p > 0, r, np.inf)
+    side_in, side_out = enter.argmax(axis=1), leave.argmin(axis=1)
+    idx = np.arange(n)
+    t0 = np.maximum(enter[idx, side_in], 0.0)
+    t1 = np.minimum(leave[idx, side_out], 1.0)
+    beyond = (p == 0) & (q < 0)  # parallel to a side and beyond it
+    if beyond.any():
+        t1[_any4(beyond)] = -1.0
+    return t0, t1, side_in, side_out
+
+
+# (x, y, dx, dy) @ these: q = (x, y, -x, -y) (w and h are added), p = (-dx, -dy, dx, dy)
+_LB_Q = np.array([[1.0, 0, -1, 0], [0, 1, 0, -1], [0, 0, 0, 0], [0, 0, 0, 0]])
+_LB_P = np.array([[0.0, 0, 0, 0], [0, 0, 0, 0], [-1, 0, 1, 0], [0, -1, 0, 1]])
 
 
 def _quad_corners(geoms: np.ndarray):
@@ -263,9 +355,14 @@ def _keep_roles(ring: np.ndarray, originals: np.ndarray, w: float, h: float) -> 
     ring = ring.copy()
     ring[flip] = ring[flip, ::-1]
     first = _clamp(originals[:, 0], w, h)
-    start = np.argmin(np.hypot(*(ring - first[:, None, :]).transpose(2, 0, 1)), axis=1)
-    order = (start[:, None] + np.arange(4)) % 4
-    return np.take_along_axis(ring, order[:, :, None], axis=1)
+    gap = ring - first[:, None]
+    start = (gap[..., 0] ** 2 + gap[..., 1] ** 2).argmin(axis=1)
+    order = (start[:, None] + _STEPS4) % 4
+    order += 4 * np.arange(len(ring))[:, None]
+    return take_rows(ring.reshape(-1, 2), order.reshape(-1)).reshape(-1, 4, 2)
+
+
+_STEPS4 = np.arange(4)[None]
 
 
 def _clamp(p: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -276,55 +373,60 @@ def _clamp(p: np.ndarray, w: float, h: float) -> np.ndarray:
 
 
 def _snap(pts: np.ndarray, w: float, h: float) -> None:
-    np.clip(pts[..., 0], 0.0, w, out=pts[..., 0])
-    np.clip(pts[..., 1], 0.0, h, out=pts[..., 1])
+    # ufuncs on the coordinate planes: np.clip's Python wrapper costs more than the work
+    flat = pts.reshape(-1, 2)  # 1-D strided planes: numpy walks (n, 4) planes row by row, far slower
+    x, y = flat[:, 0], flat[:, 1]
+    np.maximum(x, 0.0, out=x)
+    np.minimum(x, w, out=x)
+    np.maximum(y, 0.0, out=y)
+    np.minimum(y, h, out=y)
 
 
 def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str = "clipped",
                owned: bool = False) -> Lines:
     if len(lines) == 0:
         return lines
-    o = lines.offsets
-    if _all_inside(lines.flat, w, h, HAIR):
-        flat = lines.flat if owned else lines.flat.copy()
-        _snap(flat, w, h)
+    o, flat = lines.offsets, np.ascontiguousarray(lines.flat)
+    inside = _near(flat, w, h, 0.0)
+    if _all(inside):
+        return lines
+    # Only points beyond an edge are looked at again: beyond by more than HAIR, their lines are cut;
+    # the others are only snapped.
+    loose = np.flatnonzero(inside == 0)
+    beyond = loose[_near(take_rows(flat, loose), w, h) == 0]
+    flat = flat if owned else flat.copy()
+    if not len(beyond):
+        flat[loose] = _clamp(flat[loose], w, h)
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
-    # a line is inside when all its points are: count outside points per row over the flat array
-    out_pt = outside_points(lines.flat, w, h)
-    bad_cum = np.zeros(len(out_pt) + 1, dtype=np.int64)
-    np.cumsum(out_pt, out=bad_cum[1:])
-    inside = bad_cum[o[1:]] == bad_cum[o[:-1]]
+    owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each line once
+    crossing = owner[np.flatnonzero(np.diff(owner, prepend=-1))]
+    pts, sizes, owner, kept, total = _line_pieces(flat, o, crossing, w, h)
+    parts = np.bincount(owner, minlength=len(crossing))
+    report.drop("lines", lines.index[crossing[parts == 0]], "outside")
+    if parts.any():
+        getattr(report, counter)["lines"] += int(np.count_nonzero(parts))
+        report.split["lines"] += int(len(owner) - np.count_nonzero(parts))
+    flat[loose] = _clamp(flat[loose], w, h)  # after the cut: the pieces need the unsnapped points
+    _snap(pts, w, h)  # a crossing near a canvas corner can land a rounding error beyond the other side
 
-    # Only crossing rows are cut; then the pieces and the untouched rows are merged back into row order
-    # with index arithmetic, no per-row Python.
-    crossing = np.nonzero(~inside)[0]
-    pts, sizes, owner, kept, total = _line_pieces(lines.flat, o, crossing, w, h)
-    flat = lines.flat if owned else lines.flat.copy()  # after the cut: the pieces need the unsnapped points
-    _snap(flat, w, h)
-    n_parts = np.bincount(owner, minlength=len(crossing))
-    report.drop("lines", lines.index[crossing[n_parts == 0]], "outside")
-    if (n_parts > 0).any():
-        getattr(report, counter)["lines"] += int((n_parts > 0).sum())
-        report.split["lines"] += int((n_parts[n_parts > 0] - 1).sum())
-    _snap(pts, w, h)
-    cut_rows = crossing[owner]
-    total = take_rows(total, owner)
-    share = np.where(total > 0, kept / np.where(total > 0, total, 1.0), 1.0)
-    cut_vis = take_rows(lines.visibility, cut_rows) * share
-
-    counts = np.diff(o)
-    in_rows = np.nonzero(inside)[0]
-    rows = np.concatenate([in_rows, cut_rows])
-    seg_sizes = np.concatenate([take_rows(counts, in_rows), sizes])
-    all_pts = np.concatenate([flat, pts])
-    seg_starts = np.concatenate([take_rows(o, in_rows), len(flat) + np.concatenate([[0], np.cumsum(sizes)[:-1]])])
-    all_vis = np.concatenate([take_rows(lines.visibility, in_rows), cut_vis])
-    order = np.argsort(rows, kind="stable")  # pieces of one row keep their order along it
-    out_flat, offsets = gather_runs(all_pts, take_rows(seg_starts, order), take_rows(seg_sizes, order))
-    rows = take_rows(rows, order)
+    # Merge back into row order with index arithmetic, no per-row Python: row r becomes parts[r] pieces
+    # (1 when untouched, 0 when gone), each a run of the original points or of the cut pieces.
+    n = len(lines)
+    per_row = np.ones(n, dtype=np.int64)
+    per_row[crossing] = parts
+    rows = np.repeat(np.arange(n), per_row)
+    is_cut = np.zeros(n, dtype=bool)
+    is_cut[crossing] = True
+    cut_slot = np.flatnonzero(is_cut[rows])
+    starts, counts = take_rows(o, rows), take_rows(o[1:], rows)
+    counts -= starts
+    starts[cut_slot] = len(flat) + np.cumsum(sizes) - sizes
+    counts[cut_slot] = sizes
+    vis = take_rows(lines.visibility, rows)
+    vis[cut_slot] *= np.divide(kept, take_rows(total, owner), out=np.ones(len(kept)), where=kept > 0)
+    out_flat, offsets = gather_runs(np.concatenate([flat, pts]), starts, counts)
     fields = {k: take_field(v, rows) for k, v in lines.fields.items()}
-    return Lines.from_flat(out_flat, offsets, index=take_rows(lines.index, rows),
-                           visibility=take_rows(all_vis, order), **fields)
+    return Lines.from_flat(out_flat, offsets, index=take_rows(lines.index, rows), visibility=vis, **fields)
 
 
 def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: float, h: float):
@@ -332,40 +434,32 @@ def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: flo
     ordered by line and then along it: (points, points per piece, position in ``rows`` of each piece's
     line, kept length per piece, total length per row).
 
-    Every segment is cut on its own (Liang-Barsky: the parameter interval [t0, t1] of the segment that
-    lies in the canvas), all at once; consecutive visible segments joined at an untouched vertex form one
-    piece. Vertices that stay inside keep their exact coordinates. A line is never cut where it crosses
-    itself, only where it leaves the canvas."""
+    Every segment is cut on its own (_segment_window), all at once; consecutive visible segments joined
+    at an untouched vertex form one piece. Vertices that stay inside keep their exact coordinates and
+    crossings lie exactly on their side. A line is never cut where it crosses itself, only where it
+    leaves the canvas."""
     counts = offsets[rows + 1] - offsets[rows]
     pts, off = gather_runs(flat, offsets[rows], counts)
-    first = np.zeros(len(pts), dtype=bool)
-    first[off[:-1]] = True
-    seg = np.nonzero(~first[1:])[0]  # segment k joins points k and k + 1 of one line
+    seg = complement(len(pts), off[1:] - 1)  # segment k joins points k and k + 1: all but each line's last
     owner = np.repeat(np.arange(len(rows)), counts - 1)
     p0, p1 = take_rows(pts, seg), take_rows(pts, seg + 1)
     d = p1 - p0
-    t0, t1 = np.zeros(len(seg)), np.ones(len(seg))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for axis, top in ((0, w), (1, h)):
-            dk, pk = d[:, axis], p0[:, axis]
-            for p, q in ((-dk, pk), (dk, top - pk)):  # the low side, then the high side
-                r = q / p
-                t0 = np.where(p < 0, np.maximum(t0, r), t0)  # entering through this side
-                t1 = np.where(p > 0, np.minimum(t1, r), t1)  # leaving through it
-                t1 = np.where((p == 0) & (q < 0), -1.0, t1)  # parallel to this side and beyond it
+    t0, t1, side_in, side_out = _segment_window(p0, d, w, h)
     seg_len = np.hypot(d[:, 0], d[:, 1])
     total = np.bincount(owner, weights=seg_len, minlength=len(rows))
-    vis = t1 > t0
-    if not vis.any():
+    k = np.flatnonzero(t1 > t0)
+    if not len(k):
         none = np.zeros(0, dtype=np.int64)
         return np.zeros((0, 2)), none, none, np.zeros(0), total
+    t0, t1, side_in, side_out, own = t0[k], t1[k], side_in[k], side_out[k], owner[k]
     # a piece goes on through segment k+1 when k ends at its far vertex and k+1 starts at its near one
-    k = np.nonzero(vis)[0]
     go_on = np.zeros(len(k), dtype=bool)
-    go_on[1:] = (k[1:] == k[:-1] + 1) & (owner[k[1:]] == owner[k[:-1]]) & (t1[k[:-1]] == 1.0) & (t0[k[1:]] == 0.0)
+    go_on[1:] = (k[1:] == k[:-1] + 1) & (own[1:] == own[:-1]) & (t1[:-1] == 1.0) & (t0[1:] == 0.0)
     starts = ~go_on
-    a = np.where((t0[k] == 0.0)[:, None], p0[k], p0[k] + t0[k, None] * d[k])
-    b = np.where((t1[k] == 1.0)[:, None], p1[k], p0[k] + t1[k, None] * d[k])
+    a = take_rows(p0, k) + t0[:, None] * take_rows(d, k)  # t0 = 0: exactly the vertex
+    b = take_rows(p1, k) - (1.0 - t1)[:, None] * take_rows(d, k)  # t1 = 1: exactly the vertex
+    _onto_sides(a, t0 > 0, side_in, w, h)
+    _onto_sides(b, t1 < 1, side_out, w, h)
     # each visible segment emits its end point, and a piece's first segment also its start point
     end_at = np.cumsum(1 + starts) - 1
     out = np.empty((end_at[-1] + 1, 2))
@@ -373,12 +467,19 @@ def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: flo
     out[end_at[starts] - 1] = a[starts]
     piece = np.cumsum(starts) - 1
     sizes = np.bincount(piece) + 1
-    kept = np.bincount(piece, weights=seg_len[k] * (t1[k] - t0[k]))
-    owners = owner[k[starts]]
+    kept = np.bincount(piece, weights=seg_len[k] * (t1 - t0))
+    owners = own[starts]
     if (kept <= 0).any():  # a piece of repeated points only (a line that touches the canvas at a point)
-        live = np.nonzero(kept > 0)[0]
+        live = np.flatnonzero(kept > 0)
         off = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=off[1:])
         out, _ = gather_runs(out, off[live], sizes[live])
         sizes, kept, owners = sizes[live], kept[live], owners[live]
     return out, sizes, owners, kept, total
+
+
+def _onto_sides(pts: np.ndarray, crossing: np.ndarray, side: np.ndarray, w: float, h: float) -> None:
+    """Put the points where ``crossing`` exactly on their side (numbers as in _segment_window)."""
+    i = np.flatnonzero(crossing)
+    s = side[i]
+    pts[i, s & 1] = _side_at(w, h)[s]

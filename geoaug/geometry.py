@@ -1,6 +1,7 @@
 """Map instance tables through a 3x3 matrix: boxes by their corners, quads and lines point by point."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from . import matrix as M
@@ -28,18 +29,16 @@ def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
 def _affine_box_bounds(xyxy: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Enclosing box of each mapped box without building its corners: under an affine map each output
     coordinate is monotone in x and in y, so its extremes sit at x1 or x2 and y1 or y2 by the signs of
-    the matrix entries. That choice is one 4x4 matrix of coefficients (one product for all boxes), at a
-    fraction of the corner route's cost for 10^4 boxes."""
-    k = np.zeros((4, 4))
+    the matrix entries. That choice is one 4x5 affine map of the 4-vector (x1, y1, x2, y2), which OpenCV
+    applies to all boxes in one C loop."""
+    k = np.zeros((4, 5))
     for row in (0, 1):
-        ax, ay, _ = a[row]
+        ax, ay, t = a[row]
         lo_x, hi_x = (0, 2) if ax >= 0 else (2, 0)
         lo_y, hi_y = (1, 3) if ay >= 0 else (3, 1)
-        k[lo_x, row], k[lo_y, row] = ax, ay
-        k[hi_x, row + 2], k[hi_y, row + 2] = ax, ay
-    out = np.dot(xyxy, k)
-    out += a[[0, 1, 0, 1], 2]
-    return out
+        k[row, lo_x], k[row, lo_y], k[row, 4] = ax, ay, t
+        k[row + 2, hi_x], k[row + 2, hi_y], k[row + 2, 4] = ax, ay, t
+    return cv2.transform(np.ascontiguousarray(xyxy).reshape(-1, 1, 4), k).reshape(-1, 4)
 
 
 def _corner_bounds(pts: np.ndarray) -> np.ndarray:

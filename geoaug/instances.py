@@ -18,10 +18,24 @@ def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.take(arr, rows, axis=0)
 
 
-def take_field(values: Any, rows: np.ndarray) -> Any:
-    """The rows of one field, keeping its kind (array or list)."""
+def complement(n: int, rows: np.ndarray) -> np.ndarray:
+    """All of 0..n-1 but ``rows``, in order."""
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    return np.flatnonzero(keep)
+
+
+def take_field(values: Any, rows: np.ndarray, gaps: np.ndarray | None = None) -> Any:
+    """The rows of one field, keeping its kind (array or list). ``gaps``: the rows left out, when ``rows``
+    is all but those (a table dropping a few of its objects): a list is then copied around them."""
     if isinstance(values, np.ndarray):
         return take_rows(values, rows)
+    if gaps is not None:
+        out, prev = [], 0
+        for g in gaps.tolist():
+            out += values[prev:g]
+            prev = g + 1
+        return out + values[prev:]
     if len(rows) < 2:
         return [values[int(r)] for r in rows]
     # Rows usually come as a few long runs (a table that dropped a handful of its objects): copy the runs
@@ -68,12 +82,16 @@ class _Table:
         self.index = np.arange(n) if index is None else np.asarray(index, dtype=np.int64)
         self.visibility = np.ones(n) if visibility is None else np.asarray(visibility, dtype=np.float64)
 
-    def _take_rows(self, rows: np.ndarray) -> dict:
+    def _take_rows(self, rows: np.ndarray, gaps=None) -> dict:
         return {
-            "fields": {k: take_field(v, rows) for k, v in self.fields.items()},
+            "fields": {k: take_field(v, rows, gaps) for k, v in self.fields.items()},
             "index": take_rows(self.index, rows),
             "visibility": take_rows(self.visibility, rows),
         }
+
+    def without(self, rows: np.ndarray):
+        """All rows but ``rows`` (sorted, distinct), in order."""
+        return self.take(complement(len(self), rows), _gaps=np.asarray(rows))
 
     def __len__(self) -> int:
         return len(self.index)
@@ -122,9 +140,9 @@ class Boxes(_Table):
             self.outline = outline
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
-    def take(self, rows) -> "Boxes":
+    def take(self, rows, _gaps=None) -> "Boxes":
         rows = np.asarray(rows, dtype=np.int64)
-        t = self._take_rows(rows)
+        t = self._take_rows(rows, _gaps)
         outline = None if self.outline is None else self.outline.take(rows)
         return Boxes(take_rows(self.xyxy, rows), index=t["index"], visibility=t["visibility"], outline=outline,
                      _validate=False, **t["fields"])
@@ -153,9 +171,9 @@ class Quads(_Table):
         self.points = arr
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
-    def take(self, rows) -> "Quads":
+    def take(self, rows, _gaps=None) -> "Quads":
         rows = np.asarray(rows, dtype=np.int64)
-        t = self._take_rows(rows)
+        t = self._take_rows(rows, _gaps)
         return Quads(take_rows(self.points, rows), index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
 
 
@@ -215,9 +233,9 @@ class Lines(_Table):
         o = self.offsets
         return [self.flat[o[i]:o[i + 1]] for i in range(len(o) - 1)]
 
-    def take(self, rows) -> "Lines":
+    def take(self, rows, _gaps=None) -> "Lines":
         rows = np.asarray(rows, dtype=np.int64)
-        t = self._take_rows(rows)
+        t = self._take_rows(rows, _gaps)
         flat, offsets = gather_runs(self.flat, self.offsets[rows], np.diff(self.offsets)[rows])
         return Lines.from_flat(flat, offsets, index=t["index"], visibility=t["visibility"], **t["fields"])
 

@@ -218,6 +218,7 @@ class Pipeline:
         image_from_frame = M.scale(arr.shape[1] / in_size[0], arr.shape[0] / in_size[1]) if image_scale is None \
             else M.scale(image_scale, image_scale)
         boxes, quads, lines = tables
+        mapped = False
         pending: list = []  # pixel stages waiting to run, so adjacent tone curves fold into one pass
         for action in self._schedule(steps):
             if action[0] == "pixel":
@@ -245,9 +246,12 @@ class Pipeline:
             boxes = clip_boxes(map_boxes(boxes, a), w, h, report, owned=True)
             quads = clip_quads(map_quads(quads, a, order="keep"), w, h, report, policy=self.quad_clip, owned=True)
             lines = clip_lines(map_lines(lines, a), w, h, report, owned=True)
+            mapped = True
         arr = run_stages(arr, pending)
         if not np.allclose(image_from_frame, np.eye(3)):  # no geometric op ran: bring pixels to the frame
             arr = warp(arr, np.linalg.inv(image_from_frame), size, interpolation=self.interpolation)
+        if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
+            boxes, quads, lines = (t.take(np.arange(len(t))) for t in (boxes, quads, lines))
         if self.quad_order == "clockwise":
             quads = reorder_if_mirrored(quads, total)
         boxes = apply_filters(boxes, self.filters["boxes"], report)

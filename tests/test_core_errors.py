@@ -91,3 +91,25 @@ def test_hair_outside_is_clipped_gross_outside_is_counted_or_refused():
     strict = geoaug.Pipeline([{"name": "hflip"}], input_outside="error")
     with pytest.raises(geoaug.GeometryError, match=r"boxes\[0\] lies outside the 30x20 image"):
         strict(IMG, boxes=[[-5, 0, 10, 10]])
+
+
+def test_hair_outside_quads_and_lines_are_snapped_next_to_crossing_ones():
+    from geoaug.clip import clip_lines, clip_quads
+    from geoaug.report import Report
+    quads = np.array([[[-1e-6, 1], [5, 1], [5, 4], [-1e-6, 4]],        # hair beyond x = 0
+                      [[-5.0, 1], [5, 1], [5, 4], [-5, 4]],            # crossing
+                      [[2.0, 2], [6, 2], [6, 20.0000001], [2, 20.0000001]]])  # hair beyond y = h
+    r = Report()
+    out = clip_quads(geoaug.Quads(quads), 30, 20, r)
+    assert r.clipped["quads"] == 1 and out.points.min() >= 0 and out.points[..., 1].max() <= 20
+    np.testing.assert_array_equal(out.points[0], [[0, 1], [5, 1], [5, 4], [0, 4]])
+    np.testing.assert_array_equal(out.points[1], [[0, 1], [5, 1], [5, 4], [0, 4]])
+    assert out.visibility.tolist() == [1.0, 0.5, 1.0]
+    lines = [np.array([[-1e-6, 1], [5, 5]]), np.array([[-5.0, 1], [5, 1]]), np.array([[1.0, 1], [2, 2]])]
+    r = Report()
+    out = clip_lines(geoaug.Lines(lines), 30, 20, r)
+    assert r.clipped["lines"] == 1
+    np.testing.assert_array_equal(out.points[0], [[0, 1], [5, 5]])
+    np.testing.assert_array_equal(out.points[1], [[0, 1], [5, 1]])
+    assert out.visibility.tolist() == [1.0, 0.5, 1.0]
+    assert lines[0][0, 0] == -1e-6 and quads[0, 0, 0] == -1e-6  # the caller's arrays are left alone

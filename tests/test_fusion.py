@@ -379,7 +379,7 @@ def test_quads_cut_in_numpy_match_the_overlay(raw):
         r = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
         quads.append(np.roll(np.array([[-sx, -sy], [sx, -sy], [sx, sy], [-sx, sy]]) @ r.T + [cx, cy], k, axis=0))
     quads = np.asarray(quads)
-    kept, ring, is_quad = _cut_quads(quads, 100, 80)
+    kept, ring, is_quad, _ = _cut_quads(quads, 100, 80)
     canvas = shapely.box(0, 0, 100, 80)
     for i, q in enumerate(quads):
         inter = shapely.intersection(shapely.polygons(q), canvas)
@@ -389,3 +389,81 @@ def test_quads_cut_in_numpy_match_the_overlay(raw):
         if want:
             got = sorted(map(tuple, np.round(ring[i], 6)))
             assert got == sorted(map(tuple, np.round(np.asarray(shapely.simplify(inter, 0.0).exterior.coords)[:4], 6)))
+
+
+_icoord = st.integers(-20, 120)
+
+
+@given(st.lists(st.lists(st.tuples(_icoord, _icoord.map(lambda v: v * 0.8)), min_size=4, max_size=4),
+                min_size=1, max_size=20))
+def test_any_four_points_cut_like_the_overlay(raw):
+    # Any 4 points on a coarse grid: concave, self-intersecting and degenerate quads, corners exactly on a
+    # side or a canvas corner exactly on an edge (the cases the closed form hands to GEOS), mixed with
+    # convex quads in general position. Kept area is the overlay's (of the repaired polygon), and the cut
+    # is a quad exactly when the overlay is one polygon with 4 corners.
+    from geoaug.clip import _cut_quads
+    quads = np.asarray(raw, dtype=float)
+    kept, ring, is_quad, area0 = _cut_quads(quads, 100, 80)
+    canvas = shapely.box(0, 0, 100, 80)
+    for i, q in enumerate(quads):
+        poly = shapely.polygons(q)
+        inter = shapely.intersection(shapely.make_valid(poly), canvas)
+        assert kept[i] == pytest.approx(inter.area, rel=1e-9, abs=1e-9)
+        assert area0[i] == pytest.approx(abs(_shoelace(q)), abs=1e-9)
+        want = inter.geom_type == "Polygon" and len(shapely.simplify(inter, 0.0).exterior.coords) == 5
+        assert is_quad[i] == want
+        if want:
+            got = sorted(map(tuple, np.round(ring[i], 6)))
+            assert got == sorted(map(tuple, np.round(np.asarray(shapely.simplify(inter, 0.0).exterior.coords)[:4], 6)))
+
+
+def _shoelace(q):
+    x, y = q[:, 0], q[:, 1]
+    return 0.5 * (x * np.roll(y, -1) - np.roll(x, -1) * y).sum()
+
+
+def test_tables_drop_rows_around_gaps():
+    labels = [f"b{i}" for i in range(7)]
+    boxes = geoaug.Boxes(np.arange(28.0).reshape(7, 4) * [1, 1, 2, 2], label=labels, score=np.arange(7) / 10)
+    gone = np.array([0, 3, 6])
+    out = boxes.without(gone)
+    keep = [1, 2, 4, 5]
+    assert out.fields["label"] == [labels[i] for i in keep] and out.index.tolist() == keep
+    np.testing.assert_array_equal(out.fields["score"], np.array(keep) / 10)
+    np.testing.assert_array_equal(out.xyxy, boxes.xyxy[keep])
+    lines = geoaug.Lines([np.full((k + 2, 2), float(k)) for k in range(7)], label=labels)
+    out = lines.without(gone)
+    assert out.fields["label"] == [labels[i] for i in keep]
+    assert [len(p) for p in out.points] == [k + 2 for k in keep] and [p[0, 0] for p in out.points] == keep
+
+
+def test_a_pipeline_without_geometry_never_hands_back_the_callers_arrays():
+    boxes = np.array([[1.0, 2, 5, 6]])
+    quads = np.array([[[1.0, 1], [5, 1], [5, 4], [1, 4]]])
+    lines = [np.array([[1.0, 1], [8, 8]])]
+    table = geoaug.Quads(quads)
+    res = geoaug.Pipeline([{"name": "color_jitter", "params": {"brightness": 0.1}}])(
+        np.zeros((10, 10, 3), np.uint8), boxes=boxes, quads=table, lines=lines, seed=0)
+    for out, src in ((res.boxes.xyxy, boxes), (res.quads.points, quads), (res.lines.flat, lines[0])):
+        np.testing.assert_array_equal(out, src)
+        assert not np.shares_memory(out, src)
+    assert res.quads is not table and not np.shares_memory(res.quads.points, table.points)
+
+
+@pytest.mark.parametrize("quad", [
+    [(-10, -8), (10, 8), (10, 20), (-10, 20)],      # an edge through the canvas corner (0, 0)
+    [(-10, 20), (10, 20), (10, 8), (-10, -8)],      # the same, counter-clockwise
+    [(90, 70), (110, 90), (90, 100), (80, 90)],     # an edge through (100, 80): a pentagon
+    [(-5, 40), (50, -4), (105, 40), (50, 84)],      # four sides crossed: an octagon
+    [(95, -5), (105, 5), (100, 10), (90, 0)],       # corners on both lines of a canvas corner
+])
+def test_quads_through_a_canvas_corner_cut_like_the_overlay(quad):
+    from geoaug.clip import _cut_quads
+    q = np.asarray(quad, dtype=float)
+    kept, ring, is_quad, _ = _cut_quads(q[None], 100, 80)
+    inter = shapely.intersection(shapely.polygons(q), shapely.box(0, 0, 100, 80))
+    assert kept[0] == pytest.approx(inter.area, rel=1e-12)
+    simple = shapely.simplify(inter, 0.0)
+    assert is_quad[0] == (len(simple.exterior.coords) == 5)
+    if is_quad[0]:
+        assert sorted(map(tuple, ring[0])) == sorted(map(tuple, np.asarray(simple.exterior.coords)[:4]))
