@@ -153,9 +153,9 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
 def _cut_quads(pts: np.ndarray, w: float, h: float):
     """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
     mask of those, area of each quad). Strictly convex quads with no corner on a side's line are cut in
-    closed form, all at once (_cut_convex). The rest go
-    through GEOS: self-intersecting, concave or degenerate ones are repaired (make_valid) and overlaid, and
-    convex ones touching a side take its rectangle clipper."""
+    closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting, concave or
+    degenerate ones are repaired (make_valid) and overlaid, and convex ones touching a side take its
+    rectangle clipper."""
     n = len(pts)
     kept, ring, is_quad = np.zeros(n), np.zeros((n, 4, 2)), np.zeros(n, dtype=bool)
     edges = pts[:, _NEXT] - pts
@@ -269,7 +269,8 @@ def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float,
     absent = _SLOTS >= count[:, None]
     ring[absent] = np.repeat(ring[:, 0], (12 - count).astype(np.int64), axis=0)
     rx, ry = ring[..., 0], ring[..., 1]
-    twice = (rx[:, :-1] * ry[:, 1:] - ry[:, :-1] * rx[:, 1:]) @ _ONES11 + rx[:, -1] * ry[:, 0] - ry[:, -1] * rx[:, 0]
+    twice = (rx[:, :-1] * ry[:, 1:] - ry[:, :-1] * rx[:, 1:]) @ _ONES11  # shoelace, closing edge below
+    twice += rx[:, -1] * ry[:, 0] - ry[:, -1] * rx[:, 0]
     kept = np.abs(twice) / 2
     return kept, ring[:, :4], count == 4
 
