@@ -152,8 +152,8 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
 
 def _cut_quads(pts: np.ndarray, w: float, h: float):
     """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
-    mask of those, area of each quad). Strictly convex quads with no corner on a side's line are cut in
-    closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting, concave or
+    mask of those, area of each quad). Strictly convex quads in general position (no corner on a side's
+    line, no canvas corner on an edge's line) are cut in closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting, concave or
     degenerate ones are repaired (make_valid) and overlaid, and convex ones touching a side take its
     rectangle clipper."""
     n = len(pts)
@@ -178,6 +178,10 @@ def _cut_quads(pts: np.ndarray, w: float, h: float):
     # within rounding of those, which is then merely sent to GEOS)
     half = _half(w, h)
     general = convex & ~_any8(np.abs(pts - half) == half)
+    # a canvas corner on an edge's line: such an edge can touch the canvas at that corner only, a corner
+    # of the cut that neither the edge (empty window) nor the strict inside test would report
+    if not side.all():
+        general &= ~_any16(side == 0)
     if general.any():
         k = np.flatnonzero(general)
         k = k if len(k) < n else slice(None)
@@ -216,6 +220,11 @@ def _any8(mask: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(mask).reshape(-1, 8).view(np.uint64).reshape(-1) != 0
 
 
+def _any16(mask: np.ndarray) -> np.ndarray:
+    """Per quad of an (n, 4, 4) bool array: any true."""
+    return _any8(mask.reshape(-1, 8)).reshape(-1, 2).any(axis=1)
+
+
 @lru_cache(maxsize=64)
 def _half(w: float, h: float) -> np.ndarray:
     return np.array([w / 2, h / 2])
@@ -233,14 +242,13 @@ def _side_at(w: float, h: float) -> np.ndarray:
 
 
 def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float, h: float):
-    """Strictly convex quads, none with a corner on a side's line, cut by the canvas: (kept area, corners,
-    is a quad). ``inner``: (n, 4) which canvas corners lie strictly inside each quad.
+    """Strictly convex quads in general position (see _cut_quads) cut by the canvas: (kept area, corners,
+    is a quad). ``inner``: (n, 4) which canvas corners lie inside each quad.
 
     The cut polygon's corners are: where each edge enters the canvas (its start, when that is inside),
-    where it leaves before its end, and the canvas corners strictly inside the quad. With no quad corner on
-    a side's line these are distinct and no three in a row (a canvas corner on an edge is met once, as that
-    edge's crossing), so the cut is a quad exactly when there are 4 of them. Being convex, they go round in
-    order of angle about their mean, which gives the kept area by the shoelace formula."""
+    where it leaves before its end, and the canvas corners inside the quad. In general position these are
+    distinct and no three in a row, so the cut is a quad exactly when there are 4 of them. Being convex,
+    they go round in order of angle about their mean, which gives the kept area by the shoelace formula."""
     n = len(pts)
     p0, d = pts.reshape(-1, 2), edges.reshape(-1, 2)
     t0, t1, side_in, side_out = _segment_window(p0, d, w, h)
