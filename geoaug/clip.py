@@ -152,7 +152,7 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
 
 def _cut_quads(pts: np.ndarray, w: float, h: float):
     """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
-    mask of those, area of each quad). Strictly convex quads in general position (no corner on a side's
+    mask of those, area of each quad (of its repaired shape when it is not simple)). Strictly convex quads in general position (no corner on a side's
     line, no canvas corner on an edge's line) are cut in closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting, concave or
     degenerate ones are repaired (make_valid) and overlaid, and convex ones touching a side take its
     rectangle clipper."""
@@ -194,8 +194,10 @@ def _cut_quads(pts: np.ndarray, w: float, h: float):
         if cvx.any():
             inter[cvx] = shapely.clip_by_rect(shapely.polygons(pts[rest[cvx]]), 0.0, 0.0, w, h)
         if not cvx.all():
-            inter[~cvx] = shapely.intersection(shapely.make_valid(shapely.polygons(pts[rest[~cvx]])),
-                                               shapely.box(0.0, 0.0, w, h))
+            repaired = shapely.make_valid(shapely.polygons(pts[rest[~cvx]]))
+            inter[~cvx] = shapely.intersection(repaired, shapely.box(0.0, 0.0, w, h))
+            # a bow-tie's shoelace sum cancels between its lobes: measure what was cut, the repaired shape
+            area0[rest[~cvx]] = shapely.area(repaired)
         ring[rest], is_quad[rest] = _quad_corners(inter)
         kept[rest] = shapely.area(inter)
     return kept, ring, is_quad, area0

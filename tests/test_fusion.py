@@ -409,7 +409,8 @@ def test_any_four_points_cut_like_the_overlay(raw):
         poly = shapely.polygons(q)
         inter = shapely.intersection(shapely.make_valid(poly), canvas)
         assert kept[i] == pytest.approx(inter.area, rel=1e-9, abs=1e-9)
-        assert area0[i] == pytest.approx(abs(_shoelace(q)), abs=1e-9)
+        assert area0[i] == pytest.approx(shapely.area(shapely.make_valid(poly)), abs=1e-9)
+        assert kept[i] <= area0[i] + 1e-9
         want = _overlay_corners(inter)
         assert is_quad[i] == (len(want) == 4)
         if len(want) == 4:
@@ -431,11 +432,6 @@ def _overlay_corners(g):
             break
         pts = pts[~straight]
     return pts
-
-
-def _shoelace(q):
-    x, y = q[:, 0], q[:, 1]
-    return 0.5 * (x * np.roll(y, -1) - np.roll(x, -1) * y).sum()
 
 
 def test_tables_drop_rows_around_gaps():
@@ -502,3 +498,14 @@ def test_many_random_quads_cut_like_the_overlay():
         assert is_quad[i] == (len(want) == 4), q[i].tolist()
         if len(want) == 4:
             assert sorted(map(tuple, np.round(ring[i], 6))) == sorted(map(tuple, np.round(want, 6)))
+
+
+def test_a_bow_tie_across_the_border_keeps_its_visible_share():
+    # its two lobes' shoelace areas cancel (0 here): the kept share is measured on the repaired shape
+    bow = np.array([[[11.0, 7], [42, -7], [55, 7], [60, -7]]])
+    report = Report()
+    out = clip_quads(geoaug.Quads(bow), 100, 80, report)
+    lobes = shapely.make_valid(shapely.polygons(bow[0]))
+    want = shapely.area(shapely.intersection(lobes, shapely.box(0, 0, 100, 80))) / shapely.area(lobes)
+    assert len(out) == 1 and not report.dropped and 0 < want < 1
+    assert out.visibility[0] == pytest.approx(want)
