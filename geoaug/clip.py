@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 
 from .geometry import cross, signed_area
-from .instances import Boxes, Lines, Quads, complement, gather_runs, take_field, take_rows
+from .instances import Boxes, Lines, Quads, gather_runs, take_field, take_rows
 from .matrix import canvas_corners
 from .report import Report
 
@@ -449,11 +449,14 @@ def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: flo
     at an untouched vertex form one piece. Vertices that stay inside keep their exact coordinates and
     crossings lie exactly on their side. A line is never cut where it crosses itself, only where it
     leaves the canvas."""
-    counts = offsets[rows + 1] - offsets[rows]
-    pts, off = gather_runs(flat, offsets[rows], counts)
-    seg = complement(len(pts), off[1:] - 1)  # segment k joins points k and k + 1: all but each line's last
-    owner = np.repeat(np.arange(len(rows)), counts - 1)
-    p0, p1 = take_rows(pts, seg), take_rows(pts, seg + 1)
+    start = offsets[rows]
+    n_seg = offsets[rows + 1] - start - 1
+    before = np.cumsum(n_seg) - n_seg
+    # each segment by the flat index of its first point; a line's segments are consecutive numbers, and
+    # the next line's first one is at least 2 further (its last point starts none)
+    seg = np.arange(before[-1] + n_seg[-1]) + np.repeat(start - before, n_seg)
+    owner = np.repeat(np.arange(len(rows)), n_seg)
+    p0, p1 = take_rows(flat, seg), take_rows(flat, seg + 1)
     d = p1 - p0
     t0, t1, side_in, side_out = _segment_window(p0, d, w, h)
     seg_len = np.hypot(d[:, 0], d[:, 1])
@@ -462,24 +465,26 @@ def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: flo
     if not len(k):
         none = np.zeros(0, dtype=np.int64)
         return np.zeros((0, 2)), none, none, np.zeros(0), total
-    t0, t1, side_in, side_out, own = t0[k], t1[k], side_in[k], side_out[k], owner[k]
-    # a piece goes on through segment k+1 when k ends at its far vertex and k+1 starts at its near one
-    go_on = np.zeros(len(k), dtype=bool)
-    go_on[1:] = (k[1:] == k[:-1] + 1) & (own[1:] == own[:-1]) & (t1[:-1] == 1.0) & (t0[1:] == 0.0)
-    starts = ~go_on
-    a = take_rows(p0, k) + t0[:, None] * take_rows(d, k)  # t0 = 0: exactly the vertex
-    b = take_rows(p1, k) - (1.0 - t1)[:, None] * take_rows(d, k)  # t1 = 1: exactly the vertex
-    _onto_sides(a, t0 > 0, side_in, w, h)
-    _onto_sides(b, t1 < 1, side_out, w, h)
+    t0, t1, sk = t0[k], t1[k], seg[k]
+    # a piece goes on through the next segment of its line when this one ends at its far vertex and that
+    # one starts at its near one
+    starts = np.ones(len(k), dtype=bool)
+    starts[1:] = (sk[1:] - sk[:-1] != 1) | (t1[:-1] != 1.0) | (t0[1:] != 0.0)
+    # start and end of each visible segment, (2, K, 2): t0 = 0 and t1 = 1 give exactly the vertices
+    dk = take_rows(d, k)
+    ends = np.stack([take_rows(p0, k), take_rows(p1, k)])
+    ends += np.stack([t0, t1 - 1.0])[..., None] * dk
+    _onto_sides(ends.reshape(-1, 2), np.concatenate([t0 > 0, t1 < 1]),
+                np.concatenate([side_in[k], side_out[k]]), w, h)
     # each visible segment emits its end point, and a piece's first segment also its start point
-    end_at = np.cumsum(1 + starts) - 1
+    end_at = np.cumsum(starts) + np.arange(len(k))
     out = np.empty((end_at[-1] + 1, 2))
-    out[end_at] = b
-    out[end_at[starts] - 1] = a[starts]
+    out[end_at] = ends[1]
+    out[end_at[starts] - 1] = ends[0][starts]
     piece = np.cumsum(starts) - 1
     sizes = np.bincount(piece) + 1
     kept = np.bincount(piece, weights=seg_len[k] * (t1 - t0))
-    owners = own[starts]
+    owners = owner[k[starts]]
     if (kept <= 0).any():  # a piece of repeated points only (a line that touches the canvas at a point)
         live = np.flatnonzero(kept > 0)
         off = np.zeros(len(sizes) + 1, dtype=np.int64)
