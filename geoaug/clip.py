@@ -405,19 +405,19 @@ def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str
     # the others are only snapped.
     loose = np.flatnonzero(inside == 0)
     beyond = loose[_near(take_rows(flat, loose), w, h) == 0]
+    if len(beyond):  # cut from the points as they are, before any snapping
+        owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each line once
+        crossing = owner[np.flatnonzero(np.diff(owner, prepend=-1))]
+        pts, sizes, owner, kept, total = _line_pieces(flat, o, crossing, w, h)
     flat = flat if owned else flat.copy()
+    flat[loose] = _clamp(flat[loose], w, h)
     if not len(beyond):
-        flat[loose] = _clamp(flat[loose], w, h)
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
-    owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each line once
-    crossing = owner[np.flatnonzero(np.diff(owner, prepend=-1))]
-    pts, sizes, owner, kept, total = _line_pieces(flat, o, crossing, w, h)
     parts = np.bincount(owner, minlength=len(crossing))
     report.drop("lines", lines.index[crossing[parts == 0]], "outside")
     if parts.any():
         getattr(report, counter)["lines"] += int(np.count_nonzero(parts))
         report.split["lines"] += int(len(owner) - np.count_nonzero(parts))
-    flat[loose] = _clamp(flat[loose], w, h)  # after the cut: the pieces need the unsnapped points
     _snap(pts, w, h)  # a crossing near a canvas corner can land a rounding error beyond the other side
 
     # Merge back into row order with index arithmetic, no per-row Python: row r becomes parts[r] pieces

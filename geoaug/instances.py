@@ -27,28 +27,29 @@ def complement(n: int, rows: np.ndarray) -> np.ndarray:
 
 def take_field(values: Any, rows: np.ndarray, gaps: np.ndarray | None = None) -> Any:
     """The rows of one field, keeping its kind (array or list). ``gaps``: the rows left out, when ``rows``
-    is all but those (a table dropping a few of its objects): a list is then copied around them."""
+    is all but those (a table dropping a few of its objects)."""
     if isinstance(values, np.ndarray):
         return take_rows(values, rows)
-    if gaps is not None:
-        out, prev = [], 0
-        for g in gaps.tolist():
-            out += values[prev:g]
-            prev = g + 1
-        return out + values[prev:]
-    if len(rows) < 2:
-        return [values[int(r)] for r in rows]
     # Rows usually come as a few long runs (a table that dropped a handful of its objects): copy the runs
     # as list slices, ~10x faster than gathering 10^4 items one by one.
+    if gaps is not None:  # the runs lie between the gaps
+        bounds = gaps.tolist()
+        return _copy_runs(values, [0] + [g + 1 for g in bounds], bounds + [len(values)])
+    if len(rows) < 2:
+        return [values[int(r)] for r in rows]
     breaks = np.flatnonzero(np.diff(rows) != 1)
     if len(breaks) < len(rows) // 16:
         starts = [int(rows[0])] + (rows[breaks + 1]).tolist()
         ends = (rows[breaks] + 1).tolist() + [int(rows[-1]) + 1]
-        out: list = []
-        for a, b in zip(starts, ends):
-            out += values[a:b]
-        return out
+        return _copy_runs(values, starts, ends)
     return list(itemgetter(*rows.tolist())(values))
+
+
+def _copy_runs(values: list, starts: list, ends: list) -> list:
+    out: list = []
+    for a, b in zip(starts, ends):
+        out += values[a:b]
+    return out
 
 
 def _check_finite(kind: str, arr: np.ndarray, axis_names: str) -> None:
