@@ -159,12 +159,12 @@ def _cut_quads(pts: np.ndarray, w: float, h: float):
     n = len(pts)
     kept, ring, is_quad = np.zeros(n), np.zeros((n, 4, 2)), np.zeros(n, dtype=bool)
     edges = pts[:, _NEXT] - pts
-    px, py, ex, ey = pts[..., 0], pts[..., 1], edges[..., 0], edges[..., 1]
-    cpe = px * ey - py * ex  # cross(corner, edge): summed, twice the signed area (shoelace)
+    ex, ey = edges[..., 0], edges[..., 1]
+    cpe = cross(pts, edges)  # summed: twice the signed area (shoelace)
     twice = cpe @ _ONES4
     area0 = np.abs(twice) / 2
-    turn = ex * ey[:, _NEXT] - ey * ex[:, _NEXT]  # at each corner (after its edge): strictly convex when all
-    turn *= turn[:, :1]                            # turn one way (so also simple and not degenerate)
+    turn = cross(edges, edges[:, _NEXT])  # at each corner (after its edge): strictly convex when all turn
+    turn *= turn[:, :1]                   # one way (so also simple and not degenerate)
     convex = _all4(turn > 0)
     # cross(edge, canvas corner - quad corner), (n, 4 canvas corners, 4 edges): > 0 on the edge's inner
     # side for a clockwise quad
@@ -278,9 +278,7 @@ def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float,
     # absent slots repeat the first corner: zero-length edges add nothing to the shoelace sum
     absent = _SLOTS >= count[:, None]
     ring[absent] = np.repeat(ring[:, 0], (12 - count).astype(np.int64), axis=0)
-    rx, ry = ring[..., 0], ring[..., 1]
-    twice = (rx[:, :-1] * ry[:, 1:] - ry[:, :-1] * rx[:, 1:]) @ _ONES11  # shoelace, closing edge below
-    twice += rx[:, -1] * ry[:, 0] - ry[:, -1] * rx[:, 0]
+    twice = cross(ring[:, :-1], ring[:, 1:]) @ _ONES11 + cross(ring[:, -1], ring[:, 0])  # shoelace
     kept = np.abs(twice) / 2
     return kept, ring[:, :4], count == 4
 
