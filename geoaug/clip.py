@@ -375,9 +375,9 @@ _STEPS4 = np.arange(4)[None]
 
 
 def _clamp(p: np.ndarray, w: float, h: float) -> np.ndarray:
+    """A snapped copy (see _snap)."""
     out = p.copy()
-    np.clip(out[..., 0], 0.0, w, out=out[..., 0])
-    np.clip(out[..., 1], 0.0, h, out=out[..., 1])
+    _snap(out, w, h)
     return out
 
 
