@@ -152,10 +152,12 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
 
 def _cut_quads(pts: np.ndarray, w: float, h: float):
     """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
-    mask of those, area of each quad (of its repaired shape when it is not simple)). Strictly convex quads in general position (no corner on a side's
-    line, no canvas corner on an edge's line) are cut in closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting, concave or
-    degenerate ones are repaired (make_valid) and overlaid, and convex ones touching a side take its
-    rectangle clipper."""
+    mask of those, area of each quad (of its repaired shape when it is not simple)).
+
+    Strictly convex quads in general position (no corner on a side's line, no canvas corner on an edge's
+    line) are cut in closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting,
+    concave or degenerate ones are repaired (make_valid) and overlaid, and convex ones touching a side take
+    its rectangle clipper."""
     n = len(pts)
     kept, ring, is_quad = np.zeros(n), np.zeros((n, 4, 2)), np.zeros(n, dtype=bool)
     edges = pts[:, _NEXT] - pts
