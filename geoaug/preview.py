@@ -19,6 +19,7 @@ from . import matrix as M
 from .draw import as_rgb8, distinct_colours, draw, font
 from .geometry import map_boxes, map_lines, map_quads
 from .instances import Boxes, Lines, Quads
+from .io import to_rgb8
 from .records import GEOMETRY_KEYS, RecordError, check_record, iter_jsonl
 from .seeding import sample_seed
 
@@ -58,7 +59,7 @@ def load_image(path: Path, where: str = "") -> np.ndarray:
     if not path.is_file():
         raise RecordError(f"{where}{': ' if where else ''}field 'image': file not found: {path}")
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        return to_rgb8(im)
 
 
 def read_samples(path) -> list[Sample]:

@@ -1,6 +1,7 @@
 """geoaug-train: fine-tune Qwen3-VL with geoaug augmentation through ms-swift.
 
   geoaug-train train CONFIG [--set key=value ...] [-- extra ms-swift sft args]
+  geoaug-train prepare CONFIG [--set key=value ...] [--json F]
   geoaug-train render CONFIG --out DIR --num N [--epoch E] [--set key=value ...]
   geoaug-train predict CONFIG --image IMG [--image IMG ...] [--adapter DIR] [--prompt TEXT] [--out DIR]
   geoaug-train tiny-model OUT_DIR
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('config')
     t.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config value, e.g. --set training.max_steps=2 (repeatable)')
+    pp = sub.add_parser('prepare', help='build (or reuse) the record store and print what the data holds; '
+                                         'does not start ms-swift')
+    pp.add_argument('config')
+    pp.add_argument('--json', default=None, help='also write the full prepare report as JSON here')
+    pp.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
     r = sub.add_parser('render', help='write the first N training samples as the model sees them')
     r.add_argument('config')
     r.add_argument('--out', required=True)
@@ -77,6 +83,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(build_tiny_model(args.out_dir))
             return 0
         cfg = load_config(args.config, args.overrides)
+        if args.command == 'prepare':
+            import json
+
+            from .prepare import format_report, open_store
+            store = open_store(cfg)
+            print(format_report(store))
+            if args.json:
+                with open(args.json, 'w', encoding='utf-8') as f:
+                    json.dump(store.report, f, indent=1)
+            return 0
         if args.command == 'render':
             from .render import run_render
             if args.num < 1:

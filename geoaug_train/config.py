@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import glob
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
@@ -16,6 +17,8 @@ class ConfigError(ValueError):
     """A problem with the training config; the message names the offending key."""
 
 
+CHECK_IMAGES = ('header', 'decode', 'off')
+OBJECTS_OUTSIDE = ('clip', 'drop', 'error')
 DEEPSPEED_PRESETS = ('zero2', 'zero3', 'zero2_offload', 'zero3_offload')
 TORCH_DTYPES = ('bfloat16', 'float16', 'float32', 'auto')
 
@@ -102,8 +105,9 @@ SCHEMA: Dict[str, Any] = {
         'config': Field(_is_str, f'one of {list(DEEPSPEED_PRESETS)} or a path to a DeepSpeed JSON', 'zero2'),
     },
     'data': {
-        'train': Field(_is_str, 'a path to a JSONL file', required=True),
-        'val': Field(_is_str, 'a path to a JSONL file'),
+        # A file, a list of files or a glob (shards): expanded to a sorted list of absolute paths.
+        'train': Field(_str_or_list, 'a JSONL path, a list of them or a glob', required=True),
+        'val': Field(_str_or_list, 'a JSONL path, a list of them or a glob'),
         'prompt': Field(_is_str, 'a string', 'Locate every object in the image. Answer with a JSON list.'),
         'dataloader_num_workers': Field(_is_int, 'an integer', 0, minimum=0),
         'dataloader_pin_memory': Field(_is_bool, 'true or false', True),
@@ -114,6 +118,16 @@ SCHEMA: Dict[str, Any] = {
         'min_pixels': Field(_is_int, 'an integer', None, minimum=4 * 32 * 32),
         # Opt-in: records whose image is missing or unreadable are skipped and counted instead of failing.
         'skip_bad_images': Field(_is_bool, 'true or false', False),
+        # How images are checked at prepare time: from their headers (format, size, mode, end marker), by a
+        # full decode, or not at all (then geometry is not checked against the image size either).
+        'check_images': Field(_is_str, 'header, decode or off', 'header', choices=CHECK_IMAGES),
+        # Objects reaching outside their own image: clip (partly outside: clipped at fetch; wholly outside:
+        # dropped), drop (any object reaching outside is dropped) or error. Counted either way.
+        'objects_outside': Field(_is_str, 'clip, drop or error', 'clip', choices=OBJECTS_OUTSIDE),
+        # Where the record store lives (default <training.output_dir>/geoaug/store); share it between runs.
+        'cache_dir': Field(_is_str, 'a directory'),
+        # Processes parsing and checking at prepare time (default: the machine's cores).
+        'prepare_workers': Field(_is_int, 'an integer', None, minimum=1),
     },
     'global_max_length': Field(_is_int, 'an integer', 8192, minimum=16),
     'custom': {
@@ -280,12 +294,35 @@ def resolve_paths(cfg: Dict[str, Any], base_dir: str) -> None:
 
     cfg['model']['path'] = absolute(cfg['model']['path'])
     cfg['training']['output_dir'] = absolute(cfg['training']['output_dir'])
+    if cfg['data']['cache_dir']:
+        cfg['data']['cache_dir'] = absolute(cfg['data']['cache_dir'])
     for key in ('train', 'val'):
         if cfg['data'][key]:
-            cfg['data'][key] = absolute(cfg['data'][key])
+            cfg['data'][key] = expand_sources(f'data.{key}', cfg['data'][key], absolute)
     ds = cfg['deepspeed']['config']
     if ds not in DEEPSPEED_PRESETS:
         cfg['deepspeed']['config'] = absolute(ds)
+
+
+def expand_sources(key: str, value, absolute: Callable[[str], str]) -> List[str]:
+    """A file, a list of files or globs -> sorted absolute paths (a glob's shards in name order). Every entry
+    must name at least one existing file: a typo in a shard pattern must not silently train on less data."""
+    out: List[str] = []
+    for entry in [value] if isinstance(value, str) else value:
+        path = absolute(entry)
+        if glob.has_magic(path):
+            found = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+            if not found:
+                raise ConfigError(f'{key}: no file matches {entry!r}')
+            out += found
+        elif os.path.isfile(path):
+            out.append(path)
+        else:
+            raise ConfigError(f'{key}: file not found: {path}')
+    if len(set(out)) != len(out):
+        dup = sorted({p for p in out if out.count(p) > 1})
+        raise ConfigError(f'{key}: the same file is listed twice: {dup[0]}')
+    return out
 
 
 def validate(raw: Mapping, base_dir: str = '.') -> Dict[str, Any]:
@@ -297,10 +334,6 @@ def validate(raw: Mapping, base_dir: str = '.') -> Dict[str, Any]:
         raise ConfigError(f'deepspeed.config: {ds_given!r} is neither one of {list(DEEPSPEED_PRESETS)} '
                           f'nor an existing JSON file{_suggest(ds_given, DEEPSPEED_PRESETS, "values")}')
     _check_cross_field(cfg)
-    for key in ('train', 'val'):
-        path = cfg['data'][key]
-        if path and not os.path.isfile(path):
-            raise ConfigError(f'data.{key}: file not found: {path}')
     if not os.path.isdir(cfg['model']['path']):
         raise ConfigError(f"model.path: not a local checkpoint directory: {cfg['model']['path']}")
     return cfg

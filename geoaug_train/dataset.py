@@ -92,22 +92,26 @@ def _plain_row(spec_path: str, split: str):
     from geoaug.qwen import to_grid
     from PIL import Image
     from .answer import render_answer
+    from .store import RecordStore
     with open(spec_path, encoding='utf-8') as f:
         spec = json.load(f)
-    records = spec['records'][split]
+    records = RecordStore(spec['store'])[split]
 
     def convert(row):
         kwargs = dict(row['chat_template_kwargs'])
-        rec = records[kwargs.pop('geoaug_index')]
+        index = kwargs.pop('geoaug_index')
         kwargs.pop('geoaug_split', None)
-        with Image.open(rec['image']) as im:
-            w, h = im.size
+        rec = records.record(index)
+        w, h = records.image_size(index)
+        if not w:  # data.check_images: off
+            with Image.open(rec.image) as im:
+                w, h = im.size
         def table(cls, key, empty):
-            objs = [o for o in rec['objects'] if key in o]
+            objs = [o for o in rec.objects if key in o]
             return cls([o[key] for o in objs] if objs else empty, label=[o['label'] for o in objs])
         answer = render_answer(to_grid({'boxes': table(Boxes, 'bbox', None), 'quads': table(Quads, 'quad', None),
                                         'lines': table(Lines, 'line', ())}, w, h))
-        row['messages'] = [{'role': 'user', 'content': '<image>' + (rec.get('prompt') or spec['prompt'])},
+        row['messages'] = [{'role': 'user', 'content': '<image>' + (rec.prompt or spec['prompt'])},
                            {'role': 'assistant', 'content': answer}]
         row['chat_template_kwargs'] = kwargs or None
         return row

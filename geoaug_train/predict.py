@@ -92,8 +92,9 @@ def annotate(path: str, original) -> Any:
     """The original image (the same frame the replay record maps to) with the mapped geometry drawn on it."""
     import geoaug
     from PIL import Image
+    from geoaug.io import to_rgb8
     with Image.open(path) as im:
-        image = im.convert('RGB')
+        image = Image.fromarray(to_rgb8(im))
     return geoaug.draw(image, boxes=original.boxes, quads=original.quads, lines=original.lines,
                        points=original.points if len(original.points) else None)
 

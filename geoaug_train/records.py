@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from geoaug.records import check_record, finite_number, iter_jsonl
+from geoaug.records import brief_repr, check_record, finite_number, iter_jsonl
 
 IMAGE_PAD_MARKERS = ('<|image_pad|>', '<|vision_start|>', '<|vision_end|>', '<|video_pad|>')
 
@@ -44,6 +44,36 @@ def _resolve(base_dir: str, path) -> str:
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
 
+# The keys a native record may carry: prepare passes only these to ms-swift, so any other key (a top-level
+# "system", a message's "loss", an item's "min_pixels") would be dropped without a word.
+NATIVE_KEYS = ('messages', 'images', 'objects')
+NATIVE_OBJECT_KEYS = ('ref', 'bbox', 'bbox_type', 'image_id')
+REF_TAG, BBOX_TAG = '<ref-object>', '<bbox>'
+
+# qwen_vl_utils.vision_process.MAX_RATIO (0.0.14), the same 200 that transformers' Qwen2-VL/Qwen3-VL
+# smart_resize writes inline: both raise when max(h, w) / min(h, w) > 200. Copied, not imported:
+# qwen_vl_utils imports torch and torchvision, and this module must not.
+MAX_ASPECT_RATIO = 200
+
+
+def aspect_ratio_problem(width: int, height: int) -> Optional[str]:
+    """Why Qwen-VL's smart_resize would refuse an image of this size, or None when it would take it."""
+    if width <= 0 or height <= 0:
+        return f'image is empty ({width}x{height} pixels)'
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT_RATIO:
+        return (f'aspect ratio {ratio:.1f}:1 ({width}x{height} pixels) is over {MAX_ASPECT_RATIO}:1, '
+                'which Qwen-VL\'s image resizing (smart_resize) refuses')
+    return None
+
+
+def _unknown_keys(where: str, d: Dict[str, Any], allowed, what: str) -> None:
+    unknown = set(d) - set(allowed)
+    if unknown:
+        raise DataError(f'{where}: unknown keys {sorted(unknown)}; {what} has only {list(allowed)} '
+                        '(anything else would be dropped before training)')
+
+
 def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str, Any]], List[str]]:
     """Reduce content lists to ms-swift's <image> tags ourselves, with the strict key contract."""
     if not isinstance(messages, list) or not messages:
@@ -53,6 +83,7 @@ def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str
         mw = f'{where}.messages[{m_i}]'
         if not isinstance(msg, dict) or msg.get('role') not in ('system', 'user', 'assistant'):
             raise DataError(f'{mw}: expected {{"role": system|user|assistant, "content": ...}}')
+        _unknown_keys(mw, msg, ('role', 'content'), 'a message')
         content = msg.get('content')
         if isinstance(content, str):
             text = content
@@ -66,6 +97,7 @@ def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str
                 if kind == 'text':
                     if not isinstance(item.get('text'), str):
                         raise DataError(f'{cw}: a text item needs its value under the key "text"')
+                    _unknown_keys(cw, item, ('type', 'text'), 'a text item')
                     text += item['text']
                 elif kind == 'image':
                     value = item.get('image')
@@ -74,10 +106,11 @@ def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str
                         raise DataError(f'{cw}: an image item must carry its path under the key "image" '
                                         f'(key must match type), got keys {other}; ms-swift would silently '
                                         'drop this image')
+                    _unknown_keys(cw, item, ('type', 'image'), 'an image item')
                     text += '<image>'
                     images.append(_resolve(base_dir, value))
                 else:
-                    raise DataError(f'{cw}: unsupported content type {kind!r} (only text and image)')
+                    raise DataError(f'{cw}: unsupported content type {brief_repr(kind)} (only text and image)')
         else:
             raise DataError(f'{mw}.content: expected a string or a list of items')
         for marker in IMAGE_PAD_MARKERS:
@@ -88,13 +121,64 @@ def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str
     return out, images
 
 
+def _native_objects(where: str, objects) -> Dict[str, Any]:
+    """Check ``objects`` as strictly as a geoaug record's: one non-empty string ``ref`` per box, every box
+    [x1, y1, x2, y2] of finite numbers with x1 < x2 and y1 < y2, pixel coordinates of the one image."""
+    ow = f'{where}.objects'
+    if not isinstance(objects, dict) or not isinstance(objects.get('bbox'), list):
+        raise DataError(f'{ow}: expected {{"ref": [...], "bbox": [[x1, y1, x2, y2], ...]}}')
+    _unknown_keys(ow, objects, NATIVE_OBJECT_KEYS, 'objects')
+    if objects.get('bbox_type', 'real') != 'real':
+        raise DataError(f'{ow}.bbox_type: only pixel coordinates ("real") can be augmented')
+    boxes = []
+    for b_i, box in enumerate(objects['bbox']):
+        if not (isinstance(box, list) and len(box) == 4 and all(finite_number(c) for c in box)):
+            raise DataError(f'{ow}.bbox[{b_i}]: expected [x1, y1, x2, y2] of finite numbers, got {brief_repr(box)}')
+        x1, y1, x2, y2 = (float(c) for c in box)  # compared as floats, as they will be used
+        if not (x1 < x2 and y1 < y2):
+            raise DataError(f'{ow}.bbox[{b_i}]: needs x1 < x2 and y1 < y2 (an inverted or empty box), '
+                            f'got {brief_repr(box)}')
+        boxes.append([x1, y1, x2, y2])
+    refs = objects.get('ref')
+    if not isinstance(refs, list):
+        raise DataError(f'{ow}.ref: expected a list of {len(boxes)} strings, one per box, got {brief_repr(refs)}')
+    if len(refs) != len(boxes):
+        raise DataError(f'{ow}: objects.ref has {len(refs)} entries but objects.bbox has {len(boxes)}; '
+                        'each box needs exactly one ref (its label), in the same order')
+    for r_i, ref in enumerate(refs):
+        if not isinstance(ref, str) or not ref:
+            raise DataError(f'{ow}.ref[{r_i}]: expected a non-empty string, got {brief_repr(ref)}')
+    image_ids = objects.get('image_id')
+    if image_ids is not None and not (isinstance(image_ids, list) and len(image_ids) <= len(boxes)
+                                      and all(type(i) is int and i == 0 for i in image_ids)):
+        raise DataError(f'{ow}.image_id: a record has one image, so every image_id must be 0, '
+                        f'got {brief_repr(image_ids)}')
+    return {'ref': list(refs), 'bbox': boxes}
+
+
+def _check_object_tags(where: str, messages: List[Dict[str, Any]], n: int) -> None:
+    """ms-swift (template/base.py, Template._pre_tokenize) fills the k-th <ref-object> tag with objects.ref[k]
+    and the k-th <bbox> tag with objects.bbox[k], across all messages in order; a tag past the end of its list
+    stays in the text as the literal "<bbox>", and an entry no tag reaches is left out, both silently."""
+    for tag, key in ((REF_TAG, 'ref'), (BBOX_TAG, 'bbox')):
+        count = sum(m['content'].count(tag) for m in messages)
+        if count and count != n:
+            have = f'{n} objects' if n else 'no objects'
+            raise DataError(f'{where}: {count} {tag} tags in the messages for {have}; ms-swift fills the k-th '
+                            f'{tag} with objects.{key}[k], so a record that uses {tag} needs one per object '
+                            '(an extra tag would stay literal text, a missing one would leave its object out)')
+
+
 def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> Record:
+    _unknown_keys(where, rec, NATIVE_KEYS, 'a native record')
     messages, content_images = _native_messages(where, rec['messages'], base_dir)
-    listed = rec.get('images') or []
-    if isinstance(listed, str):
+    listed = rec.get('images')
+    if listed is None:
+        listed = []
+    elif isinstance(listed, str):
         listed = [listed]
     if not isinstance(listed, list) or not all(isinstance(p, str) and p for p in listed):
-        raise DataError(f'{where}.images: expected a list of image paths')
+        raise DataError(f'{where}.images: expected a list of image paths, got {brief_repr(rec.get("images"))}')
     if listed and content_images:
         raise DataError(f'{where}: images given both in "images" and inside message content; use one')
     images = content_images or [_resolve(base_dir, p) for p in listed]
@@ -105,17 +189,8 @@ def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
         raise DataError(f'{where}: {n_tags} <image> tags for one image')
     objects = rec.get('objects')
     if objects is not None:
-        if not isinstance(objects, dict) or not isinstance(objects.get('bbox'), list):
-            raise DataError(f'{where}.objects: expected {{"ref": [...], "bbox": [[x1, y1, x2, y2], ...]}}')
-        if objects.get('bbox_type', 'real') != 'real':
-            raise DataError(f'{where}.objects.bbox_type: only pixel coordinates ("real") can be augmented')
-        for b_i, box in enumerate(objects['bbox']):
-            if not (isinstance(box, list) and len(box) == 4 and all(finite_number(c) for c in box)):
-                raise DataError(f'{where}.objects.bbox[{b_i}]: expected [x1, y1, x2, y2], got {box!r}')
-        refs = objects.get('ref', [])
-        if not isinstance(refs, list):
-            raise DataError(f'{where}.objects.ref: expected a list')
-        objects = {'ref': list(refs), 'bbox': [[float(c) for c in b] for b in objects['bbox']]}
+        objects = _native_objects(where, objects)
+    _check_object_tags(where, messages, len(objects['bbox']) if objects else 0)
     return Record(line=line, image=images[0], kind='native', messages=messages, native_objects=objects)
 
 
@@ -136,42 +211,14 @@ def parse_jsonl(path: str) -> List[Record]:
     records = []
     for line_no, where, rec in iter_jsonl(path, error=DataError):
         if not isinstance(rec, dict):
-            raise DataError(f'{where}: expected a JSON object')
-        if 'messages' in rec:
-            records.append(_parse_native(where, rec, base_dir, line_no))
-        else:
-            records.append(_parse_geoaug(where, rec, base_dir, line_no))
+            raise DataError(f'{where}: expected a JSON object, got {type(rec).__name__}')
+        try:
+            parse = _parse_native if 'messages' in rec else _parse_geoaug
+            records.append(parse(where, rec, base_dir, line_no))
+        except DataError:
+            raise
+        except Exception as e:  # a check we did not foresee: still name the line (the cause stays chained)
+            raise DataError(f'{where}: cannot read this record ({type(e).__name__}: {e})') from e
     if not records:
         raise DataError(f'{path}: no records')
     return records
-
-
-def _image_problem(path: str) -> Optional[str]:
-    from PIL import Image
-    if not os.path.isfile(path):
-        return 'image file not found'
-    try:
-        with Image.open(path) as im:
-            im.load()  # a full decode: truncated files pass a header check but fail here
-    except Exception as e:  # PIL raises many types for corrupt files
-        return f'cannot decode image: {type(e).__name__}: {e}'
-    return None
-
-
-def check_images(path: str, records: List[Record], skip_bad: bool,
-                 workers: int = 4) -> Tuple[List[Record], List[str]]:
-    """Decode every image once before training. Returns (kept records, skip messages)."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # PIL decoders release the GIL
-        problems = list(pool.map(_image_problem, [r.image for r in records]))
-    kept, skipped = [], []
-    for rec, problem in zip(records, problems):
-        if problem is None:
-            kept.append(rec)
-            continue
-        msg = f'{path}:{rec.line}: {problem}: {rec.image}'
-        if not skip_bad:
-            raise DataError(msg + ' (set data.skip_bad_images: true to skip such records and count them)')
-        skipped.append(msg)
-    if not kept:
-        raise DataError(f'{path}: every record was skipped for a bad image')
-    return kept, skipped

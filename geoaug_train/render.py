@@ -11,7 +11,8 @@ import os
 from typing import Any, Dict, List
 
 from .answer import render_answer
-from .records import check_images, parse_jsonl
+from .fetch_stats import FetchStats, format_summary
+from .prepare import open_store
 from .samples import SampleBuilder
 
 def draw_objects(image, objects: List[Dict[str, Any]]):
@@ -36,15 +37,16 @@ def contact_sheet(images, cell: int = 256):
 
 def run_render(cfg: Dict[str, Any], out_dir: str, num: int, epoch: int = 0) -> List[str]:
     data = cfg['data']
-    records = parse_jsonl(data['train'])
-    records, skipped = check_images(data['train'], records, data['skip_bad_images'])
+    records = open_store(cfg)['train']
     builder = SampleBuilder((cfg.get('custom') or {}).get('augmentation'), max_pixels=data['max_pixels'],
                             min_pixels=data['min_pixels'], seed=cfg['training']['seed'], prompt=data['prompt'])
     os.makedirs(out_dir, exist_ok=True)
     written, drawn = [], []
-    for index, record in enumerate(records[:num]):
-        where = f"{data['train']}:{record.line}"
+    stats = FetchStats()  # in memory: what augmentation dropped and clipped in what was rendered
+    for index in range(min(num, len(records))):
+        record, where = records.record(index), records.where(index)
         sample = builder.build(record, split='train', epoch=epoch, index=index, where=where)
+        stats.record('train', epoch, sample)
         stem = os.path.join(out_dir, f'{index:05d}')
         sample.image.save(stem + '.png')
         meta = {
@@ -57,6 +59,6 @@ def run_render(cfg: Dict[str, Any], out_dir: str, num: int, epoch: int = 0) -> L
         written.append(stem + '.png')
         drawn.append(draw_objects(sample.image, sample.objects))
     contact_sheet(drawn).save(os.path.join(out_dir, 'preview.png'))
-    for msg in skipped:
-        print(f'[geoaug-train] skipped: {msg}')
+    for line in format_summary(stats.merged()).splitlines():
+        print(f'[geoaug-train] rendered: {line}')
     return written

@@ -48,6 +48,12 @@ class Sample:
     native_objects: Optional[Dict[str, Any]] = None  # native records: augmented {'ref', 'bbox'} in pixels
     fallback: bool = False  # native record whose augmentation dropped a box: trained un-augmented
     array: Any = None  # the same pixels as an HxWx3 uint8 array (what the image processor converts to)
+    # What augmentation did to the geometry (geoaug_train.fetch_stats sums it per epoch): the geoaug Report of
+    # the run that produced the image (for a native fallback: of the augmented attempt, whose drops forced
+    # it), or None; and the objects per kind ('boxes'/'quads'/'lines') that went in and that the answer holds.
+    report: Any = None
+    objects_in: Dict[str, int] = field(default_factory=dict)
+    objects_out: Dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self):
@@ -129,15 +135,20 @@ class SampleBuilder:
         objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
         messages = [{'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
                     {'role': 'assistant', 'content': render_answer(objects)}]
-        return Sample(image=image, seed=seed, objects=objects, messages=messages, array=res.image)
+        objects_in = {'boxes': len(boxes), 'quads': len(quads), 'lines': len(lines)}
+        objects_out = {name: _rows(table) for name, (_, table, _) in zip(('boxes', 'quads', 'lines'), tables)}
+        return Sample(image=image, seed=seed, objects=objects, messages=messages, array=res.image,
+                      report=res.report, objects_in=objects_in, objects_out=objects_out)
 
     def _native(self, pipeline, record: Record, seed: int, where: str) -> Sample:
         native = record.native_objects
         if not native or not native['bbox']:
             res, image = augment_record(pipeline, record, seed, where)
-            return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages), native_objects=native)
+            return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages), native_objects=native,
+                          report=res.report)
         boxes = np.array(native['bbox'], np.float64).reshape(-1, 4)
         res, image = augment_record(pipeline, record, seed, where, boxes=boxes)
+        report = res.report  # a fallback's drops are reported as what augmentation did (and counted as such)
         fallback = False
         if len(res.boxes) != len(boxes):
             # Native messages refer to objects by position (<ref-object>, <bbox> tags), so a dropped box
@@ -151,7 +162,8 @@ class SampleBuilder:
         objects = [grid_object(ref, 'bbox', b, width, height) for ref, b in zip(native.get('ref') or [], bbox)]
         return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages),
                       native_objects={'ref': list(native.get('ref') or []), 'bbox': bbox}, objects=objects,
-                      fallback=fallback)
+                      fallback=fallback, report=report, objects_in={'boxes': len(boxes)},
+                      objects_out={'boxes': len(bbox)})
 
 
 def builder_from_spec(spec: Mapping[str, Any]) -> SampleBuilder:

@@ -74,15 +74,15 @@ def _patch_epoch_tracking() -> None:
 
 
 class _Spec:
-    """The run's prepared records and augmentation, written by `geoaug-train train` before ms-swift starts."""
+    """The run's spec, written by `geoaug-train train` before ms-swift starts: the augmentation, and the
+    record store every process opens memory-mapped (one record read per fetch, no copy per process)."""
 
     def __init__(self, path: str):
-        from .records import Record
         from .samples import builder_from_spec
+        from .store import RecordStore
         with open(path, encoding='utf-8') as f:
             raw = json.load(f)
-        self.sources = raw['sources']
-        self.records = {split: [Record.from_json(r) for r in recs] for split, recs in raw['records'].items()}
+        self.store = RecordStore(raw['store'])
         self.builder = builder_from_spec(raw)
 
     @classmethod
@@ -133,14 +133,16 @@ def _make_template_cls():
             split = kwargs.pop('geoaug_split', 'train')
             if index is not None:
                 spec = _Spec.load()
-                record = spec.records[split][int(index)]
-                where = f"{spec.sources[split]}:{record.line}"
+                records = spec.store[split]
+                record, where = records.record(int(index)), records.where(int(index))
                 sample = spec.builder.build(record, split=split, epoch=current_epoch(), index=int(index), where=where)
                 if sample.fallback:
                     print(f'[geoaug-train] {where}: augmentation dropped a box of a native record; '
                           'this fetch is trained un-augmented', file=sys.stderr, flush=True)
                 apply_sample(inputs, sample, record)
                 _log_fetch(split, int(index), current_epoch(), sample)
+                from .fetch_stats import record as _record_fetch_stats  # dropped/clipped per epoch, all processes
+                _record_fetch_stats(split, current_epoch(), sample)
             super()._preprocess_inputs(inputs)
             if index is not None and sample.array is not None and len(inputs.images) == 1 \
                     and inputs.images[0] is sample.image \

@@ -12,8 +12,9 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional
 
+from . import fetch_stats
 from .config import adapt_to_device
-from .prepare import prepare_run
+from .prepare import format_report, prepare_run
 from .swift_args import sft_args
 from .template import SPEC_ENV
 
@@ -51,13 +52,20 @@ def run_train(cfg: Dict[str, Any], extra_swift_args: Optional[List[str]] = None)
     for note in adapt_to_device(cfg, torch.cuda.is_available()):
         print(f'[geoaug-train] {note}', flush=True)
     prepared = prepare_run(cfg)
-    counts = ', '.join(f'{k}: {v}' for k, v in prepared['counts'].items())
-    print(f'[geoaug-train] records {counts}; skipped {len(prepared["skipped"])}', flush=True)
+    for line in format_report(prepared['store']).splitlines():
+        print(f'[geoaug-train] {line}', flush=True)
     argv = [sys.executable, '-m', 'swift.cli.main', 'sft'] + sft_args(cfg, prepared) + list(extra_swift_args or [])
     print('[geoaug-train] ' + ' '.join(argv), flush=True)
-    rc = subprocess.run(argv, env=launch_env(cfg, prepared['spec'])).returncode
+    env = launch_env(cfg, prepared['spec'])
+    stats = fetch_stats.stats_dir(env)
+    fetch_stats.reset(stats)  # an earlier run in the same output_dir must not count
+    rc = subprocess.run(argv, env=env).returncode
+    # Every training process has exited (and written its totals): exact, a max_steps stop mid-epoch included.
+    print('[geoaug-train] augmentation per fetch (all epochs, all processes):', flush=True)
+    for line in fetch_stats.format_summary(fetch_stats.merge(stats)).splitlines():
+        print(f'[geoaug-train]   {line}', flush=True)
     if prepared['skipped']:
-        print(f'[geoaug-train] skipped {len(prepared["skipped"])} record(s) with bad images:', flush=True)
+        print(f'[geoaug-train] records skipped for bad images (first {len(prepared["skipped"])} listed):', flush=True)
         for msg in prepared['skipped']:
             print(f'  {msg}', flush=True)
     if rc == 0:

@@ -10,10 +10,12 @@ from .sample import FormatError, Sample
 
 
 def load_image_rgb(path) -> np.ndarray:
-    """Default loader: an image file as an RGB uint8 array (grey and alpha are converted)."""
+    """Default loader: an image file as an RGB uint8 array (see ``geoaug.io.to_rgb8``: alpha over white,
+    16-bit and float stretched over their range)."""
     from PIL import Image
+    from ..io import to_rgb8
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        return to_rgb8(im)
 
 
 def unpack(item: Any, where: str, image_root=None, load_image=load_image_rgb):

@@ -21,7 +21,7 @@ def test_minimal_config_gets_defaults_and_absolute_paths(base):
     raw, root = base
     cfg = validate(raw, root)
     assert cfg['model']['path'] == os.path.join(root, 'model')
-    assert cfg['data']['train'] == os.path.join(root, 'train.jsonl')
+    assert cfg['data']['train'] == [os.path.join(root, 'train.jsonl')]  # always a list of files (shards)
     assert cfg['tuner']['target_modules'] == 'all-linear'
     assert cfg['tuner']['type'] == 'lora'
     assert cfg['training']['gradient_accumulation_steps'] == 1

@@ -1,6 +1,7 @@
 """`geoaug-train train` as real subprocesses on the tiny model: 2 LoRA steps each, plain and under DeepSpeed."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -50,6 +51,12 @@ def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, de
         assert f'--deepspeed {deepspeed}' in log
     # ms-swift prints the first encoded sample: the answer is our JSON on the 0-1000 grid.
     assert '"bbox_2d": [' in log and '"quad_2d": [[' in log
+    # What augmentation dropped/clipped: per epoch from the trainer (max_steps stops mid-epoch: that partial
+    # epoch too), then for the whole run once ms-swift has exited.
+    assert '[geoaug-train] augmentation per fetch at the end of an epoch (step 2,' in log, log[-6000:]
+    final = log.split('[geoaug-train] augmentation per fetch (all epochs, all processes):\n', 1)[1]
+    assert re.match(r'\[geoaug-train\]   train epoch 0: [1-9]\d* fetches; boxes [1-9][\d,]* in, [\d.<>]+%? dropped',
+                    final), final[:2000]
 
 
 def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, tiny_model_dir, dataset_dir):

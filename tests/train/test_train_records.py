@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from geoaug_train.answer import grid_object, render_answer, to_grid
-from geoaug_train.records import DataError, check_images, parse_jsonl
+from geoaug_train.records import DataError, parse_jsonl
 
 
 def write_jsonl(path, rows):
@@ -36,7 +36,9 @@ def test_geoaug_record_parses_all_kinds_and_resolves_relative_paths(tmp_path, im
 @pytest.mark.parametrize('obj,match', [
     ({'label': 'a', 'bbox': [1, 2, 3]}, r'objects\[0\]\.bbox: expected \[x1, y1, x2, y2\]'),
     ({'label': 'a', 'bbox': [5, 2, 3, 9]}, r'objects\[0\]\.bbox: needs x1 < x2'),
-    ({'label': 'a', 'bbox': [1, 2, float('nan'), 9]}, r'objects\[0\]\.bbox'),
+    # A NaN coordinate no longer reaches this check: json.dumps writes the literal NaN, which the JSONL
+    # reader rejects (test_nan_coordinate_is_rejected_when_reading). A non-number still lands here.
+    ({'label': 'a', 'bbox': [1, 2, 'x', 9]}, r'objects\[0\]\.bbox'),
     ({'label': 'a', 'quad': [[0, 0], [1, 1], [2, 2]]}, r'objects\[0\]\.quad: expected 4 points'),
     ({'label': 'a', 'line': [[0, 0]]}, r'objects\[0\]\.line: a line needs at least 2 points'),
     ({'bbox': [1, 2, 3, 4]}, r'objects\[0\]\.label'),
@@ -57,9 +59,11 @@ def test_invalid_json_names_line(tmp_path, img):
         parse_jsonl(path)
 
 
-def native(content, **extra):
+def native(content, answer=None, **extra):
+    # '<bbox>' only where there is an object to fill it: ms-swift leaves a tag with no object as literal text.
+    answer = answer if answer is not None else '<bbox>' if extra.get('objects') else 'a cat'
     return {'messages': [{'role': 'user', 'content': content},
-                         {'role': 'assistant', 'content': '<bbox>'}], **extra}
+                         {'role': 'assistant', 'content': answer}], **extra}
 
 
 def test_native_record_with_image_item(tmp_path, img):
@@ -104,15 +108,18 @@ def test_native_record_needs_exactly_one_image(tmp_path, img):
 
 
 def test_missing_and_corrupt_images_error_or_counted_skip(tmp_path, img):
+    from geoaug_train.store import open_or_build
     (tmp_path / 'imgs' / 'bad.png').write_bytes(b'\x89PNG\r\n\x1a\n not really')
     path = write_jsonl(tmp_path / 'd.jsonl', [
         {'image': img}, {'image': 'imgs/missing.png'}, {'image': 'imgs/bad.png'}])
-    records = parse_jsonl(path)
-    with pytest.raises(DataError, match=r'd\.jsonl:2: image file not found'):
-        check_images(path, records, skip_bad=False)
-    kept, skipped = check_images(path, records, skip_bad=True)
-    assert [r.line for r in kept] == [1]
-    assert len(skipped) == 2 and ':2: image file not found' in skipped[0] and ':3: cannot decode' in skipped[1]
+    data = {'train': [path], 'check_images': 'header', 'objects_outside': 'clip'}
+    with pytest.raises(DataError, match=r'd\.jsonl:2: .*image file not found'):
+        open_or_build({**data, 'skip_bad_images': False}, str(tmp_path / 'cache'), workers=1)
+    store, _ = open_or_build({**data, 'skip_bad_images': True}, str(tmp_path / 'cache'), workers=1)
+    assert [store['train'].where(i) for i in range(len(store['train']))] == [f'{path}:1']
+    skipped = store.report['skipped']
+    assert len(skipped) == 2 and ':2: ' in skipped[0] and 'not found' in skipped[0]
+    assert ':3: ' in skipped[1] and 'cannot read image' in skipped[1]
 
 
 def test_grid_rounding_and_clamping():
@@ -156,3 +163,143 @@ def test_grid_table_equals_grid_object_row_by_row():
     for kind, geoms in (('bbox', xyxy), ('quad', quads), ('line', lines)):
         key = {'bbox': 'bbox_2d', 'quad': 'quad_2d', 'line': 'line_2d'}[kind]
         assert grid_table(kind, geoms, w, h) == [grid_object('x', kind, g, w, h)[key] for g in geoms]
+
+
+# ---- native records: as strict as geoaug records ----
+
+def native_rec(img, objects=None, user='<image>Find <ref-object>', answer='<bbox>', **extra):
+    rec = {'messages': [{'role': 'user', 'content': user}, {'role': 'assistant', 'content': answer}],
+           'images': [img], **extra}
+    if objects is not None:
+        rec['objects'] = objects
+    return rec
+
+
+def native_error(tmp_path, img, bad) -> str:
+    """The message for ``bad`` written as line 2, after a valid native record."""
+    good = native_rec(img, {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]]})
+    path = write_jsonl(tmp_path / 'd.jsonl', [good, bad])
+    with pytest.raises(DataError) as e:
+        parse_jsonl(path)
+    msg = str(e.value)
+    assert msg.startswith(f'{path}:2'), msg
+    return msg
+
+
+@pytest.mark.parametrize('objects,where,reason', [
+    ({'ref': ['a'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects:',
+     'objects.ref has 1 entries but objects.bbox has 2'),
+    ({'ref': ['a', 'b', 'c'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects:',
+     'objects.ref has 3 entries but objects.bbox has 2'),
+    ({'bbox': [[1, 2, 10, 20]]}, '.objects.ref:', 'expected a list of 1 strings, one per box, got None'),
+    ({'ref': 'cat', 'bbox': [[1, 2, 10, 20]]}, '.objects.ref:', "expected a list of 1 strings"),
+    ({'ref': ['a', 7], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects.ref[1]:',
+     'expected a non-empty string, got 7'),
+    ({'ref': ['a', ''], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects.ref[1]:', 'non-empty string'),
+    ({'ref': ['a', 'b'], 'bbox': [[1, 2, 10, 20], [30, 4, 3, 40]]}, '.objects.bbox[1]:',
+     'needs x1 < x2 and y1 < y2 (an inverted or empty box), got [30, 4, 3, 40]'),
+    ({'ref': ['a', 'b'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 4]]}, '.objects.bbox[1]:', 'needs x1 < x2 and y1 < y2'),
+    ({'ref': ['a'], 'bbox': [[1, 2, 10]]}, '.objects.bbox[0]:', 'expected [x1, y1, x2, y2] of finite numbers'),
+    ({'ref': ['a'], 'bbox': [[1, 2, True, 20]]}, '.objects.bbox[0]:', 'finite numbers'),
+    ({'ref': ['a'], 'bbox': [[1, 2, 10, 20]], 'bbox_type': 'norm1000'}, '.objects.bbox_type:', 'pixel coordinates'),
+    ({'ref': ['a'], 'bbox': [[1, 2, 10, 20]], 'image_id': [1]}, '.objects.image_id:', 'every image_id must be 0'),
+    ({'ref': ['a'], 'bbox': [[1, 2, 10, 20]], 'label': ['a']}, '.objects:', "unknown keys ['label']"),
+])
+def test_native_objects_are_checked_like_geoaug_objects(tmp_path, img, objects, where, reason):
+    refs = objects.get('ref') if isinstance(objects.get('ref'), list) else []
+    msg = native_error(tmp_path, img, native_rec(img, objects, user='<image>Find' + ' <ref-object>' * len(refs),
+                                                 answer='<bbox>' * len(objects['bbox'])))
+    assert msg.split(':2', 1)[1].startswith(where) and reason in msg, msg
+
+
+def test_native_image_id_zero_and_bbox_type_real_are_accepted(tmp_path, img):
+    path = write_jsonl(tmp_path / 'd.jsonl', [native_rec(
+        img, {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]], 'bbox_type': 'real', 'image_id': [0]})])
+    (rec,) = parse_jsonl(path)
+    assert rec.native_objects == {'ref': ['cat'], 'bbox': [[1.0, 2.0, 10.0, 20.0]]}
+
+
+def test_huge_numbers_in_a_native_bbox_name_the_line(tmp_path, img):
+    good = json.dumps(native_rec(img, {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]]}))
+    for literal, reason in (('1e999', 'number too large: 1e999'), (str(10 ** 400), 'number too large: 1000'),
+                            ('NaN', 'NaN/Infinity is not JSON')):
+        bad = good.replace('[[1, 2, 10, 20]]', f'[[1, 2, {literal}, 20]]')
+        path = write_jsonl(tmp_path / 'd.jsonl', [good, bad])
+        with pytest.raises(DataError, match=re.escape(f'{path}:2: {reason}')):
+            parse_jsonl(path)
+
+
+@pytest.mark.parametrize('user,answer,objects,reason', [
+    ('<image>Find <ref-object>', '<bbox><bbox>', {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]]},
+     '2 <bbox> tags in the messages for 1 objects'),
+    ('<image>Find <ref-object> and <ref-object>', '<bbox>', {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]]},
+     '2 <ref-object> tags in the messages for 1 objects'),
+    ('<image>Find <ref-object>', '<bbox>', None, '1 <ref-object> tags in the messages for no objects'),
+    ('<image>Find the cat', '<bbox>', None, '1 <bbox> tags in the messages for no objects'),
+    ('<image>Find <ref-object>', '<bbox>', {'ref': ['cat', 'dog'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]},
+     '1 <ref-object> tags in the messages for 2 objects'),
+])
+def test_ref_and_bbox_tags_must_match_the_objects(tmp_path, img, user, answer, objects, reason):
+    msg = native_error(tmp_path, img, native_rec(img, objects, user=user, answer=answer))
+    assert reason in msg and 'ms-swift fills the k-th' in msg, msg
+
+
+def test_tag_counts_that_match_or_are_unused_are_accepted(tmp_path, img):
+    two = {'ref': ['cat', 'dog'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}
+    path = write_jsonl(tmp_path / 'd.jsonl', [
+        native_rec(img, two, user='<image>Find <ref-object> and <ref-object>', answer='<bbox>\n<bbox>'),
+        native_rec(img, two, user='<image>Find the animals', answer='<ref-object>: <bbox>, <ref-object>: <bbox>'),
+        native_rec(img, two, user='<image>Find the animals', answer='<bbox> <bbox>'),  # refs as labels only
+        native_rec(img, two, user='<image>Describe', answer='Two animals.'),  # no tags: objects not rendered
+        native_rec(img, {'ref': [], 'bbox': []}, user='<image>Describe', answer='Nothing.')])
+    assert [len(r.native_objects['bbox']) for r in parse_jsonl(path)] == [2, 2, 2, 2, 0]
+
+
+def test_ms_swift_docs_shared_query_ref_is_rejected_with_the_reason(tmp_path, img):
+    """ms-swift's docs show a query <ref-object> plus one <ref-object> per answered box, with one more ref
+    than boxes. ms-swift can render that, but here each box carries exactly one ref: it must say so."""
+    rec = native_rec(img, {'ref': ['sheep', 'sheep', 'sheep'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]},
+                     user='<image>Locate the <ref-object> in the image',
+                     answer='[{"bbox_2d": <bbox>, "label": "<ref-object>"}, {"bbox_2d": <bbox>, "label": "<ref-object>"}]')
+    msg = native_error(tmp_path, img, rec)
+    assert 'objects.ref has 3 entries but objects.bbox has 2' in msg
+
+
+@pytest.mark.parametrize('bad,where,reason', [
+    ({'system': 'be brief'}, ':', "unknown keys ['system']"),
+    ({'messages': [{'role': 'user', 'content': '<image>hi', 'loss': False}, {'role': 'assistant', 'content': 'x'}]},
+     '.messages[0]:', "unknown keys ['loss']"),
+    ({'images': None, 'messages': [{'role': 'user', 'content': [
+        {'type': 'image', 'image': 'imgs/a.png', 'min_pixels': 1}]}, {'role': 'assistant', 'content': 'x'}]},
+     '.messages[0].content[0]:', "unknown keys ['min_pixels']"),
+    ({'images': None, 'messages': [{'role': 'user', 'content': [
+        {'type': 'image', 'image': 'imgs/a.png'}, {'type': 'text', 'text': 'hi', 'x': 1}]},
+        {'role': 'assistant', 'content': 'x'}]}, '.messages[0].content[1]:', "unknown keys ['x']"),
+    ({'images': ''}, '.images:', 'expected a list of image paths'),
+    ({'images': {}}, '.images:', 'expected a list of image paths'),
+])
+def test_native_keys_that_would_be_dropped_are_errors(tmp_path, img, bad, where, reason):
+    rec = native_rec(img)
+    rec.update(bad)
+    if rec.get('images') is None:
+        rec.pop('images')
+    msg = native_error(tmp_path, img, rec)
+    assert msg.split(':2', 1)[1].startswith(where) and reason in msg, msg
+
+
+def test_aspect_ratio_problem_matches_qwen_vl_smart_resize():
+    from geoaug_train.records import MAX_ASPECT_RATIO, aspect_ratio_problem
+    assert aspect_ratio_problem(200, 1) is None and aspect_ratio_problem(1, 200) is None
+    assert aspect_ratio_problem(640, 480) is None
+    assert 'aspect ratio 201.0:1 (201x1 pixels) is over 200:1' in aspect_ratio_problem(201, 1)
+    assert 'over 200:1' in aspect_ratio_problem(3, 700)
+    assert 'empty' in aspect_ratio_problem(0, 10)
+    vision_process = pytest.importorskip('qwen_vl_utils.vision_process')
+    assert MAX_ASPECT_RATIO == vision_process.MAX_RATIO
+    for w, h in ((64 * 200, 64), (64 * 200 + 1, 64), (64, 64 * 200 + 1), (1000, 999), (10_001, 50)):
+        try:
+            vision_process.smart_resize(h, w, factor=32)
+            refused = False
+        except ValueError:
+            refused = True
+        assert refused == (aspect_ratio_problem(w, h) is not None), (w, h)

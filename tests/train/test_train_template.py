@@ -44,7 +44,6 @@ def test_training_fetch_equals_render_and_changes_with_epoch(swift_setup):
     from swift.dataloader.shard import BatchSamplerShard
     from swift.dataset.utils import LazyLLMDataset
 
-    from geoaug_train.records import Record
     from geoaug_train.samples import SampleBuilder
     from geoaug_train.template import EpochIndex
     cfg, prepared, template = swift_setup
@@ -58,7 +57,7 @@ def test_training_fetch_equals_render_and_changes_with_epoch(swift_setup):
         per_epoch[epoch] = []
         for index in range(len(rows)):
             encoded = dataset[EpochIndex(index, epoch)]
-            record = Record.from_json(spec['records']['train'][index])
+            record = prepared['store']['train'].record(index)
             expected = builder.build(record, split='train', epoch=epoch, index=index)
             assert _answer(template, encoded) == expected.objects
             # The pixels the processor saw are the augmented image's: grid (t, h/16, w/16).
@@ -79,7 +78,6 @@ def test_validation_rows_are_not_augmented(swift_setup):
     from datasets import Dataset
     from swift.dataset.utils import LazyLLMDataset
 
-    from geoaug_train.records import Record
     from geoaug_train.samples import SampleBuilder
     from geoaug_train.template import EpochIndex
     cfg, prepared, template = swift_setup
@@ -90,7 +88,7 @@ def test_validation_rows_are_not_augmented(swift_setup):
     plain = SampleBuilder(None, max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'], seed=0,
                           prompt=spec['prompt'])
     for index in range(len(rows)):
-        record = Record.from_json(spec['records']['val'][index])
+        record = prepared['store']['val'].record(index)
         expected = plain.build(record, split='val', epoch=0, index=index).objects
         for epoch in (0, 5):
             assert _answer(template, dataset[EpochIndex(index, epoch)]) == expected
