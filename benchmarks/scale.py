@@ -1,5 +1,6 @@
 """Training data at scale: `geoaug-train prepare` cold and warm, opening the store in a fresh process, and the
-time from `geoaug-train train` to the first optimizer step of the tiny model.
+time from `geoaug-train train` to the first optimizer step of the tiny model, on a relaunch (store built)
+and from nothing (a fresh output dir: prepare included; this is the figure held to the target).
 
     python benchmarks/scale.py --records 100000 1000000 [--images 1000] [--boxes 20] [--work /tmp/geoaug-scale]
         [--skip-train] [--json benchmarks/results/scale.json]
@@ -23,6 +24,15 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {'prepare_cold_s': 120, 'prepare_warm_s': 5, 'open_fetch_100_s': 1, 'rss_growth_mb': 100,
            'first_step_s': 240}
+
+# Runs a command and prints the peak RSS of its largest process (it or one of its workers): a wrapper of its
+# own, so no earlier child of this script counts.
+PEAK = r'''
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[1:])
+print('peak_rss_mb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+sys.exit(rc)
+'''
 
 OPEN_AND_FETCH = r'''
 import json, os, random, sys, time, resource
@@ -119,20 +129,23 @@ def run(records: int, args, model: str, small_store: dict) -> dict:
     config = os.path.join(work, f'config_{records}.yaml')
     write_config(config, data, model, out)
     subprocess.run(['rm', '-rf', out])
-    cold, proc = timed([sys.executable, '-m', 'geoaug_train.cli', 'prepare', config])
-    report = proc.stdout
+    cold, proc = timed([sys.executable, '-c', PEAK, sys.executable, '-m', 'geoaug_train.cli', 'prepare', config])
+    report, peak = proc.stdout.rsplit('peak_rss_mb ', 1)
+    peak_mb = float(peak)
     warm, _ = timed([sys.executable, '-m', 'geoaug_train.cli', 'prepare', config])
     _, proc = timed([sys.executable, '-c', OPEN_AND_FETCH, store_of(report)])
     opened = json.loads(proc.stdout)
     res = {'records': records, 'objects': records * args.boxes, 'images': args.images,
            'jsonl_mb': round(os.path.getsize(data) / 2**20, 1), 'generate_s': round(gen, 1),
-           'prepare_cold_s': round(cold, 2), 'prepare_warm_s': round(warm, 2),
+           'prepare_cold_s': round(cold, 2), 'prepare_warm_s': round(warm, 2), 'prepare_peak_rss_mb': round(peak_mb),
            'store_mb': round(sum(e.stat().st_size for e in os.scandir(store_of(report))) / 2**20, 1),
            'open_fetch_100_s': round(opened['open_fetch_100_s'], 3),
            'rss_growth_mb': round(opened['rss_mb'] - small_store['rss_mb'], 1),
            'prepare_report': report.strip().splitlines()}
     if not args.skip_train:
-        res['first_step_s'] = round(first_step(config), 1)
+        res['first_step_warm_s'] = round(first_step(config), 1)  # the store exists: a relaunch
+        subprocess.run(['rm', '-rf', out])
+        res['first_step_s'] = round(first_step(config), 1)  # from nothing: prepare included
     res['targets_met'] = {k: res[k] <= v for k, v in TARGETS.items() if k in res}
     return res
 

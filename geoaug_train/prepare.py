@@ -80,7 +80,7 @@ def format_report(store: RecordStore) -> str:
     if rep['skipped']:
         lines.append(f"skipped records (data.skip_bad_images): {sum(s['skipped_bad_image'] for s in rep['splits'].values()):,}")
         lines += [f'  {m}' for m in rep['skipped'][:5]]
-    lines.append('prepare took ' + ', '.join(f'{k} {v:.1f} s' for k, v in rep['seconds'].items()))
+    lines.append('store built in ' + ', '.join(f'{k} {v:.1f} s' for k, v in rep['seconds'].items()))
     return '\n'.join(lines)
 
 

@@ -139,12 +139,11 @@ def _native_objects(where: str, objects) -> Dict[str, Any]:
             raise DataError(f'{ow}.bbox[{b_i}]: needs x1 < x2 and y1 < y2 (an inverted or empty box), '
                             f'got {brief_repr(box)}')
         boxes.append([x1, y1, x2, y2])
-    refs = objects.get('ref')
+    refs = objects.get('ref', [])
+    # No count rule between refs and boxes: ms-swift's own grounding example has a ref for the query's
+    # <ref-object> and one per answered box. What must match is each list and its tags (_check_object_tags).
     if not isinstance(refs, list):
-        raise DataError(f'{ow}.ref: expected a list of {len(boxes)} strings, one per box, got {brief_repr(refs)}')
-    if len(refs) != len(boxes):
-        raise DataError(f'{ow}: objects.ref has {len(refs)} entries but objects.bbox has {len(boxes)}; '
-                        'each box needs exactly one ref (its label), in the same order')
+        raise DataError(f'{ow}.ref: expected a list of strings, got {brief_repr(refs)}')
     for r_i, ref in enumerate(refs):
         if not isinstance(ref, str) or not ref:
             raise DataError(f'{ow}.ref[{r_i}]: expected a non-empty string, got {brief_repr(ref)}')
@@ -156,17 +155,18 @@ def _native_objects(where: str, objects) -> Dict[str, Any]:
     return {'ref': list(refs), 'bbox': boxes}
 
 
-def _check_object_tags(where: str, messages: List[Dict[str, Any]], n: int) -> None:
+def _check_object_tags(where: str, messages: List[Dict[str, Any]], objects: Optional[Dict[str, Any]]) -> None:
     """ms-swift (template/base.py, Template._pre_tokenize) fills the k-th <ref-object> tag with objects.ref[k]
-    and the k-th <bbox> tag with objects.bbox[k], across all messages in order; a tag past the end of its list
-    stays in the text as the literal "<bbox>", and an entry no tag reaches is left out, both silently."""
+    and the k-th <bbox> tag with objects.bbox[k], across all messages (system included) in order; a tag past
+    the end of its list stays in the text as itself, and an entry no tag reaches is left out, both silently.
+    A tag kind the messages do not use is not checked: ms-swift then renders none of that list."""
     for tag, key in ((REF_TAG, 'ref'), (BBOX_TAG, 'bbox')):
         count = sum(m['content'].count(tag) for m in messages)
+        n = len(objects[key]) if objects else 0
         if count and count != n:
-            have = f'{n} objects' if n else 'no objects'
-            raise DataError(f'{where}: {count} {tag} tags in the messages for {have}; ms-swift fills the k-th '
-                            f'{tag} with objects.{key}[k], so a record that uses {tag} needs one per object '
-                            '(an extra tag would stay literal text, a missing one would leave its object out)')
+            raise DataError(f'{where}: {count} {tag} tags in the messages for {n} entries in objects.{key}; '
+                            f'ms-swift fills the k-th {tag} with objects.{key}[k] (an extra tag would stay '
+                            'literal text, a missing one would leave its entry out)')
 
 
 def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> Record:
@@ -190,7 +190,7 @@ def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
     objects = rec.get('objects')
     if objects is not None:
         objects = _native_objects(where, objects)
-    _check_object_tags(where, messages, len(objects['bbox']) if objects else 0)
+    _check_object_tags(where, messages, objects)
     return Record(line=line, image=images[0], kind='native', messages=messages, native_objects=objects)
 
 

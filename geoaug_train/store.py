@@ -159,9 +159,11 @@ def _parse_line(raw: bytes, where: str, base_dir: str, line: int):
     if 'messages' in rec:
         r = _parse_native(where, rec, base_dir, line)
         native = r.native_objects
-        objects = [(0, ref, list(b)) for ref, b in zip(native['ref'], native['bbox'])] if native else []
-        text = json.dumps({'messages': r.messages, 'objects': native is not None}, ensure_ascii=False)
-        return r.image, NATIVE, text.encode('utf-8'), objects
+        # Boxes go to the object columns (checked against the image like any object); refs stay with the
+        # messages: ms-swift pairs them with tags, not with boxes, and their counts may differ.
+        objects = [(0, '', list(b)) for b in native['bbox']] if native else []
+        extra = {'messages': r.messages, 'ref': native['ref'] if native else None}
+        return r.image, NATIVE, json.dumps(extra, ensure_ascii=False).encode('utf-8'), objects
     objects = rec.get('objects', [])
     fast = None
     # `true`/`false` anywhere in the line: a bool might stand for a number, which numpy would take as 0/1.
@@ -387,7 +389,7 @@ def _degenerate(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray) -> np.nd
 
 
 def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray, policy: str,
-                   where, block: int = 1 << 17) -> Dict[str, Any]:
+                   where, block: int = 1 << 15) -> Dict[str, Any]:
     """Every object against its own image, blockwise over the memory-mapped columns. Marks dropped objects in
     `obj_drop` and returns the counts by kind, the records affected and the worst ones."""
     from geoaug.clip import HAIR
@@ -691,7 +693,7 @@ class SplitRecords:
         if self.col('rec_kind')[r] == GEOAUG:
             return Record(line=line, image=image, kind='geoaug', objects=objects, prompt=text or None)
         extra = json.loads(text)
-        native = {'ref': [o['label'] for o in objects], 'bbox': [o['bbox'] for o in objects]} if extra['objects'] else None
+        native = None if extra['ref'] is None else {'ref': extra['ref'], 'bbox': [o['bbox'] for o in objects]}
         return Record(line=line, image=image, kind='native', messages=extra['messages'], native_objects=native)
 
 

@@ -290,14 +290,19 @@ def test_probe_unreadable_and_missing(tmp_path):
         probe_image(tmp_path)
 
 
+def _flip_middle(src, dst, n):
+    """A copy of ``src`` with ``n`` bytes in the middle inverted: header and end marker intact."""
+    data = bytearray(src.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + n] = bytes(b ^ 0xFF for b in data[mid:mid + n])
+    dst.write_bytes(bytes(data))
+    return dst
+
+
 def test_probe_decode_reports_decoder_errors(tmp_path):
     jpg, png = _jpeg_and_png(tmp_path)
     # A PNG whose IDAT is damaged but whose IEND is intact: only decoding finds it.
-    data = bytearray(png.read_bytes())
-    mid = len(data) // 2
-    data[mid:mid + 64] = bytes(b ^ 0xFF for b in data[mid:mid + 64])
-    bad = tmp_path / "bad.png"
-    bad.write_bytes(bytes(data))
+    bad = _flip_middle(png, tmp_path / "bad.png", 64)
     assert probe_image(bad).format == "PNG"
     with pytest.raises(ImageError, match="cannot decode image"):
         probe_image(bad, decode=True)
@@ -307,11 +312,7 @@ def test_probe_decode_corrupt_middle_jpeg_is_not_always_caught(tmp_path):
     """libjpeg decodes flipped entropy-coded bytes as garbage pixels without an error (checked with Pillow
     13), so ``decode=True`` cannot promise to catch a corrupt-middle JPEG whose end marker is intact."""
     jpg, _ = _jpeg_and_png(tmp_path)
-    data = bytearray(jpg.read_bytes())
-    mid = len(data) // 2
-    data[mid:mid + 50] = bytes(b ^ 0xFF for b in data[mid:mid + 50])
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(bytes(data))
+    bad = _flip_middle(jpg, tmp_path / "bad.jpg", 50)
     assert probe_image(bad) == ImageInfo("JPEG", 64, 48, "RGB")
     try:
         probe_image(bad, decode=True)

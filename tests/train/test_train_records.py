@@ -187,12 +187,8 @@ def native_error(tmp_path, img, bad) -> str:
 
 
 @pytest.mark.parametrize('objects,where,reason', [
-    ({'ref': ['a'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects:',
-     'objects.ref has 1 entries but objects.bbox has 2'),
-    ({'ref': ['a', 'b', 'c'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects:',
-     'objects.ref has 3 entries but objects.bbox has 2'),
-    ({'bbox': [[1, 2, 10, 20]]}, '.objects.ref:', 'expected a list of 1 strings, one per box, got None'),
-    ({'ref': 'cat', 'bbox': [[1, 2, 10, 20]]}, '.objects.ref:', "expected a list of 1 strings"),
+    ({'ref': None, 'bbox': [[1, 2, 10, 20]]}, '.objects.ref:', 'expected a list of strings, got None'),
+    ({'ref': 'cat', 'bbox': [[1, 2, 10, 20]]}, '.objects.ref:', "expected a list of strings"),
     ({'ref': ['a', 7], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects.ref[1]:',
      'expected a non-empty string, got 7'),
     ({'ref': ['a', ''], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}, '.objects.ref[1]:', 'non-empty string'),
@@ -231,13 +227,13 @@ def test_huge_numbers_in_a_native_bbox_name_the_line(tmp_path, img):
 
 @pytest.mark.parametrize('user,answer,objects,reason', [
     ('<image>Find <ref-object>', '<bbox><bbox>', {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]]},
-     '2 <bbox> tags in the messages for 1 objects'),
+     '2 <bbox> tags in the messages for 1 entries in objects.bbox'),
     ('<image>Find <ref-object> and <ref-object>', '<bbox>', {'ref': ['cat'], 'bbox': [[1, 2, 10, 20]]},
-     '2 <ref-object> tags in the messages for 1 objects'),
-    ('<image>Find <ref-object>', '<bbox>', None, '1 <ref-object> tags in the messages for no objects'),
-    ('<image>Find the cat', '<bbox>', None, '1 <bbox> tags in the messages for no objects'),
+     '2 <ref-object> tags in the messages for 1 entries in objects.ref'),
+    ('<image>Find <ref-object>', '<bbox>', None, '1 <ref-object> tags in the messages for 0 entries in objects.ref'),
+    ('<image>Find the cat', '<bbox>', None, '1 <bbox> tags in the messages for 0 entries in objects.bbox'),
     ('<image>Find <ref-object>', '<bbox>', {'ref': ['cat', 'dog'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]},
-     '1 <ref-object> tags in the messages for 2 objects'),
+     '1 <ref-object> tags in the messages for 2 entries in objects.ref'),
 ])
 def test_ref_and_bbox_tags_must_match_the_objects(tmp_path, img, user, answer, objects, reason):
     msg = native_error(tmp_path, img, native_rec(img, objects, user=user, answer=answer))
@@ -255,14 +251,22 @@ def test_tag_counts_that_match_or_are_unused_are_accepted(tmp_path, img):
     assert [len(r.native_objects['bbox']) for r in parse_jsonl(path)] == [2, 2, 2, 2, 0]
 
 
-def test_ms_swift_docs_shared_query_ref_is_rejected_with_the_reason(tmp_path, img):
-    """ms-swift's docs show a query <ref-object> plus one <ref-object> per answered box, with one more ref
-    than boxes. ms-swift can render that, but here each box carries exactly one ref: it must say so."""
-    rec = native_rec(img, {'ref': ['sheep', 'sheep', 'sheep'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]},
-                     user='<image>Locate the <ref-object> in the image',
-                     answer='[{"bbox_2d": <bbox>, "label": "<ref-object>"}, {"bbox_2d": <bbox>, "label": "<ref-object>"}]')
-    msg = native_error(tmp_path, img, rec)
-    assert 'objects.ref has 3 entries but objects.bbox has 2' in msg
+def test_ms_swift_docs_shared_query_ref_is_accepted_and_kept_whole(tmp_path, img):
+    """ms-swift's docs show a query <ref-object> plus one <ref-object> per answered box: one more ref than
+    boxes. ms-swift pairs refs with tags, not with boxes, so the record is valid and every ref must survive
+    the store (boxes and refs are kept as separate lists)."""
+    from geoaug_train.store import open_or_build
+    objects = {'ref': ['sheep', 'sheep', 'sheep'], 'bbox': [[1, 2, 10, 20], [3, 4, 30, 40]]}
+    rec = native_rec(img, objects, user='<image>Locate the <ref-object> in the image',
+                     answer='[{"bbox_2d": <bbox>, "label": "<ref-object>"}, '
+                            '{"bbox_2d": <bbox>, "label": "<ref-object>"}]')
+    path = write_jsonl(tmp_path / 'd.jsonl', [rec])
+    (parsed,) = parse_jsonl(path)
+    expect = {'ref': ['sheep'] * 3, 'bbox': [[1.0, 2.0, 10.0, 20.0], [3.0, 4.0, 30.0, 40.0]]}
+    assert parsed.native_objects == expect
+    store, _ = open_or_build({'train': [path], 'check_images': 'header', 'objects_outside': 'clip'},
+                             str(tmp_path / 'cache'), workers=1)
+    assert store['train'].record(0).native_objects == expect
 
 
 @pytest.mark.parametrize('bad,where,reason', [

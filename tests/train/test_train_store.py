@@ -282,3 +282,43 @@ def test_dataloader_workers_read_the_store(tmp_path, images, method):
     assert len({g['pid'] for g in got} - {os.getpid()}) == 2
     assert [json.loads(g['objects']) for g in got] == [[{'label': f'r{i}', 'bbox': [1.0, 1.0, 2.0 + i % 90, 9.0]}]
                                                        for i in range(64)]
+
+
+# ---- the fast intake path against the exact one ----
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+_num = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+_point = st.lists(_num, min_size=2, max_size=2)
+_object = st.one_of(
+    st.builds(lambda l, x, y, w, h: {'label': l, 'bbox': [x, y, x + w, y + h]}, st.text(min_size=1, max_size=8),
+              _num, _num, st.integers(1, 100), st.floats(0.5, 100)),
+    st.builds(lambda l, q: {'label': l, 'quad': q}, st.text(min_size=1, max_size=8), st.lists(_point, min_size=4, max_size=4)),
+    st.builds(lambda l, p: {'label': l, 'line': p}, st.text(min_size=1, max_size=8), st.lists(_point, min_size=2, max_size=6)))
+
+
+@given(st.lists(st.lists(_object, max_size=12), min_size=1, max_size=6))
+def test_fast_intake_equals_the_exact_checks(tmp_path_factory, records):
+    """Whatever shape the objects take, the columns hold exactly what check_record accepts (same floats,
+    labels, kinds and order), whether a record went through the fast path or the exact one."""
+    from geoaug_train.records import _parse_geoaug
+    from geoaug_train.store import KINDS
+    path = tmp_path_factory.mktemp('fast') / 'd.jsonl'
+    rows = [{'image': 'a.png', 'objects': objs} for objs in records]
+    _jsonl(path, rows)
+    (chunk,) = [parse_chunk(t) for t in chunk_tasks(str(path))]
+    pts = chunk.points.tolist()
+    labels = chunk.label.decode('utf-8')
+    o = p = lab = 0
+    for n, row in enumerate(rows):
+        expect = _parse_geoaug('x', json.loads(json.dumps(row)), str(tmp_path_factory.getbasetemp()), n + 1).objects
+        assert chunk.rec_nobj[n] == len(expect)
+        for obj in expect:
+            kind = KINDS[chunk.obj_kind[o]]
+            k = int(chunk.obj_npts[o])
+            got = pts[p:p + k]
+            assert kind in obj and obj[kind] == (got[0] + got[1] if kind == 'bbox' else got)
+            size = int(chunk.label_len[o])
+            assert labels.encode('utf-8')[lab:lab + size].decode('utf-8') == obj['label']
+            o, p, lab = o + 1, p + k, lab + size
+    assert o == len(chunk.obj_kind)
