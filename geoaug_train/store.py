@@ -765,7 +765,13 @@ def open_or_build(data: Dict[str, Any], default_dir: str, workers: Optional[int]
             meta = {'version': STORE_VERSION, 'key': key, 'created': time.time(), 'report': report}
             with open(os.path.join(tmp, 'meta.json'), 'w', encoding='utf-8') as f:
                 json.dump(meta, f, indent=1)
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except OSError:  # a file system whose locks did not hold: another builder finished first
+                if not os.path.isfile(os.path.join(final, 'meta.json')):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+                return RecordStore(final), False
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -322,3 +322,25 @@ def test_fast_intake_equals_the_exact_checks(tmp_path_factory, records):
             assert labels.encode('utf-8')[lab:lab + size].decode('utf-8') == obj['label']
             o, p, lab = o + 1, p + k, lab + size
     assert o == len(chunk.obj_kind)
+
+
+def test_a_race_lost_where_locks_do_not_hold_opens_the_winner(tmp_path, images, monkeypatch):
+    """On a file system whose locks are not shared, two builders can both build: the second rename fails,
+    and the loser opens the winner's complete store instead of failing or leaving its copy behind."""
+    import shutil
+
+    import geoaug_train.store as store_mod
+    data = _data([_jsonl(tmp_path / 'd.jsonl', ROWS)])
+    final = tmp_path / 'cache' / store_key(data)
+    real_build = store_mod.build_store
+
+    def racing_build(d, folder, workers):
+        report = real_build(d, folder, workers)
+        shutil.copytree(folder, final)  # the other node finishes first
+        (final / 'meta.json').write_text(json.dumps({'version': store_mod.STORE_VERSION, 'report': report}))
+        return report
+
+    monkeypatch.setattr(store_mod, 'build_store', racing_build)
+    store, built = _built(tmp_path, data)
+    assert not built and store.folder == str(final) and store['train'].record(0).prompt == 'find them'
+    assert sorted(os.listdir(tmp_path / 'cache')) == sorted([final.name, final.name + '.lock'])
