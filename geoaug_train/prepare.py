@@ -77,9 +77,10 @@ def format_report(store: RecordStore) -> str:
                                                           if geo['native_objects_outside_kept'] else ''))
             lines += [f"    {w['where']}: {w['dropped']} dropped, {w['clipped']} clipped of {w['objects']}"
                       for w in geo['worst'][:5]]
-    if rep['skipped']:
-        lines.append(f"skipped records (data.skip_bad_images): {sum(s['skipped_bad_image'] for s in rep['splits'].values()):,}")
-        lines += [f'  {m}' for m in rep['skipped'][:5]]
+    skipped = sum(s['skipped_bad_image'] for s in rep['splits'].values())
+    if skipped:
+        lines.append(f"records skipped for a bad image (data.skip_bad_images): {skipped:,}, listed in the store's "
+                     "meta.json")
     lines.append('store built in ' + ', '.join(f'{k} {v:.1f} s' for k, v in rep['seconds'].items()))
     return '\n'.join(lines)
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -346,7 +347,8 @@ def check_image(task: Tuple[str, str]) -> Tuple[int, int, Optional[str]]:
         info = probe_image(path, decode=mode == 'decode')
     except ImageError as e:
         return 0, 0, str(e)
-    return info.width, info.height, aspect_ratio_problem(info.width, info.height)
+    aspect = aspect_ratio_problem(info.width, info.height)
+    return info.width, info.height, aspect and f'image {path}: {aspect}'
 
 
 def _visible(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray, w: np.ndarray, h: np.ndarray,
@@ -470,31 +472,39 @@ def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray
 # ------------------------------------------------------------------------------------------------ building
 
 class _Progress:
-    """tqdm when it is installed (ms-swift brings it), else a line every few seconds; records/s either way."""
+    """A tqdm bar on a terminal (ms-swift brings tqdm); in a log file, a line every few seconds and one at the
+    end, so a long prepare under a job scheduler still shows its rate."""
 
-    def __init__(self, what: str, total: Optional[int], unit: str):
-        self.what, self.total, self.unit, self.n, self.t0, self.last = what, total, unit, 0, time.time(), 0.0
-        try:
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, desc=f'[geoaug-train] {what}', unit=f' {unit}', unit_scale=True,
-                            mininterval=1.0, disable=None)
-        except ImportError:
-            self.bar = None
+    def __init__(self, what: str, total: Optional[int], unit: str, every: float = 10.0):
+        self.what, self.total, self.unit, self.every = what, total, unit, every
+        self.n, self.t0, self.last = 0, time.time(), time.time()
+        self.bar = None
+        if sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, desc=f'[geoaug-train] {what}', unit=f' {unit}', unit_scale=True,
+                                mininterval=0.5)
+            except ImportError:
+                pass
 
     def update(self, n: int) -> None:
         self.n += n
         if self.bar is not None:
             self.bar.update(n)
-        elif time.time() - self.last > 5:
+        elif time.time() - self.last > self.every:
             self.last = time.time()
-            print(f'[geoaug-train] {self.what}: {self.n:,} {self.unit} ({self.rate():,.0f}/s)', flush=True)
+            self._line()
 
-    def rate(self) -> float:
-        return self.n / max(time.time() - self.t0, 1e-9)
+    def _line(self) -> None:
+        of = f' of {self.total:,}' if self.total else ''
+        rate = self.n / max(time.time() - self.t0, 1e-9)
+        print(f'[geoaug-train] {self.what}: {self.n:,}{of} {self.unit} ({rate:,.0f}/s)', file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        elif self.n:
+            self._line()
 
 
 def _pool(workers: int):
@@ -584,7 +594,7 @@ def build_store(data: Dict[str, Any], folder: str, workers: int = 1) -> Dict[str
         for i in sorted(problems):
             if uses[i] == 0:
                 continue
-            msg = f'{first_use[i]}: {problems[i]}: {paths[i]} (used by {uses[i]} {split} record(s))'
+            msg = f'{first_use[i]}: {problems[i]} (used by {uses[i]} {split} record(s))'
             if not data.get('skip_bad_images'):
                 raise DataError(msg + '; set data.skip_bad_images: true to skip such records and count them')
             skipped.append(msg)
@@ -597,7 +607,7 @@ def build_store(data: Dict[str, Any], folder: str, workers: int = 1) -> Dict[str
                                    'skipped_bad_image': int(len(rec_image) - len(keep)), 'geometry': geometry}
         write_swift_rows(folder, split)
     seconds['geometry'] = time.time() - t2
-    report['images']['problems'] = [f'{first_use[i]}: {problems[i]}: {paths[i]}' for i in sorted(problems)][:20]
+    report['images']['problems'] = [f'{first_use[i]}: {problems[i]}' for i in sorted(problems)][:20]
     report['skipped'] = skipped[:100]
     report['seconds'] = {k: round(v, 2) for k, v in {**seconds, 'total': time.time() - t0}.items()}
     return report

@@ -75,7 +75,7 @@ def _patch_epoch_tracking() -> None:
 
 class _Spec:
     """The run's spec, written by `geoaug-train train` before ms-swift starts: the augmentation, and the
-    record store every process opens memory-mapped (one record read per fetch, no copy per process)."""
+    record store every process opens (one record read per fetch, no copy per process)."""
 
     def __init__(self, path: str):
         from .samples import builder_from_spec

@@ -344,3 +344,10 @@ def test_a_race_lost_where_locks_do_not_hold_opens_the_winner(tmp_path, images, 
     store, built = _built(tmp_path, data)
     assert not built and store.folder == str(final) and store['train'].record(0).prompt == 'find them'
     assert sorted(os.listdir(tmp_path / 'cache')) == sorted([final.name, final.name + '.lock'])
+
+
+def test_an_image_qwen_would_refuse_is_a_bad_image(tmp_path, images):
+    Image.new('RGB', (402, 2), (0, 0, 0)).save(images / 'imgs' / 'strip.png')
+    src = _jsonl(tmp_path / 'd.jsonl', [{'image': 'imgs/a.png', 'objects': []}, {'image': 'imgs/strip.png', 'objects': []}])
+    with pytest.raises(DataError, match=rf'{src}:2: image .*strip\.png: aspect ratio 201\.0:1 .*smart_resize'):
+        _built(tmp_path, _data([src]))
