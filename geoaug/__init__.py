@@ -7,7 +7,7 @@ one fused warp per run of geometric ops.
 from . import ops  # noqa: F401  (fills the registry)
 from .config import from_config, load_yaml
 from .draw import draw
-from .errors import ConfigError, GeoaugError, GeometryError, ImageError, ImageTypeError
+from .errors import ConfigError, GeoaugError, GeometryError, ImageError, ImageTypeError, ReplayError
 from .instances import Boxes, Lines, Quads
 from .inverse import inverse
 from .pipeline import Pipeline, Result
@@ -21,5 +21,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Boxes", "Quads", "Lines", "Pipeline", "Result", "Report", "from_config", "load_yaml", "make_op",
     "available_ops", "REGISTRY", "sample_seed", "inverse", "ConfigError", "GeoaugError", "GeometryError",
-    "ImageError", "ImageTypeError", "draw", "qwen", "tta",
+    "ImageError", "ImageTypeError", "ReplayError", "draw", "qwen", "tta",
 ]

@@ -2,8 +2,10 @@
 
 Boxes are clipped; quads are intersected with the canvas and stay quads while that is exact (else the
 ``quad_clip`` policy applies); lines are intersected and may split into several pieces. Visibility is
-multiplied by the kept fraction (area for boxes and quads, length for lines). Objects with nothing left
-are dropped and reported. Only objects that actually cross an edge pay for exact geometry.
+multiplied by the kept fraction (area for boxes and quads, length for lines; a quad or box polygon without
+area to speak of, see DEGENERATE, by the length of its outline), never above 1. Objects with nothing left
+are dropped and reported. Only objects that actually cross an edge pay for exact geometry. A quad is cut
+the same alone or among any others (each row's numbers come from that row alone).
 """
 from __future__ import annotations
 
@@ -23,6 +25,13 @@ from .report import Report
 HAIR = 1e-3
 
 QUAD_CLIP_POLICIES = ("clamp", "drop")
+
+# A quad whose area (of its repaired shape, for a self-intersecting one) is at most this share of its
+# perimeter squared has no area to speak of: a line written as a quad (repeated or collinear corners, a
+# sliver a thousandth of a pixel thick along 1,000). A kept share of such an area is a ratio of rounding
+# errors, so a cut one is measured by its outline instead: visibility = kept length / perimeter.
+# (A square scores 1/16, a 1000 x 1 text line 2.5e-4.)
+DEGENERATE = 1e-6
 
 
 def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str = "clipped",
@@ -69,17 +78,26 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
 def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Boxes:
     """Boxes that carry their polygon: cut the polygon, and the box becomes the bounds of what is left."""
     pts = boxes.outline.points
-    polys = shapely.make_valid(np.array([shapely.Polygon(pts[r]) for r in rows], dtype=object))
+    # an outline an earlier cut collapsed to a segment or a point is padded to the 3 points a ring needs
+    polys = shapely.make_valid(np.array([shapely.Polygon(pts[r] if len(pts[r]) >= 3 else np.concatenate(
+        [pts[r]] + [pts[r][-1:]] * 2)[:3]) for r in rows], dtype=object))
     inter = shapely.intersection(polys, shapely.box(0.0, 0.0, w, h))
     area0, area1 = shapely.area(polys), shapely.area(inter)
     xyxy, vis, keep = boxes.xyxy.copy(), boxes.visibility.copy(), np.ones(len(boxes), dtype=bool)
     for r, geom, a0, a1 in zip(rows, inter, area0, area1):
-        if geom.is_empty or (a0 > 0 and a1 <= 0):
+        ring = pts[r]
+        edges = np.roll(ring, -1, axis=0) - ring
+        seg = np.sqrt(edges[:, 0] * edges[:, 0] + edges[:, 1] * edges[:, 1])
+        perimeter = seg.sum()
+        if a0 <= DEGENERATE * perimeter * perimeter:  # no area to speak of: measured by its outline, as quads
+            t0, t1, _, _ = _segment_window(ring, edges, w, h)
+            a1, a0 = (seg * np.maximum(t1 - t0, 0.0)).sum(), perimeter
+        if geom.is_empty or a1 <= 0:
             keep[r] = False
             continue
         x1, y1, x2, y2 = geom.bounds
         xyxy[r] = [max(x1, 0.0), max(y1, 0.0), min(x2, w), min(y2, h)]
-        vis[r] *= a1 / a0 if a0 > 0 else 1.0
+        vis[r] *= min(a1 / a0, 1.0)
         part = geom if geom.geom_type == "Polygon" else shapely.convex_hull(geom)
         if part.geom_type == "Polygon":
             pts[r] = np.asarray(part.exterior.coords)[:-1]
@@ -125,11 +143,17 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
     if len(sub_rows):
         rows = loose[sub_rows]
         cut = take_rows(sub, sub_rows)
-        kept, ring, as_quad, area0 = _cut_quads(cut, w, h)
-        gone = kept <= 0  # nothing left (a quad with no area that crosses an edge included)
+        kept, ring, as_quad, area0, thin = _cut(cut, w, h)
+        share = np.divide(kept, area0, out=np.ones(len(rows)), where=area0 > 0)
+        if thin.any():  # measured by their outline (see DEGENERATE); one with no length left is gone
+            t = np.flatnonzero(thin)
+            kept[t], perimeter = _outline_kept(take_rows(cut, t), w, h)
+            share[t] = np.divide(kept[t], perimeter, out=np.zeros(len(t)), where=perimeter > 0)
+        np.minimum(share, 1.0, out=share)  # the kept part's rounding may exceed the whole's by an ulp
+        gone = kept <= 0  # nothing left
         live = ~gone
         vis = vis.copy()
-        vis[rows] *= np.divide(kept, area0, out=np.ones(len(rows)), where=area0 > 0)
+        vis[rows] *= share
         as_quad &= live
         not_quad = live & ~as_quad
         q = np.flatnonzero(as_quad)
@@ -152,22 +176,36 @@ def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str 
 
 def _cut_quads(pts: np.ndarray, w: float, h: float):
     """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
-    mask of those, area of each quad (of its repaired shape when it is not simple)).
+    mask of those, area of each quad (of its repaired shape when it is not simple)). See _cut."""
+    return _cut(pts, w, h)[:4]
 
-    Strictly convex quads in general position (no corner on a side's line, no canvas corner on an edge's
-    line) are cut in closed form, all at once (_cut_convex). The rest go through GEOS: self-intersecting,
-    concave or degenerate ones are repaired (make_valid) and overlaid, and convex ones touching a side take
-    its rectangle clipper."""
+
+def _cut(pts: np.ndarray, w: float, h: float):
+    """_cut_quads, and a mask of the quads without area to speak of (DEGENERATE).
+
+    Strictly convex quads with an area (not DEGENERATE) in general position (no corner on a side's line,
+    no canvas corner on an edge's line) are cut in closed form, all at once (_cut_convex). The rest go
+    through GEOS's overlay: every one made valid first (self-intersecting, concave, degenerate ones are
+    repaired; GEOS's rectangle clipper fails on slivers and on quads far larger than the canvas).
+
+    Every number of a row is computed from that row alone, elementwise or by per-row reductions (a BLAS
+    matrix-vector product rounds a row differently by its position in the batch): a quad is cut the same,
+    to the last bit, alone or among thousands."""
     n = len(pts)
     kept, ring, is_quad = np.zeros(n), np.zeros((n, 4, 2)), np.zeros(n, dtype=bool)
     edges = pts[:, _NEXT] - pts
     ex, ey = edges[..., 0], edges[..., 1]
+    perimeter = _sum4(np.sqrt(ex * ex + ey * ey))
+    least = perimeter * perimeter
+    least *= DEGENERATE
     cpe = cross(pts, edges)  # summed: twice the signed area (shoelace)
-    twice = cpe @ _ONES4
+    twice = _sum4(cpe)
     area0 = np.abs(twice) / 2
+    thin = area0 <= least  # final for convex quads, whose shoelace area is their area; the rest: below
     turn = cross(edges, edges[:, _NEXT])  # at each corner (after its edge): strictly convex when all turn
     turn *= turn[:, :1]                   # one way (so also simple and not degenerate)
     convex = _all4(turn > 0)
+    convex[thin] = False  # cut by GEOS like the other degenerate ones
     # cross(edge, canvas corner - quad corner), (n, 4 canvas corners, 4 edges): > 0 on the edge's inner
     # side for a clockwise quad
     side = np.empty((n, 4, 4))
@@ -191,22 +229,35 @@ def _cut_quads(pts: np.ndarray, w: float, h: float):
         kept[k], ring[k], is_quad[k] = _cut_convex(pts[k], edges[k], inner, w, h)
     rest = np.flatnonzero(~general)
     if len(rest):
-        inter = np.empty(len(rest), dtype=object)
+        shapes = shapely.make_valid(shapely.polygons(pts[rest]))
+        inter = shapely.intersection(shapes, shapely.box(0.0, 0.0, w, h))
+        # a bow-tie's shoelace sum cancels between its lobes: measure what was cut, the repaired shape
         cvx = convex[rest]
-        if cvx.any():
-            inter[cvx] = shapely.clip_by_rect(shapely.polygons(pts[rest[cvx]]), 0.0, 0.0, w, h)
         if not cvx.all():
-            repaired = shapely.make_valid(shapely.polygons(pts[rest[~cvx]]))
-            inter[~cvx] = shapely.intersection(repaired, shapely.box(0.0, 0.0, w, h))
-            # a bow-tie's shoelace sum cancels between its lobes: measure what was cut, the repaired shape
-            area0[rest[~cvx]] = shapely.area(repaired)
+            fix = rest[~cvx]
+            area0[fix] = shapely.area(shapes[~cvx])
+            thin[fix] = area0[fix] <= least[fix]
         ring[rest], is_quad[rest] = _quad_corners(inter)
         kept[rest] = shapely.area(inter)
-    return kept, ring, is_quad, area0
+    return kept, ring, is_quad, area0, thin
+
+
+def _sum4(a: np.ndarray) -> np.ndarray:
+    """Row sums of an (n, 4) array, always in the same order."""
+    return a[:, 0] + a[:, 1] + a[:, 2] + a[:, 3]
+
+
+def _outline_kept(pts: np.ndarray, w: float, h: float):
+    """(length of each quad's outline within the canvas, its perimeter): its 4 edges cut on their own, all at
+    once."""
+    edges = pts[:, _NEXT] - pts
+    t0, t1, _, _ = _segment_window(pts.reshape(-1, 2), edges.reshape(-1, 2), w, h)
+    ex, ey = edges[..., 0], edges[..., 1]
+    seg = np.sqrt(ex * ex + ey * ey)
+    return _sum4(seg * np.maximum(t1 - t0, 0.0).reshape(-1, 4)), _sum4(seg)
 
 
 _NEXT = [1, 2, 3, 0]
-_ONES4 = np.ones(4)
 
 
 def _all4(mask: np.ndarray) -> np.ndarray:
@@ -270,7 +321,9 @@ def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float,
     valid[:, :8] = crossing.reshape(2, n, 4).transpose(1, 0, 2).reshape(n, 8)
     valid[:, 8:] = inner
     weight = valid.astype(np.float64)
-    count = weight @ _ONES12
+    count = weight @ _ONES12  # whole numbers: exact in any order
+    # a stack of (1, 12) @ (12, 2) products, one per quad and each of the same size: a quad's centre does not
+    # depend on the others (unlike one matrix-vector product over the batch, which numpy hands to BLAS whole)
     centre = (weight[:, None] @ cand)[:, 0] / np.maximum(count, 1)[:, None]
     angle = np.arctan2(cand[..., 1] - centre[:, 1:], cand[..., 0] - centre[:, :1])
     angle[~valid] = np.inf  # absent corners sort last
@@ -280,13 +333,13 @@ def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float,
     # absent slots repeat the first corner: zero-length edges add nothing to the shoelace sum
     absent = _SLOTS >= count[:, None]
     ring[absent] = np.repeat(ring[:, 0], (12 - count).astype(np.int64), axis=0)
-    twice = cross(ring[:, :-1], ring[:, 1:]) @ _ONES11 + cross(ring[:, -1], ring[:, 0])  # shoelace
+    twice = cross(ring[:, :-1], ring[:, 1:]).sum(axis=1) + cross(ring[:, -1], ring[:, 0])  # shoelace
     kept = np.abs(twice) / 2
     return kept, ring[:, :4], count == 4
 
 
 _SLOTS = np.arange(12)[None]
-_ONES11, _ONES12 = np.ones(11), np.ones(12)
+_ONES12 = np.ones(12)
 
 
 def _segment_window(p0: np.ndarray, d: np.ndarray, w: float, h: float):

@@ -8,23 +8,101 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .params import bounded, short
 from .pipeline import Pipeline
 
 PIPELINE_KEYS = ("enabled", "ops", "filters", "fuse", "fill", "interpolation", "quad_order", "quad_clip",
                  "input_outside")
 
+# Bounds on a YAML config, for configs shared and loaded from less trusted places. YAML aliases let a few hundred
+# bytes stand for 10^9 values (a "billion laughs"); PyYAML builds them as shared references in linear time, but
+# everything that walks the result (validation, error messages, building a combinator's children) would pay for
+# every one. The loader counts the nodes each alias stands for while it composes, in time linear in the file,
+# and refuses a document that would expand beyond these. Real configs (geoaug's or geoaug-train's) hold a few
+# hundred nodes, ten levels deep.
+MAX_YAML_BYTES = 4 << 20       # a config file larger than 4 MiB is not a config
+MAX_YAML_NODES = 100_000       # nodes once every alias is expanded
+MAX_YAML_DEPTH = 100           # nesting, aliases expanded (composing recurses: deeper would overflow the stack)
+
+
+class _TooBig(Exception):
+    pass
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses documents expanding beyond MAX_YAML_NODES nodes or nesting beyond
+    MAX_YAML_DEPTH levels, counting an alias as the nodes it stands for. An alias costs O(1) to count (each
+    node's expanded size is kept once composed), so the work stays linear in the file whatever it expands to."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._expanded: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, levels), aliases expanded
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        alias = self.check_event(yaml.AliasEvent)
+        if self._depth >= MAX_YAML_DEPTH:
+            raise _TooBig(f"YAML nests deeper than {MAX_YAML_DEPTH} levels")
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if alias:
+            if id(node) not in self._expanded:
+                raise _TooBig("a YAML alias refers to a node that contains it (a recursive alias)")
+            size, levels = self._expanded[id(node)]
+            self._nodes += size
+        else:
+            kids = node.value if isinstance(node, yaml.SequenceNode) else \
+                [x for kv in node.value for x in kv] if isinstance(node, yaml.MappingNode) else ()
+            size = 1 + sum(self._expanded[id(k)][0] for k in kids)
+            levels = 1 + max((self._expanded[id(k)][1] for k in kids), default=0)
+            self._expanded[id(node)] = (size, levels)
+            self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            raise _TooBig(f"YAML expands to more than {MAX_YAML_NODES:,} nodes (aliases counted as what they "
+                          f"stand for)")
+        if self._depth + levels > MAX_YAML_DEPTH:
+            raise _TooBig(f"YAML nests deeper than {MAX_YAML_DEPTH} levels once its aliases are expanded")
+        return node
+
+
+def load_yaml_text(text, where: str = "<yaml>") -> object:
+    """Safe, bounded YAML: tags that would construct Python objects are refused, never executed; documents
+    larger than MAX_YAML_BYTES, or expanding (through aliases) beyond MAX_YAML_NODES nodes or MAX_YAML_DEPTH
+    levels, are refused. Every failure is a short ``ConfigError`` naming ``where``."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{where}: {len(text):,} bytes; geoaug reads YAML configs up to {MAX_YAML_BYTES:,}")
+    try:
+        return yaml.load(text, Loader=BoundedSafeLoader)
+    except _TooBig as e:
+        raise ConfigError(f"{where}: {e}; geoaug refuses it (a YAML alias bomb?)") from None
+    except yaml.constructor.ConstructorError as e:
+        if "tag" in str(e.problem):
+            raise ConfigError(f"{where}: refused unsafe or unknown YAML tag ({_cut(str(e.problem), 200)}); geoaug "
+                              f"never executes YAML") from None
+        raise ConfigError(f"{where}: invalid YAML: {_cut(str(e), 300)}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: invalid YAML: {_cut(str(e), 300)}") from None
+    except (ValueError, OverflowError, RecursionError) as e:  # e.g. an integer of 5,000 digits, a 30 February
+        raise ConfigError(f"{where}: invalid YAML value: {_cut(str(e), 200)}") from None
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
+
 
 def load_yaml(path) -> object:
-    """Safe YAML only: tags that would construct Python objects are refused, never executed."""
+    """Read a YAML config file with ``load_yaml_text``'s bounds."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
-    try:
-        return yaml.safe_load(p.read_text())
-    except yaml.constructor.ConstructorError as e:
-        raise ConfigError(f"{p}: refused unsafe or unknown YAML tag ({e.problem}); geoaug never executes YAML") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: invalid YAML: {e}") from None
+    size = p.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(f"{p}: {size:,} bytes; geoaug reads YAML configs up to {MAX_YAML_BYTES:,}")
+    return load_yaml_text(p.read_bytes(), str(p))
 
 
 def augmentation_block(cfg, where: str = "config"):
@@ -40,24 +118,28 @@ def augmentation_block(cfg, where: str = "config"):
         custom = cfg["custom"]
         if not isinstance(custom, dict) or "augmentation" not in custom:
             raise ConfigError(f"{where}: 'custom' has no 'augmentation' block")
-        return custom["augmentation"] or {"enabled": False}, f"{where}: custom.augmentation"
+        block = custom["augmentation"] or {"enabled": False}
+        return ({"ops": block} if isinstance(block, list) else block), f"{where}: custom.augmentation"
     if "augmentation" in cfg and "ops" not in cfg:
-        return cfg["augmentation"], f"{where}: augmentation"
+        block = cfg["augmentation"]
+        return ({"ops": block} if isinstance(block, list) else block), f"{where}: augmentation"
     return cfg, where
 
 
 def from_config(cfg) -> Pipeline:
     block, where = augmentation_block(cfg)
-    if not isinstance(block, dict):
-        raise ConfigError(f"{where}: augmentation must be a mapping with 'ops', got {block!r}")
-    unknown = [k for k in block if k not in PIPELINE_KEYS]
-    if unknown:
-        import difflib
-        close = difflib.get_close_matches(str(unknown[0]), PIPELINE_KEYS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}.{hint} Valid keys: {', '.join(PIPELINE_KEYS)}")
-    ops = block.get("ops") or []
-    if not isinstance(ops, list):
-        raise ConfigError(f"{where}: 'ops' must be a list, got {type(ops).__name__}")
-    kwargs = {k: block[k] for k in PIPELINE_KEYS if k in block and k != "ops"}
-    return Pipeline(ops, _where=f"{where}: ", **kwargs)
+    with bounded(block, f"{where}: "):  # the whole block within the config budget before anything walks it
+        if not isinstance(block, dict):
+            raise ConfigError(f"{where}: augmentation must be a mapping with 'ops', got {short(block)}")
+        unknown = [k for k in block if not isinstance(k, str) or k not in PIPELINE_KEYS]
+        if unknown:
+            import difflib
+            k = unknown[0]
+            close = difflib.get_close_matches(k[:100], PIPELINE_KEYS, n=1) if isinstance(k, str) else []
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown key {short(k)}.{hint} Valid keys: {', '.join(PIPELINE_KEYS)}")
+        ops = block.get("ops")  # null: no ops; {} or 0 or false is a mistake, not an empty list
+        if ops is not None and not isinstance(ops, (list, tuple)):
+            raise ConfigError(f"{where}: 'ops' must be a list of ops, got {short(ops)}")
+        kwargs = {k: block[k] for k in PIPELINE_KEYS if k in block and k != "ops"}
+        return Pipeline(ops or [], _where=f"{where}: ", **kwargs)

@@ -13,6 +13,11 @@ class GeometryError(GeoaugError):
     """Boxes, quads or lines are malformed: wrong shape, NaN/inf, x2 < x1, ..."""
 
 
+class ReplayError(ConfigError):
+    """A replay or inverse record is malformed: missing or unknown key, bad value, unknown op or version,
+    a matrix that does not follow from the steps. The message names the step, the op and the field."""
+
+
 class ImageError(GeoaugError):
     """The image is empty, has too many dimensions or an unsupported channel count."""
 

@@ -1,11 +1,15 @@
 """Pipeline-level filters: drop objects that augmentation made too small or too hidden, with their fields."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .errors import ConfigError
 from .geometry import signed_area
 from .instances import Boxes, Lines, Quads
+from .params import short
 from .report import KINDS, Report
 
 VALID = {
@@ -16,34 +20,46 @@ VALID = {
 
 
 def parse_filters(cfg, where: str = "") -> dict:
-    """``{min_visibility: .3}`` applies to every kind; ``{boxes: {...}, lines: {...}}`` per kind."""
-    if not cfg:
+    """``{min_visibility: .3}`` applies to every kind; ``{boxes: {...}, lines: {...}}`` per kind. Null or an
+    empty mapping: no filters. Every threshold is checked here, when the pipeline is built."""
+    if cfg is None:
         return {k: {} for k in KINDS}
     if not isinstance(cfg, dict):
-        raise ConfigError(f"{where}filters must be a mapping, got {cfg!r}")
+        raise ConfigError(f"{where}filters must be a mapping (or null), got {short(cfg)}")
     out = {k: {} for k in KINDS}
     for key, val in cfg.items():
-        if key in KINDS:
+        if isinstance(key, str) and key in KINDS:
             if not isinstance(val, dict):
-                raise ConfigError(f"{where}filters.{key} must be a mapping")
+                raise ConfigError(f"{where}filters.{key} must be a mapping, got {short(val)}")
             for fk, fv in val.items():
-                if fk not in VALID[key]:
-                    raise ConfigError(f"{where}filters.{key}: unknown filter {fk!r}; valid: {', '.join(VALID[key])}")
-                out[key][fk] = _number(fv, f"{where}filters.{key}.{fk}")
-        elif key in VALID["boxes"]:
+                if not isinstance(fk, str) or fk not in VALID[key]:
+                    raise ConfigError(f"{where}filters.{key}: unknown filter {short(fk)}; "
+                                      f"valid: {', '.join(VALID[key])}")
+                out[key][fk] = _threshold(fv, fk, f"{where}filters.{key}.{fk}")
+        elif isinstance(key, str) and key in VALID["boxes"]:
+            limit = _threshold(val, key, f"{where}filters.{key}")
             for kind in KINDS:
                 if key in VALID[kind]:
-                    out[kind].setdefault(key, _number(val, f"{where}filters.{key}"))
+                    out[kind].setdefault(key, limit)
         else:
-            raise ConfigError(f"{where}filters: unknown key {key!r}; use {', '.join(VALID['boxes'])} "
+            raise ConfigError(f"{where}filters: unknown key {short(key)}; use {', '.join(VALID['boxes'])} "
                               f"or a per-kind mapping under {', '.join(KINDS)}")
     return out
 
 
-def _number(v, where):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise ConfigError(f"{where} must be a non-negative number, got {v!r}")
-    return float(v)
+def _threshold(v, rule, where):
+    """min_visibility: a fraction in [0, 1]; min_area, min_size: a finite non-negative number of pixels."""
+    hi = 1.0 if rule == "min_visibility" else math.inf
+    what = "a number in [0, 1]" if rule == "min_visibility" else "a finite non-negative number"
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ConfigError(f"{where} must be {what}, got {short(v)}")
+    try:
+        f = float(v)
+    except (OverflowError, ValueError):
+        f = math.nan
+    if not (0.0 <= f <= hi and math.isfinite(f)):
+        raise ConfigError(f"{where} must be {what}, got {short(v)}")
+    return f
 
 
 def _quad_min_side(p):

@@ -1,6 +1,7 @@
 """Image intake: accept numpy arrays and PIL images, work on HxWxC arrays, give back the same kind."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -14,6 +15,27 @@ _PIL_MODES = {"L", "RGB", "RGBA", "I;16", "F"}
 def dtype_max(dtype) -> float:
     """The value of full white: 255, 65535, or 1.0 for float images."""
     return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+
+
+# Float images and pixel ops: pixel ops read a float32 image as [0, 1] (1.0 = white: the range their
+# parameters mean something on: noise std, gamma, JPEG levels) and keep it there. An image that pixel ops
+# will read must be in that range. Values at most this far outside are rounding noise (a resampler's
+# overshoot), not an error: tone, colour, noise and JPEG clip them, blur and grayscale (averages) never
+# push them farther.
+UNIT_SLACK = 1e-3
+
+
+def check_unit_range(arr: np.ndarray, name: str = "image") -> None:
+    """Raise unless the float image ``arr`` lies in [0, 1] (within UNIT_SLACK): never clip it silently."""
+    lo, hi = arr.min(), arr.max()
+    if lo >= np.float32(-UNIT_SLACK) and hi <= np.float32(1.0 + UNIT_SLACK):  # compared as float32 values
+        return
+    lo, hi = float(lo), float(hi)
+    found = "holds NaN" if np.isnan(lo) or np.isnan(hi) else f"values span [{lo:g}, {hi:g}]"
+    raise ImageError(
+        f"{name}: float32 {found}, but pixel ops read float images as [0, 1] (1.0 = white). Scale it first "
+        f"(e.g. image / 255 for 0-255 data) or pass uint8/uint16; a pipeline without pixel ops (or "
+        f"replay(..., pixel_ops=False)) takes float images in any range")
 
 
 def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarray], object]]:
@@ -55,9 +77,41 @@ def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarr
     return work, restore
 
 
-def fill_value(fill, channels: int, dtype) -> tuple:
-    """A fill as OpenCV's 4-tuple borderValue; scalars repeat per channel."""
+def fill_value(fill, channels: int, dtype, unit: bool = False) -> tuple:
+    """A fill as OpenCV's 4-tuple borderValue; scalars repeat per channel. Fills are in the image's own
+    units: for integer images a level of the dtype, rounded to the nearest (so the warp's border and the
+    exact fill of a post step agree) and an error outside its range (never wrapped or saturated); for float
+    images any finite value, or within [0, 1] when pixel ops read the image (``unit``)."""
+    key = (fill if np.isscalar(fill) else tuple(fill), channels, np.dtype(dtype).char, unit)
+    hit = _FILLS.get(key)
+    if hit is None:
+        hit = _fill_value(fill, channels, dtype, unit)
+        if len(_FILLS) < 1024:  # a pipeline has a handful of fills: a per-call check costs nothing once seen
+            _FILLS[key] = hit
+    return hit
+
+
+_FILLS: dict = {}
+
+
+def _fill_value(fill, channels, dtype, unit) -> tuple:
     vals = [float(fill)] * channels if np.isscalar(fill) else [float(v) for v in fill]
     if len(vals) != channels:
         raise ImageError(f"fill {fill!r} has {len(vals)} values for an image of {channels} channels")
+    top = _INT_TOPS.get(np.dtype(dtype).char)  # (np.issubdtype and np.iinfo cost microseconds a call)
+    if top is not None:
+        vals = [float(round(v)) if math.isfinite(v) else v for v in vals]  # half to even, as np.rint
+        if not all(0.0 <= v <= top for v in vals):
+            raise ImageError(f"fill {_show(fill)} is outside the range of a {np.dtype(dtype).name} image "
+                             f"[0, {top:g}]")
+    elif unit and not all(np.float32(-UNIT_SLACK) <= np.float32(v) <= np.float32(1.0 + UNIT_SLACK) for v in vals):
+        raise ImageError(f"fill {_show(fill)} is outside [0, 1], the range of a float32 image that pixel ops "
+                         f"read (1.0 = white)")
     return tuple(vals + [0.0] * (4 - len(vals)))
+
+
+_INT_TOPS = {np.dtype(np.uint8).char: 255.0, np.dtype(np.uint16).char: 65535.0}
+
+
+def _show(fill) -> str:
+    return f"{float(fill):g}" if np.isscalar(fill) else "[" + ", ".join(f"{float(v):g}" for v in fill) + "]"

@@ -4,12 +4,20 @@ One table per kind, never parallel lists: dropping or splitting a row moves ever
 """
 from __future__ import annotations
 
+from collections.abc import ItemsView, KeysView, Set, ValuesView
+from decimal import Decimal
+from numbers import Real
 from operator import itemgetter
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from .errors import GeometryError
+
+# Largest coordinate taken in: beyond 2^53 a float64 no longer holds every whole pixel, so such a number is no
+# pixel coordinate (an unscaled or uninitialised value), and keeping inputs far inside the float range is
+# what lets clipping square coordinates (areas, cross products) and hand them to GEOS without overflow.
+COORD_LIMIT = 2.0 ** 53
 
 
 def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -53,14 +61,99 @@ def _copy_runs(values: list, starts: list, ends: list) -> list:
 
 
 def _check_finite(kind: str, arr: np.ndarray, axis_names: str) -> None:
-    if np.isfinite(arr).all():
+    """Every coordinate a number within +-COORD_LIMIT; else an error naming the row, point and field."""
+    # min and max propagate NaN: two reductions without a temporary, no slower than isfinite().all()
+    if arr.size == 0 or (arr.min() >= -COORD_LIMIT and arr.max() <= COORD_LIMIT):
         return
-    pos = np.argwhere(~np.isfinite(arr))[0]
+    pos = np.argwhere(~(np.abs(arr) <= COORD_LIMIT))[0]
     row = int(pos[0])
-    what = "NaN" if np.isnan(arr[tuple(pos)]) else "infinite"
+    v = arr[tuple(pos)]
+    what = "is NaN" if np.isnan(v) else "is infinite" if np.isinf(v) else \
+        f"({v:g}) is beyond +-2^53: not a pixel coordinate"
     field = axis_names[int(pos[-1])] if len(axis_names) > 1 else axis_names
     where = f"{kind}[{row}]" + (f".point[{int(pos[1])}]" if arr.ndim == 3 else "")
-    raise GeometryError(f"{where}.{field} is {what}")
+    raise GeometryError(f"{where}.{field} {what}")
+
+
+# ---- intake: anything but numbers in the expected nesting is named by row, point and field -------------
+_UNORDERED = (Set, Mapping, KeysView, ValuesView, ItemsView)
+
+
+def _type_name(v) -> str:
+    if v is None:
+        return "None"
+    name = type(v).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _refuse_container(what: str, v, expected: str, *, iterator_ok: bool = False) -> None:
+    """``v`` must be an ordered sequence (list, tuple, array, ...): strings, sets, mappings, dict views,
+    scalars and (unless ``iterator_ok``) generators are refused with a message naming ``what``."""
+    if isinstance(v, np.ndarray):
+        if v.ndim == 0:
+            raise GeometryError(f"{what} is a 0-d array ({v!r:.40}), expected {expected}")
+        return
+    if isinstance(v, (str, bytes)):
+        raise GeometryError(f"{what} is a string ({v!r:.40}), expected {expected}")
+    if isinstance(v, _UNORDERED):
+        raise GeometryError(f"{what} is {_type_name(v)}, not a sequence in the objects' order; expected {expected}")
+    if hasattr(v, "__len__") and hasattr(v, "__getitem__") or iterator_ok and hasattr(v, "__iter__"):
+        return
+    raise GeometryError(f"{what} is {_type_name(v)}, expected {expected}")
+
+
+def _numbers(what: str, x, tail: tuple, names: tuple, *, table: bool = True) -> np.ndarray:
+    """``x`` as a float64 array. Numeric arrays pass straight through; anything numpy cannot read as
+    numbers in one go (ragged rows, strings, None, objects) is walked to name the first bad row, point and
+    field. ``tail``: the shape of one row ((4,), (4, 2), or (None, 2) for a line's points: any count of at
+    least 2); ``names``: the last axis' field names; ``table``: ``x`` is a table of such rows, else one row.
+    Numbers in a regular but wrong shape are returned for the caller's shape check to name."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
+        return np.asarray(x, dtype=np.float64)
+    _refuse_container(what, x, _expected(tail, names) if not table else "a list or an array of rows")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):  # ragged nesting
+        arr = None
+    if arr is not None and arr.dtype.kind in "fiub":
+        return arr.astype(np.float64, copy=False)
+    if not table:
+        _walk(what, x, tail, names)
+    for r, row in enumerate(x if table else ()):
+        _walk(f"{what}[{r}]", row, tail, names)
+    try:  # every item is a real number (Decimal, Fraction, numpy scalars in an object array, ...)
+        return np.asarray(x, dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise GeometryError(f"{what} could not be read as numbers ({type(e).__name__})") from None
+
+
+def _expected(tail: tuple, names: tuple) -> str:
+    if len(tail) == 2:
+        return f"{tail[0]} (x, y) points" if tail[0] else "(K, 2) points"
+    return f"{tail[0]} numbers ({', '.join(names)})"
+
+
+def _walk(where: str, v, tail: tuple, names: tuple) -> None:
+    """Raise a GeometryError naming the first item of ``v`` that is not a real number in shape ``tail``."""
+    if not tail:
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v.item()
+        if isinstance(v, (str, bytes)):
+            raise GeometryError(f"{where} is a string ({v!r:.40}), expected a number")
+        if not isinstance(v, (Real, Decimal, np.bool_)):
+            raise GeometryError(f"{where} is {_type_name(v)}, expected a number")
+        return
+    want = tail[0]
+    expected = _expected(tail, names)
+    _refuse_container(where, v, expected)
+    n = len(v)
+    if want is None and n < 2:
+        raise GeometryError(f"{where} needs at least 2 points, got {n}")
+    if want is not None and n != want:
+        unit = ("point" if len(tail) == 2 else "value") + ("" if n == 1 else "s")
+        raise GeometryError(f"{where} has {n} {unit}, expected {expected}")
+    for i in range(n):
+        _walk(f"{where}.point[{i}]" if len(tail) == 2 else f"{where}.{names[i]}", v[i], tail[1:], names)
 
 
 class _Table:
@@ -71,8 +164,9 @@ class _Table:
     def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility, copy_lists: bool = True) -> None:
         self.fields: dict[str, Any] = {}
         for name, values in fields.items():
-            if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-                raise GeometryError(f"{self.kind} field {name!r} must be a sequence with one value per object")
+            if type(values) is not list and not (isinstance(values, np.ndarray) and values.ndim):
+                _refuse_container(f"{self.kind} field {name!r}", values,
+                                  f"a list or an array of one value per object ({n})")
             if len(values) != n:
                 raise GeometryError(
                     f"{self.kind} field {name!r} has {len(values)} values for {n} {self.kind}")
@@ -114,14 +208,18 @@ class Boxes(_Table):
     @classmethod
     def from_polygons(cls, polygons, **fields) -> "Boxes":
         """Boxes whose geometry is the bounds of each polygon ((K, 2) points, K >= 3), polygons kept."""
-        outline = Lines(polygons)
+        outline = Lines(polygons, _name="polygons")
         short = np.nonzero(np.diff(outline.offsets) < 3)[0]
         if len(short):
             raise GeometryError(f"polygons[{int(short[0])}] needs at least 3 points")
         return cls(_row_bounds(outline), outline=outline, **fields)
 
     def __init__(self, xyxy=None, *, index=None, visibility=None, outline=None, _validate=True, **fields):
-        arr = np.zeros((0, 4)) if xyxy is None else np.asarray(xyxy, dtype=np.float64)
+        if xyxy is None:
+            arr = np.zeros((0, 4))
+        else:
+            arr = _numbers("boxes", xyxy, (4,), ("x1", "y1", "x2", "y2")) if _validate else \
+                np.asarray(xyxy, dtype=np.float64)
         if _validate:
             if arr.ndim == 1 and arr.size == 0:
                 arr = arr.reshape(0, 4)
@@ -159,7 +257,11 @@ class Quads(_Table):
     kind = "quads"
 
     def __init__(self, points=None, *, index=None, visibility=None, _validate=True, **fields):
-        arr = np.zeros((0, 4, 2)) if points is None else np.asarray(points, dtype=np.float64)
+        if points is None:
+            arr = np.zeros((0, 4, 2))
+        else:
+            arr = _numbers("quads", points, (4, 2), ("x", "y")) if _validate else \
+                np.asarray(points, dtype=np.float64)
         if _validate:
             if arr.size == 0 and arr.ndim < 3:
                 arr = arr.reshape(0, 4, 2)
@@ -183,38 +285,44 @@ class Lines(_Table):
 
     kind = "lines"
 
-    def __init__(self, points: Iterable = (), *, index=None, visibility=None, _validate=True, **fields):
+    def __init__(self, points: Iterable = (), *, index=None, visibility=None, _validate=True,
+                 _name: str = "lines", **fields):
         if isinstance(points, np.ndarray) and points.ndim == 3 and points.shape[1] >= 2 and points.shape[2] == 2 \
                 and points.dtype.kind in "fiu":
             # N lines of K points each, as one array: already flat in memory, no per-line work at all
             n, k = points.shape[:2]
             flat, offsets = points.reshape(-1, 2).astype(np.float64), np.arange(0, n * k + 1, k, dtype=np.int64)
         else:
+            if _validate:
+                _refuse_container(_name, points, "a list of (K, 2) point arrays", iterator_ok=True)
             arrs = list(points)
             flat, offsets = _flat_fast(arrs)
         if flat is None:
             # Anything but a list of float (K, 2) arrays is converted and checked one line at a time, which
             # also finds the row to name in an error.
-            arrs = [self._one(i, p, _validate) for i, p in enumerate(arrs)]
+            arrs = [self._one(f"{_name}[{i}]", p, _validate) for i, p in enumerate(arrs)]
             flat = np.concatenate(arrs).astype(np.float64, copy=False) if arrs else np.zeros((0, 2))
             offsets = np.zeros(len(arrs) + 1, dtype=np.int64)
             np.cumsum([len(a) for a in arrs], out=offsets[1:])
-        if _validate and len(flat) and not np.isfinite(flat).all():
-            bad = ~np.isfinite(flat)
-            k, c = (int(v) for v in np.argwhere(bad)[0])
+        if _validate and len(flat) and not (flat.min() >= -COORD_LIMIT and flat.max() <= COORD_LIMIT):
+            k, c = (int(v) for v in np.argwhere(~(np.abs(flat) <= COORD_LIMIT))[0])
             row = int(np.searchsorted(offsets, k, side="right") - 1)
-            what = "NaN" if np.isnan(flat[k, c]) else "infinite"
-            raise GeometryError(f"lines[{row}].point[{k - offsets[row]}].{'xy'[c]} is {what}")
+            v = flat[k, c]
+            what = "is NaN" if np.isnan(v) else "is infinite" if np.isinf(v) else \
+                f"({v:g}) is beyond +-2^53: not a pixel coordinate"
+            raise GeometryError(f"{_name}[{row}].point[{k - offsets[row]}].{'xy'[c]} {what}")
         self._set_flat(flat, offsets)
         self._init_rows(len(offsets) - 1, fields, index, visibility, copy_lists=_validate)
 
     @staticmethod
-    def _one(i: int, p, validate: bool) -> np.ndarray:
-        a = np.asarray(p, dtype=np.float64)
-        if validate and (a.ndim != 2 or a.shape[1] != 2):
-            raise GeometryError(f"lines[{i}] must have shape (K, 2); got shape {a.shape}")
-        if validate and len(a) < 2:
-            raise GeometryError(f"lines[{i}] needs at least 2 points, got {len(a)}")
+    def _one(where: str, p, validate: bool) -> np.ndarray:
+        if not validate:
+            return np.asarray(p, dtype=np.float64)
+        a = _numbers(where, p, (None, 2), ("x", "y"), table=False)
+        if a.ndim != 2 or a.shape[1] != 2:
+            raise GeometryError(f"{where} must have shape (K, 2); got shape {a.shape}")
+        if len(a) < 2:
+            raise GeometryError(f"{where} needs at least 2 points, got {len(a)}")
         return a
 
     def _set_flat(self, flat: np.ndarray, offsets: np.ndarray) -> None:

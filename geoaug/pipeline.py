@@ -2,25 +2,29 @@
 move geometry through the same matrices, clip once at each canvas that really exists, filter, report."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import matrix as M
 from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads, outside_points
-from .errors import ConfigError, GeometryError
+from .errors import ConfigError, GeometryError, ImageError
 from .filters import apply_filters, parse_filters
 from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
-from .image import fill_value, to_array
+from .image import check_unit_range, fill_value, to_array
+from .errors import ReplayError
+from .inverse import RECORD_VERSION, check_record, record_op
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
-from .ops.base import GEOMETRIC, Op
-from .registry import make_op, op_from_config
+from .ops.base import GEOMETRIC, PIXEL, Op
+from .params import Fill, bounded, short
+from .registry import op_from_config
 from .report import Report
 from .seeding import make_rng
 from .tone import run_stages
 from .warp import INTERPOLATIONS, content_region, warp
 
-REPLAY_VERSION = 1
+REPLAY_VERSION = RECORD_VERSION
 
 
 class PlanContext:
@@ -68,10 +72,13 @@ class Result:
     _pipeline: object = None
 
     def inverse(self, boxes=None, quads=None, lines=None) -> "Result":
-        """Map geometry from this result's output frame back onto the input image."""
+        """Map geometry from this result's output frame back onto the input image, clipped with the pipeline's
+        ``quad_clip`` and ordered by its ``quad_order`` (as the forward pass). What comes back, per kind: README,
+        "Undo, replay, predictions"."""
         from .inverse import inverse as _inv
+        p = self._pipeline
         return _inv(self.replay, boxes=boxes, quads=quads, lines=lines,
-                    quad_order=getattr(self._pipeline, "quad_order", "clockwise"))
+                    quad_order=getattr(p, "quad_order", None), quad_clip=getattr(p, "quad_clip", None))
 
 
 def _image_size(arr):
@@ -85,18 +92,30 @@ class Pipeline:
     def __init__(self, ops=(), *, filters=None, fuse: bool = True, fill=0, interpolation: str = "linear",
                  quad_order: str = "clockwise", quad_clip: str = "clamp", input_outside: str = "clip",
                  enabled: bool = True, _where: str = ""):
-        self.ops: list[Op] = [op_from_config(o, f"{_where}ops[{i}]: ") for i, o in enumerate(ops)]
-        self.filters = parse_filters(filters, _where)
-        if interpolation not in INTERPOLATIONS:
-            raise ConfigError(f"{_where}interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r}")
-        for name, val, allowed in (("quad_order", quad_order, ("clockwise", "keep")),
+        # Every value is checked here, at build, within the config budget (see geoaug.params.bounded): nothing
+        # is left to fail at call time or to be silently ignored.
+        with bounded({"ops": ops, "filters": filters, "fill": fill}, _where):
+            if ops is None:
+                ops = []
+            if not isinstance(ops, (list, tuple)):
+                raise ConfigError(f"{_where}ops must be a list of ops, got {short(ops)}")
+            self.ops: list[Op] = [op_from_config(o, f"{_where}ops[{i}]: ") for i, o in enumerate(ops)]
+            self.filters = parse_filters(filters, _where)
+        try:
+            fill = Fill().check(fill)
+            if fill is None:
+                raise ValueError("must be a number or a list of 1, 3 or 4 numbers, got None")
+        except ValueError as e:
+            raise ConfigError(f"{_where}fill {e}") from None
+        for name, val, allowed in (("interpolation", interpolation, tuple(INTERPOLATIONS)),
+                                   ("quad_order", quad_order, ("clockwise", "keep")),
                                    ("quad_clip", quad_clip, QUAD_CLIP_POLICIES),
                                    ("input_outside", input_outside, ("clip", "error"))):
-            if val not in allowed:
-                raise ConfigError(f"{_where}{name} must be one of {list(allowed)}, got {val!r}")
+            if not isinstance(val, str) or val not in allowed:
+                raise ConfigError(f"{_where}{name} must be one of {list(allowed)}, got {short(val)}")
         for name, val in (("fuse", fuse), ("enabled", enabled)):
             if not isinstance(val, bool):
-                raise ConfigError(f"{_where}{name} must be true or false, got {val!r}")
+                raise ConfigError(f"{_where}{name} must be true or false, got {short(val)}")
         self.fuse, self.fill, self.interpolation = fuse, fill, interpolation
         self.quad_order, self.quad_clip, self.input_outside = quad_order, quad_clip, input_outside
         self.enabled = enabled
@@ -110,12 +129,17 @@ class Pipeline:
         """Augment ``image`` and its geometry. ``frame=(W, H)``: the geometry is in the frame of a W x H
         original of which ``image`` is a scaled copy (e.g. a JPEG decoded at 1/2, ``image_scale=0.5``;
         default: the ratio of the sizes). Draws and result are those of the original; the scale folds into
-        the one warp."""
+        the one warp.
+
+        The inputs are only read (read-only and memory-mapped arrays work) and the result shares no memory
+        with them: its image and tables are new arrays the caller may write into, an identity pipeline's
+        image included. Float images and fills follow the README's "Pixel values" convention."""
         arr, restore = to_array(image)
         size = self._frame(arr, frame)
         tables, report = self._intake(size, boxes, quads, lines)
         steps = self._draw(size, tables, seed)
-        return self._execute(arr, restore, tables, report, steps, size, image_scale)
+        return self._execute(arr, restore, tables, report, steps, size, image_scale,
+                             ops=self.ops if self.enabled else ())
 
     def plan(self, size, boxes=None, quads=None, lines=None, seed=None) -> dict:
         """Draw every op for an image of ``size=(W, H)`` without touching pixels; returns the replay record
@@ -129,30 +153,46 @@ class Pipeline:
             if op.kind == GEOMETRIC:
                 a, out = op.transform(d, out)
                 total = a @ total
-        return _record(size, out, total, steps)
+        return _record(size, out, total, steps, self)
 
     def replay(self, record: dict, image, boxes=None, quads=None, lines=None, *, frame=None,
-               image_scale=None) -> Result:
+               image_scale=None, fill=None, interpolation: str | None = None, pixel_ops: bool = True) -> Result:
         """Re-apply exactly the draws of ``record`` (a result's ``.replay`` or a ``plan``) to another image of
-        the same size (or, with ``frame``, a scaled copy of one)."""
+        the same size (or, with ``frame``, a scaled copy of one). The record is checked first: a malformed one
+        is a ``ReplayError`` naming the step, op and field.
+
+        For a target that follows an image (its label mask, depth map, heatmap): ``fill`` replaces the fill of
+        every step and of the pipeline (a number, or one per channel of the target), ``interpolation`` the
+        pipeline's (``"nearest"``: every output pixel is a target pixel or the fill, label values exact), and
+        ``pixel_ops=False`` leaves out the pixel steps (colour, noise, blur, jpeg): the geometry alone follows.
+        """
+        rec = check_record(record, "replay")
+        if rec.inverted:
+            raise ReplayError("replay: this record is an inverse's (inverted: true); replay the forward record")
         arr, restore = to_array(image)
         size = self._frame(arr, frame)
-        if tuple(record.get("input_size", ())) != size:
-            raise GeometryError(f"replay: record is for an image of size {tuple(record.get('input_size', ()))}, "
-                                f"got {size}")
-        steps = [(self._replay_op(i, s), s["draw"]) for i, s in enumerate(record["steps"])]
-        tables, report = self._intake(size, boxes, quads, lines)
-        return self._execute(arr, restore, tables, report, steps, size, image_scale)
-
-    def _replay_op(self, i: int, step: dict) -> Op:
-        """The op of a recorded step, built once per distinct (name, params): replaying a plan on every
-        fetch should not re-validate the same op configs each time."""
-        import json
-        key = (step["op"], json.dumps(step.get("params"), sort_keys=True))
-        cache = self.__dict__.setdefault("_replay_ops", {})
-        if key not in cache:
-            cache[key] = make_op(step["op"], step.get("params"), f"replay step {i}: ")
-        return cache[key]
+        if rec.input_size != size:
+            raise GeometryError(f"replay: record is for an image of size {rec.input_size}, got {size}")
+        run, steps = self, rec.steps
+        if fill is not None or interpolation is not None:
+            run = copy.copy(self)  # same pipeline, this target's fill / interpolation
+        if fill is not None:
+            try:
+                run.fill = Fill().check(fill)
+            except ValueError as e:
+                raise ConfigError(f"replay: fill {e}") from None
+            steps = [(_fill_cleared(i, op), d) for i, (op, d) in enumerate(steps)]
+        if interpolation is not None:
+            if interpolation not in INTERPOLATIONS:
+                raise ConfigError(f"replay: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r}")
+            run.interpolation = interpolation
+        if not isinstance(pixel_ops, bool):
+            raise ConfigError(f"replay: pixel_ops must be true or false, got {pixel_ops!r}")
+        _check_fills(steps, run.fill, arr.shape[2])
+        if not pixel_ops:  # left out, but kept in place: a blur between two geometric ops still splits the warp
+            steps = [(op if op.kind == GEOMETRIC else _NoPixels(op), d) for op, d in steps]
+        tables, report = run._intake(size, boxes, quads, lines)
+        return run._execute(arr, restore, tables, report, steps, size, image_scale)
 
     # ---- internals -----------------------------------------------------------------------------
     @staticmethod
@@ -211,7 +251,13 @@ class Pipeline:
         close()
         return actions
 
-    def _execute(self, arr, restore, tables, report, steps, in_size, image_scale=None) -> Result:
+    def _execute(self, arr, restore, tables, report, steps, in_size, image_scale=None, *, ops=None) -> Result:
+        """Run ``steps`` on the caller's ``arr`` and intake ``tables``. Neither is ever written, and nothing
+        that comes back shares memory with them (copies only where an output would be an input itself).
+        ``ops``: the ops the steps were drawn from (a call), so what the image must satisfy does not depend
+        on the draw; a replay is judged by its steps."""
+        src = arr  # the caller's pixels: only read, never handed back
+        unit = _image_contract(arr, self, steps, ops)
         total = np.eye(3)
         size = in_size
         # pixels of `arr` in the frame: identity unless the image is a scaled copy of the frame
@@ -235,11 +281,11 @@ class Pipeline:
                 a = sa @ a
                 fill = op.fill if op.fill is not None else fill
             fill = self.fill if fill is None else fill
-            border = fill_value(fill, arr.shape[2], arr.dtype)
+            border = fill_value(fill, arr.shape[2], arr.dtype, unit)
             arr = warp(arr, a @ np.linalg.inv(image_from_frame), size, interpolation=self.interpolation,
-                       border=border)
+                       border=border, clip=(0.0, 1.0) if unit else None)
             image_from_frame = np.eye(3)
-            arr = _run_post(arr, post, canvases, a, size, border)
+            arr = _run_post(arr, post, canvases, a, size, border, src)
             total = a @ total
             w, h = size
             # the mapped coordinates are fresh arrays: clipping edits them in place
@@ -251,7 +297,10 @@ class Pipeline:
         # no geometric op ran on a scaled copy of the frame: bring its pixels to the frame (a diagonal matrix;
         # np.allclose costs ~30 us a call)
         if abs(image_from_frame[0, 0] - 1) > 1e-9 or abs(image_from_frame[1, 1] - 1) > 1e-9:
-            arr = warp(arr, np.linalg.inv(image_from_frame), size, interpolation=self.interpolation)
+            arr = warp(arr, np.linalg.inv(image_from_frame), size, interpolation=self.interpolation,
+                       clip=(0.0, 1.0) if unit else None)
+        if np.may_share_memory(arr, src):  # nothing made a new array (an identity pipeline): hand back a copy,
+            arr = np.array(arr)             # so writing into the result never reaches the caller's image
         if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
             boxes, quads, lines = (t.take(np.arange(len(t))) for t in (boxes, quads, lines))
         if self.quad_order == "clockwise":
@@ -259,16 +308,19 @@ class Pipeline:
         boxes = apply_filters(boxes, self.filters["boxes"], report)
         quads = apply_filters(quads, self.filters["quads"], report)
         lines = apply_filters(lines, self.filters["lines"], report)
+        boxes, quads, lines = (_detach(t, given) for t, given in zip((boxes, quads, lines), tables))
         report.ops = [op.name for op, _ in steps]
-        record = _record(in_size, size, total, steps)
+        record = _record(in_size, size, total, steps, self)
         return Result(restore(arr), boxes, quads, lines, total, tuple(size), in_size, report, record, self)
 
 
-def _run_post(arr, post, canvases, a, size, border):
+def _run_post(arr, post, canvases, a, size, border, src=None):
     """Pointwise pixel steps that sat inside a fused run, applied to its one warped output as op by op would:
     a step after j of the run's geometric steps sees the canvas of step j carried to the output by the rest
     of the run (fill from earlier steps is image to it, as op by op), its contrast mean reads only that
-    region, and pixels that later steps fill keep the exact fill colour. Cost follows the output size."""
+    region, and pixels that later steps fill keep the exact fill colour. Cost follows the output size.
+    ``src``: the caller's image. The fill is written in place, into ``arr`` only once it is an array of ours:
+    a run that nets to the identity warps to ``src`` itself, and pixel steps may hand back what they got."""
     i = 0
     while i < len(post):
         j = post[i][0]
@@ -283,19 +335,150 @@ def _run_post(arr, post, canvases, a, size, border):
             region = content_region(a @ np.linalg.inv(a_j), size_j, size)
         arr = run_stages(arr, stages, region)
         if region is not None:
-            arr = np.ascontiguousarray(arr)
+            arr = np.array(arr) if src is not None and np.may_share_memory(arr, src) else np.ascontiguousarray(arr)
             region.fill_outside(arr, border)
     return arr
 
 
-def _record(in_size, out_size, total, steps) -> dict:
-    return {
+def _walk(ops):
+    for op in ops:
+        yield op
+        yield from _walk(getattr(op, "children", ()))
+
+
+def _image_contract(arr, pipeline, steps, ops) -> bool:
+    """Check, before any pixel is touched and whatever the draw, what the image and the fills must satisfy
+    (README, "Conventions"): a float image that pixel ops may read is in [0, 1], and so are its fills;
+    integer fills are levels of the dtype. Returns whether pixel ops read ``arr`` as a [0, 1] float image.
+    For a call (``ops`` given) the verdict on the fills depends only on the ops, the fill and the image's
+    dtype and channels: it is kept, and only a float image's own range is checked again."""
+    key = cache = None
+    if ops is not None:
+        key = (arr.dtype.char, arr.shape[2], repr(pipeline.fill), tuple(map(id, ops)))
+        cache = pipeline.__dict__.setdefault("_contracts", {})
+        unit = cache.get(key)
+        if unit is not None:
+            if unit:
+                check_unit_range(arr)
+            return unit
+    every = [op for op, _ in steps] + (list(_walk(ops)) if ops is not None else [])
+    unit = arr.dtype == np.float32 and any(op.kind == PIXEL for op in every)
+    if unit:
+        check_unit_range(arr)
+    geometric = [op for op in every if op.kind == GEOMETRIC]
+    if geometric:
+        fill_value(pipeline.fill, arr.shape[2], arr.dtype, unit)
+        for f in {id(op.fill): op.fill for op in geometric if op.fill is not None}.values():
+            fill_value(f, arr.shape[2], arr.dtype, unit)
+    if cache is not None:
+        cache[key] = unit
+    return unit
+
+
+def _parts(t) -> list:
+    """Every array and list an instance table holds, its outline's included."""
+    coords = [t.xyxy] if isinstance(t, Boxes) else [t.points] if isinstance(t, Quads) else [t.flat, t.offsets]
+    out = coords + [t.index, t.visibility, *t.fields.values()]
+    outline = getattr(t, "outline", None)
+    return out if outline is None else out + _parts(outline)
+
+
+def _detach(t, given):
+    """``t`` sharing no array or list with ``given``, an intake table (the caller's own table, or one built on
+    their arrays): the caller may edit what comes back. Maps and clips pass fields, index and visibility
+    through untouched; only what is still shared (or read-only) is copied, so a table that dropped rows
+    copies nothing more."""
+    if t is given:  # an empty table maps to itself: a table object of our own (copy.copy costs 5x), parts below
+        t, given = object.__new__(type(t)), t
+        t.__dict__.update(given.__dict__)
+        if not len(t) and getattr(t, "outline", None) is None:  # (the common case: no quads or lines given)
+            if t.fields:
+                t.fields = {k: [] if isinstance(v, list) else np.array(v) for k, v in t.fields.items()}
+            mine = None
+            if isinstance(t, Lines):  # offsets of an empty table still hold its one 0
+                mine = np.array(t.offsets)
+                t._set_flat(t.flat, mine)
+            if all(x is mine or (not x.size and x.flags.writeable) for x in _parts(t) if isinstance(x, np.ndarray)):
+                return t  # empty writable arrays: nothing in them to write through
+    theirs = _parts(given)
+    ids = {id(x) for x in theirs}
+    views = None
+
+    def own(v):
+        nonlocal views
+        if id(v) in ids:
+            return np.array(v) if isinstance(v, np.ndarray) else list(v)
+        if not isinstance(v, np.ndarray):
+            return v
+        if not v.flags.writeable:
+            return np.array(v)
+        if v.base is None:  # owns its memory and is not theirs: nothing of theirs can be in it
+            return v
+        if views is None:
+            views = [x for x in theirs if isinstance(x, np.ndarray) and x.size]
+        return np.array(v) if any(np.may_share_memory(v, x) for x in views) else v
+
+    t.index, t.visibility = own(t.index), own(t.visibility)
+    if t.fields:
+        t.fields = {k: own(v) for k, v in t.fields.items()}
+    if isinstance(t, Boxes):
+        t.xyxy = own(t.xyxy)
+        if t.outline is not None:
+            t.outline = _detach(t.outline, given.outline) if given.outline is not None else t.outline
+    elif isinstance(t, Quads):
+        t.points = own(t.points)
+    else:
+        t._set_flat(own(t.flat), own(t.offsets))
+    return t
+
+
+def _record(in_size, out_size, total, steps, pipeline=None) -> dict:
+    """The replay record (checked by ``geoaug.inverse.check_record`` wherever one is read back)."""
+    rec = {
         "version": REPLAY_VERSION,
         "input_size": list(in_size),
         "output_size": list(out_size),
         "matrix": total.tolist(),
         "steps": [{"op": op.name, "params": _json_safe(op.cfg), "draw": _json_safe(d)} for op, d in steps],
     }
+    if pipeline is not None:  # how the forward pass clipped and ordered quads: its inverse does the same
+        rec["quad_clip"], rec["quad_order"] = pipeline.quad_clip, pipeline.quad_order
+    return rec
+
+
+class _NoPixels(Op):
+    """A pixel step a replay leaves out (``pixel_ops=False``): no stages, but the step's place in the schedule
+    (a blur or jpeg ends a fused run; a pointwise op rides along and keeps later fill exact), so a target's
+    geometry and fill land exactly where the image's did. Not a pixel op: nothing reads the target's values."""
+    kind = "skipped"
+
+    def __init__(self, op):  # no validation: the op it stands for was built from checked params
+        self.cfg, self.prob, self.name = op.cfg, op.prob, op.name
+        self.pointwise = bool(getattr(op, "pointwise", False))
+
+    def stages(self, draw):
+        return []
+
+
+def _fill_cleared(i, op):
+    """A replay fill override: the step's op with its own fill cleared, so the pipeline's (overridden) one
+    applies."""
+    if op.kind != GEOMETRIC or "fill" not in op.spec or op.cfg.get("fill") is None:
+        return op
+    return record_op(i, op.name, {**op.cfg, "fill": None})
+
+
+def _check_fills(steps, pipeline_fill, channels):
+    """Every fill a replay will paint has a value per channel of the target, or is one number: a clear error
+    naming the step before any pixel is touched (a letterbox grey [114, 114, 114] onto a 1-channel mask)."""
+    for i, (op, _) in enumerate(steps):
+        if op.kind != GEOMETRIC:
+            continue
+        f = op.fill if op.fill is not None else pipeline_fill
+        if isinstance(f, (list, tuple)) and len(f) != channels:
+            whose = f"step {i} (op {op.name!r})" if op.fill is not None else "the pipeline's"
+            raise ImageError(f"replay: {whose} fill {list(f)} has {len(f)} values for a target of {channels} "
+                             f"channel(s); give replay(..., fill=...) for this target (e.g. fill=0 for a mask)")
 
 
 def _raise_if_outside(t, w, h):

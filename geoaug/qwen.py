@@ -13,17 +13,39 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import matrix as M
+from .errors import GeometryError
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+from .params import short
 
 GRID = 1000
-_SEPARATORS = re.compile(r"[\s,]*")
 KEYS = {"bbox_2d": "boxes", "quad_2d": "quads", "line_2d": "lines", "point_2d": "points"}
+
+# Degenerate answers (a small model caught in a repetition loop) must cost time and memory linear in their
+# length and never raise. Item problems kept on an Answer; the rest are counted in ``problems_omitted``.
+MAX_PROBLEMS = 100
+# Deepest nesting read (a Qwen answer nests 3 levels: list, object, point pairs). Deeper items are reported
+# without being decoded: json's decoder recurses once per level.
+MAX_DEPTH = 32
+# Distinct extra item keys per kind that become fields: each is a column over every object of the kind, so
+# an answer inventing a new key per item would otherwise grow as items x keys.
+MAX_FIELDS = 32
+# Integer literals longer than this are read as floats: int() is quadratic in the digits (and refuses
+# beyond 4300), float() is linear and gives inf past 1e308, which the coordinate check reports.
+_INT_DIGITS = 18
+# Characters of an offending value quoted in a reason.
+_QUOTE = 60
+
+_SEPARATORS = re.compile(r"[\s,]*")
+# What moves nesting depth: brackets outside strings. A string token (possibly unterminated) is skipped
+# whole; the unrolled loop keeps the match linear.
+_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
 
 
 @dataclass
@@ -65,12 +87,57 @@ class Answer:
     size: tuple
     problems: list = field(default_factory=list)
     original: object = None
+    problems_omitted: int = 0  # problems beyond MAX_PROBLEMS, counted and not kept
 
 
 # ---- text -> items ---------------------------------------------------------------------------------
-def _json_items(text: str, problems: list) -> list:
-    """The objects of the answer's JSON list, tolerating code fences, text around the list, trailing
-    commas and an answer cut off mid-list (the complete items are kept, the cut is reported)."""
+class _Problems:
+    """Problems found while reading, at most MAX_PROBLEMS kept (the answer-level one, at most one, always
+    among them), the others counted."""
+
+    def __init__(self, cap: int = MAX_PROBLEMS):
+        self.kept: list = []
+        self.omitted = 0
+        self.cap = cap
+
+    def add(self, index, reason: str) -> None:
+        if len(self.kept) < self.cap:
+            self.kept.append(Problem(index, reason))
+            return
+        self.omitted += 1
+        if index is None:  # what is wrong with the answer as a whole outranks one more bad item
+            self.kept[-1] = Problem(index, reason)
+
+
+def _int(s: str):
+    return int(s) if len(s) <= _INT_DIGITS else float(s)
+
+
+_DECODER = json.JSONDecoder(parse_int=_int)
+
+
+def _nesting(body: str, pos: int):
+    """(end, depth) of the bracketed value opening at ``body[pos]``: end is None when it never closes.
+    Brackets are counted, not matched (the decoder judges the rest); one pass, linear."""
+    depth = deepest = 0
+    for m in _NESTING.finditer(body, pos):
+        c = body[m.start()]
+        if c == '"':
+            continue
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+            if depth <= 0:
+                return m.end(), deepest
+    return None, deepest
+
+
+def _json_items(text: str, problems: _Problems):
+    """Yield (position, object) for the objects of the answer's JSON list, tolerating code fences, text
+    around the list, trailing commas and an answer cut off mid-list (the complete items are kept, the cut is
+    reported). Each item is read once: time and memory linear in the text, on any text."""
     if not isinstance(text, str):
         raise TypeError(f"parse_answer: text must be a string, got {type(text).__name__}")
     fence = re.search(r"```(?:json)?\s*(.*?)(?:```|$)", text, re.S)
@@ -78,30 +145,49 @@ def _json_items(text: str, problems: list) -> list:
     start, first_obj = body.find("["), body.find("{")
     bare = first_obj >= 0 and (start < 0 or first_obj < start)  # objects without the enclosing list
     if start < 0 and not bare:
-        problems.append(Problem(None, "no JSON list or object found in the answer"))
-        return []
-    dec = json.JSONDecoder()
-    items, pos = [], (first_obj if bare else start + 1)
+        problems.add(None, "no JSON list or object found in the answer")
+        return
+    n, pos = 0, (first_obj if bare else start + 1)
     while True:
         pos = _SEPARATORS.match(body, pos).end()
         if pos >= len(body) or (bare and body[pos] != "{"):
-            if bare:
-                return items
-            problems.append(Problem(None, f"answer ends before the list is closed (after {len(items)} items)"))
-            return items
+            if not bare:
+                problems.add(None, f"answer ends before the list is closed (after {n} items)")
+            return
         if body[pos] == "]":
-            return items
+            return
+        if body[pos] in "[{":
+            end, depth = _nesting(body, pos)
+            if depth > MAX_DEPTH:
+                problems.add(n, f"nested {depth} levels deep (at most {MAX_DEPTH} are read)"
+                                + ("" if end is not None else "; the answer ends inside it"))
+                if end is None:
+                    return
+                n, pos = n + 1, end
+                continue
         try:
-            obj, pos = dec.raw_decode(body, pos)
-        except json.JSONDecodeError as e:
-            problems.append(Problem(len(items), f"not valid JSON at character {e.pos} ({e.msg}); "
-                                                f"{len(items)} items before it kept"))
-            return items
-        items.append(obj)
+            obj, pos = _DECODER.raw_decode(body, pos)
+        except (json.JSONDecodeError, RecursionError) as e:
+            where = f" at character {e.pos} ({e.msg})" if isinstance(e, json.JSONDecodeError) else ""
+            problems.add(n, f"not valid JSON{where}; {n} items before it kept")
+            return
+        yield n, obj
+        n += 1
+
+
+def _quote(v) -> str:
+    """A value for a reason, cut to a few dozen characters (a runaway answer must not be copied whole)."""
+    return short(v, _QUOTE)
 
 
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _bad_coordinate(key, c) -> str:
+    if isinstance(c, float):  # nan, or inf: a literal past 1e308 (a runaway digit string) included
+        return f"{key} has a coordinate that is not a finite number ({c!r})"
+    return f"{key} has a non-numeric coordinate {_quote(c)}"
 
 
 def _grid_points(v, n, key):
@@ -111,22 +197,21 @@ def _grid_points(v, n, key):
     if key in ("bbox_2d", "point_2d"):
         if len(v) != n or not all(_number(c) for c in v):
             bad = [c for c in v if not _number(c)]
-            return (f"{key} needs {n} numbers, got {len(v)}" if len(v) != n
-                    else f"{key} has a non-numeric coordinate {bad[0]!r}")
+            return f"{key} needs {n} numbers, got {len(v)}" if len(v) != n else _bad_coordinate(key, bad[0])
         arr = np.asarray(v, dtype=np.float64).reshape(-1, 2)
     else:
         if not all(isinstance(p, list) and len(p) == 2 for p in v):
             return f"{key} must be a list of [x, y] pairs"
         flat = [c for p in v for c in p]
         if not all(_number(c) for c in flat):
-            return f"{key} has a non-numeric coordinate {next(c for c in flat if not _number(c))!r}"
+            return _bad_coordinate(key, next(c for c in flat if not _number(c)))
         if (n and len(v) != n) or (not n and len(v) < 2):
             return f"{key} needs {n or 'at least 2'} points, got {len(v)}"
         arr = np.asarray(v, dtype=np.float64)
     if arr.min() < 0 or arr.max() > GRID:
         return f"{key} has coordinates outside the 0-{GRID} grid"
     if key == "bbox_2d" and (arr[1, 0] < arr[0, 0] or arr[1, 1] < arr[0, 1]):
-        return f"bbox_2d must be [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2, got {v}"
+        return f"bbox_2d must be [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2, got {_quote(v)}"
     return arr
 
 
@@ -139,49 +224,81 @@ def parse_answer(text: str, width: int, height: int, record: dict | None = None)
     ``record``: the ``res.replay`` of the preprocessing that produced the model's image; with it,
     ``.original`` holds the geometry mapped back onto the original image (``geoaug.inverse``).
     """
-    if record is not None and tuple(record["output_size"]) != (int(width), int(height)):
-        raise ValueError(f"parse_answer: record's output size {tuple(record['output_size'])} is not the "
-                         f"model's image size {(width, height)}")
-    problems: list = []
+    width, height = _pixels("width", width), _pixels("height", height)
+    if record is not None:
+        from .inverse import check_record
+        out = check_record(record, "inverse").output_size
+        if out != (width, height):
+            raise GeometryError(f"parse_answer: record's output size {out} is not the model's image size "
+                                f"{(width, height)}")
+    problems = _Problems()
     found = {k: ([], []) for k in KEYS.values()}  # kind -> (coords, item dicts)
+    names = {k: {} for k in KEYS.values()}        # kind -> extra field names, in order of appearance
     scale = np.array([width / GRID, height / GRID])
-    for i, item in enumerate(_json_items(text, problems)):
+    for i, item in _json_items(text, problems):
         if not isinstance(item, dict):
-            problems.append(Problem(i, f"expected an object, got {type(item).__name__}"))
+            problems.add(i, f"expected an object, got {type(item).__name__}")
             continue
         keys = [k for k in KEYS if k in item]
         if not keys:
-            problems.append(Problem(i, f"no geometry key (one of {', '.join(KEYS)}); keys: {sorted(item)}"))
+            problems.add(i, f"no geometry key (one of {', '.join(KEYS)}); keys: {_quote(sorted(item))}")
             continue
         for key in keys:
             arr = _grid_points(item[key], {"bbox_2d": 4, "quad_2d": 4, "point_2d": 2}.get(key), key)
             if isinstance(arr, str):
-                problems.append(Problem(i, arr))
+                problems.add(i, arr)
                 continue
-            found[KEYS[key]][0].append(arr * scale)
-            found[KEYS[key]][1].append(item)
-    tables = {kind: _table(kind, coords, items) for kind, (coords, items) in found.items()}
-    ans = Answer(tables["boxes"], tables["quads"], tables["lines"], tables["points"], (int(width), int(height)),
-                 problems)
+            kind = KEYS[key]
+            seen = names[kind]
+            for k in item:
+                if k not in seen and k not in KEYS and k != "label":
+                    if len(seen) < MAX_FIELDS:
+                        seen[k] = None
+                    else:
+                        problems.add(i, f"key {_quote(k)} not kept: at most {MAX_FIELDS} distinct keys per "
+                                        f"kind become fields")
+            found[kind][0].append(arr * scale)
+            found[kind][1].append(item)
+    tables = {kind: _table(kind, coords, items, names[kind]) for kind, (coords, items) in found.items()}
+    ans = Answer(tables["boxes"], tables["quads"], tables["lines"], tables["points"], (width, height),
+                 problems.kept, problems_omitted=problems.omitted)
     if record is not None:
         ans.original = to_original(ans, record)
     return ans
 
 
-def _fields(items) -> dict:
-    names = ["label"] + sorted({k for it in items for k in it if k not in KEYS and k != "label"})
-    return {n: [it.get(n) for it in items] for n in names}
+def _pixels(name: str, v) -> int:
+    """An image side in pixels: a positive whole number (an int, or a float with no fraction)."""
+    ok = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+    if ok:
+        try:
+            ok = math.isfinite(v) and v > 0 and float(v).is_integer()
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+    if not ok:
+        raise GeometryError(f"parse_answer: {name} must be a positive whole number of pixels (the size of the "
+                            f"image the model saw), got {_quote(v)}")
+    return int(v)
 
 
-def _table(kind, coords, items):
-    f = _fields(items)
+def _fields(items, extra) -> dict:
+    """``label`` and the extra keys (at most MAX_FIELDS, sorted) as columns, None where an item lacks one."""
+    return {n: [it.get(n) for it in items] for n in ["label"] + sorted(extra)}
+
+
+def _table(kind, coords, items, extra):
+    """The table of one kind. Fields are set after construction: an item key may be any string, ``index``
+    or ``xy`` included, and must never collide with a table's own arguments."""
     if kind == "boxes":
-        return Boxes(np.reshape(coords, (-1, 4)), **f)
-    if kind == "quads":
-        return Quads(np.reshape(coords, (-1, 4, 2)), **f)
-    if kind == "lines":
-        return Lines(coords, **f)
-    return Points(np.reshape(coords, (-1, 2)), **f)
+        t = Boxes(np.reshape(coords, (-1, 4)))
+    elif kind == "quads":
+        t = Quads(np.reshape(coords, (-1, 4, 2)))
+    elif kind == "lines":
+        t = Lines(coords)
+    else:
+        t = Points(np.reshape(coords, (-1, 2)))
+    t.fields = _fields(items, extra)
+    return t
 
 
 def to_original(ans: Answer, record: dict):
@@ -190,7 +307,8 @@ def to_original(ans: Answer, record: dict):
     from .inverse import inverse
     res = inverse(record, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)
     xy = M.apply_points(res.matrix, ans.points.xy) if len(ans.points) else np.zeros((0, 2))
-    res.points = Points(xy, **ans.points.fields)
+    res.points = Points(xy)
+    res.points.fields = {k: list(v) for k, v in ans.points.fields.items()}
     w, h = res.size
     res.points_inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)
     return res

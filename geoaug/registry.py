@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 
 from .errors import ConfigError
+from .params import bounded, short, validate
 
 REGISTRY: dict[str, type] = {}
 
@@ -17,16 +18,23 @@ def register(cls):
 
 def op_class(name, where: str = ""):
     if not isinstance(name, str):
-        raise ConfigError(f"{where}op name must be a string, got {name!r}")
+        raise ConfigError(f"{where}op name must be a string, got {short(name)}")
     if name not in REGISTRY:
-        close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name[:100], list(REGISTRY), n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ConfigError(f"{where}unknown op {name!r}.{hint} Known ops: {', '.join(sorted(REGISTRY))}")
+        raise ConfigError(f"{where}unknown op {short(name)}.{hint} Known ops: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]
 
 
 def make_op(name: str, params: dict | None = None, where: str = ""):
-    return op_class(name, where)(**(params or {}), _where=where)
+    """Build op ``name`` from its params (None: all defaults). Params that are not a mapping of known names
+    are refused here with the op's own message, before they could reach Python's keyword arguments."""
+    cls = op_class(name, where)
+    params = {} if params is None else params
+    with bounded({"name": name, "params": params}, where):
+        if not isinstance(params, dict) or not all(isinstance(k, str) and k in cls.spec for k in params):
+            validate(cls.name, cls.spec, params, where)  # raises the precise error
+        return cls(**params, _where=where)
 
 
 OP_KEYS = ("name", "params")
@@ -38,15 +46,14 @@ def op_from_config(item, where: str = ""):
     if isinstance(item, Op):
         return item
     if not isinstance(item, dict):
-        raise ConfigError(f"{where}each op must be a mapping with 'name' and 'params', got {item!r}")
-    extra = [k for k in item if k not in OP_KEYS]
+        raise ConfigError(f"{where}each op must be a mapping with 'name' and 'params', got {short(item)}")
+    extra = [k for k in item if not isinstance(k, str) or k not in OP_KEYS]
     if extra:
-        raise ConfigError(f"{where}unknown key {extra[0]!r} in op {item.get('name')!r}; "
+        raise ConfigError(f"{where}unknown key {short(extra[0])} in op {short(item.get('name'))}; "
                           f"an op has 'name' and 'params' (put op settings under 'params')")
     if "name" not in item:
-        raise ConfigError(f"{where}op is missing 'name': {item!r}")
-    params = item.get("params") or {}
-    return make_op(item["name"], params, where)
+        raise ConfigError(f"{where}op is missing 'name': {short(item)}")
+    return make_op(item["name"], item.get("params"), where)  # params: a mapping, or null for the defaults
 
 
 def available_ops() -> dict:

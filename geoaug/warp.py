@@ -26,9 +26,18 @@ PREFILTER_BELOW = 0.8
 WIDEN_TO_4 = {(np.dtype(np.uint8), cv2.INTER_LINEAR), (np.dtype(np.uint16), cv2.INTER_LINEAR)}
 
 
+# Kernels with negative lobes: they ring past the input's range at edges (integer images saturate in OpenCV).
+OVERSHOOTS = ("cubic", "lanczos")
+
+
 def warp(img: np.ndarray, a: np.ndarray, out_size: tuple[int, int], *, interpolation: str = "linear",
-         border: tuple = (0.0, 0.0, 0.0, 0.0)) -> np.ndarray:
-    """Image HxWxC -> (out_h, out_w, C) with output pixel p = input at A^-1 p (our frame)."""
+         border: tuple = (0.0, 0.0, 0.0, 0.0), clip: tuple | None = None) -> np.ndarray:
+    """Image HxWxC -> (out_h, out_w, C) with output pixel p = input at A^-1 p (our frame).
+
+    ``img`` is only read. The result is a new array, except for the identity map (same canvas), which
+    returns ``img`` itself: a caller that writes into the result must copy then. ``clip=(lo, hi)``: the
+    value range a float image must stay in (cubic and lanczos overshoot is clipped; the other paths are
+    convex and never leave it)."""
     idx = M.index_map(a)
     if idx is not None:
         return _copy_index_map(img, idx[0], idx[1], out_size, border)
@@ -37,7 +46,10 @@ def warp(img: np.ndarray, a: np.ndarray, out_size: tuple[int, int], *, interpola
         idx = M.index_map(a)
         if idx is not None:
             return _copy_index_map(img, idx[0], idx[1], out_size, border)
-    return _cv_warp(img, a, out_size, INTERPOLATIONS[interpolation], border)
+    out = _cv_warp(img, a, out_size, INTERPOLATIONS[interpolation], border)
+    if clip is not None and interpolation in OVERSHOOTS:
+        np.clip(out, clip[0], clip[1], out=out)  # out is ours: a fresh OpenCV result
+    return out
 
 
 # An INTER_AREA reduction by a whole factor takes OpenCV's block-averaging path, 3-10x faster than a
@@ -164,6 +176,7 @@ class Region:
         return arr[self.rows[0]:self.rows[1], self.cols[0]:self.cols[1]], None
 
     def fill_outside(self, arr, border) -> None:
+        """Writes into ``arr``: it must be an array of ours, never the caller's image."""
         value = np.asarray(border[: arr.shape[2]], dtype=np.float64).astype(arr.dtype)
         if self.mask is not None:
             arr[self.mask == 0] = value

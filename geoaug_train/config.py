@@ -275,11 +275,14 @@ def apply_overrides(raw: Dict[str, Any], overrides: List[str]) -> Dict[str, Any]
 def load_raw(path: str) -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise ConfigError(f'config file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        try:
-            raw = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise ConfigError(f'{path}: not valid YAML: {e}') from None
+    # geoaug's bounded safe loader: no Python tags, and no alias bomb (aliases expanding beyond 100,000 nodes or
+    # 100 levels), whatever the file's origin; its errors are short and name the file
+    from geoaug.config import load_yaml
+    from geoaug.errors import ConfigError as GeoaugConfigError
+    try:
+        raw = load_yaml(path)
+    except GeoaugConfigError as e:
+        raise ConfigError(str(e)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f'{path}: the top level must be a mapping of sections')
     return raw

@@ -35,7 +35,11 @@ def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -
         return {'ops': [resize]}
     cfg = copy.deepcopy(dict(aug))
     cfg.pop('enabled', None)
-    cfg['ops'] = list(cfg.get('ops') or []) + [resize]
+    ops = cfg.get('ops')
+    if ops is not None and not isinstance(ops, list):  # {} / 0 / false must not quietly mean "no ops"
+        from geoaug.errors import ConfigError
+        raise ConfigError(f'custom.augmentation.ops: expected a list of ops, got {type(ops).__name__} {ops!r:.60}')
+    cfg['ops'] = list(ops or []) + [resize]
     return cfg
 
 

@@ -1,8 +1,11 @@
 """Combinators: choose among ops. They only plan; the chosen ops' steps are what run and get recorded."""
 from __future__ import annotations
 
+import math
+import numbers
+
 from ..errors import ConfigError
-from ..params import Param, Prob, REQUIRED
+from ..params import Param, Prob, REQUIRED, bounded, short
 from ..registry import op_from_config, register
 from .base import COMBINATOR, Op
 
@@ -10,39 +13,62 @@ from .base import COMBINATOR, Op
 def _ops_param():
     def check(v):
         if not isinstance(v, (list, tuple)) or not v:
-            raise ValueError("must be a non-empty list of ops")
+            raise ValueError(f"must be a non-empty list of ops, got {short(v)}")
         return list(v)
     return Param(check, REQUIRED, "child ops")
 
 
+def _weight(x):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return None
+    try:
+        x = float(x)
+    except (OverflowError, ValueError):
+        return None
+    return x if math.isfinite(x) and x >= 0 else None
+
+
 def _check_weights(v):
+    """Finite, non-negative weights whose sum is finite and positive: they become probabilities at build."""
     if v is None:
         return None
-    if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (int, float)) or x < 0
-                                               for x in v) or sum(v) <= 0:
-        raise ValueError("must be a list of non-negative numbers with a positive sum")
-    return [float(x) for x in v]
+    w = [_weight(x) for x in v] if isinstance(v, (list, tuple)) else [None]
+    if not w or None in w:
+        raise ValueError(f"must be a list of finite non-negative numbers, got {short(v)}")
+    try:
+        total = math.fsum(w)
+    except OverflowError:
+        total = math.inf
+    if not 0 < total < math.inf:
+        raise ValueError(f"must have a positive, finite sum, got {short(v)}")
+    return w
+
+
+def _int(x):
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    return int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else None
 
 
 def _check_n(v):
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-        return [v, v]
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) and x >= 0 for x in v) \
-            and v[0] <= v[1]:
-        return list(v)
-    raise ValueError("must be a non-negative integer or a [low, high] pair of them")
-
-
-def _children(op, where):
-    return [op_from_config(c, f"{where}{op.name}.ops[{i}]: ") for i, c in enumerate(op.cfg["ops"])]
+    n = [_int(v)] * 2 if not isinstance(v, (list, tuple)) else [_int(x) for x in v] if len(v) == 2 else [None]
+    if None in n or n[0] < 0 or n[0] > n[1]:
+        raise ValueError(f"must be a non-negative integer or a [low, high] pair of them, got {short(v)}")
+    return n
 
 
 class _Combinator(Op):
     kind = COMBINATOR
 
     def __init__(self, _where="", **params):
-        super().__init__(_where, **params)
-        self.children = _children(self, _where)
+        with bounded(params, _where):  # the children of an aliased op list are built once per occurrence
+            super().__init__(_where, **params)
+            self._check_against_ops(_where, len(self.cfg["ops"]))
+            self.children = [op_from_config(c, f"{_where}{self.name}.ops[{i}]: ")
+                             for i, c in enumerate(self.cfg["ops"])]
+
+    def _check_against_ops(self, where, n_ops):
+        """Cross-checks of the other params against the number of child ops (before building any)."""
 
     def config(self):
         cfg = dict(self.cfg)
@@ -57,18 +83,16 @@ class OneOf(_Combinator):
 
     spec = {"ops": _ops_param(), "weights": Param(_check_weights, None), "prob": Prob(1.0)}
 
-    def __init__(self, _where="", **params):
-        super().__init__(_where, **params)
+    def _check_against_ops(self, where, n_ops):
         w = self.cfg["weights"]
-        if w is not None and len(w) != len(self.children):
-            raise ConfigError(f"{_where}op 'one_of': {len(w)} weights for {len(self.children)} ops")
+        if w is not None and len(w) != n_ops:
+            raise ConfigError(f"{where}op 'one_of': param 'weights' has {len(w)} values for {n_ops} ops")
+        self._p = None if w is None else [x / math.fsum(w) for x in w]
 
     def plan(self, rng, ctx, steps):
         if rng.random() >= self.prob:
             return
-        w = self.cfg["weights"]
-        p = None if w is None else [x / sum(w) for x in w]
-        child = self.children[int(rng.choice(len(self.children), p=p))]
+        child = self.children[int(rng.choice(len(self.children), p=self._p))]
         child.plan(rng, ctx, steps)
 
 
@@ -79,11 +103,10 @@ class SomeOf(_Combinator):
 
     spec = {"ops": _ops_param(), "n": Param(_check_n, [1, 1]), "prob": Prob(1.0)}
 
-    def __init__(self, _where="", **params):
-        super().__init__(_where, **params)
-        if self.cfg["n"][1] > len(self.children):
-            raise ConfigError(f"{_where}op 'some_of': n up to {self.cfg['n'][1]} but only "
-                              f"{len(self.children)} ops")
+    def _check_against_ops(self, where, n_ops):
+        if self.cfg["n"][1] > n_ops:
+            raise ConfigError(f"{where}op 'some_of': param 'n' goes up to {self.cfg['n'][1]} but there are only "
+                              f"{n_ops} ops")
 
     def plan(self, rng, ctx, steps):
         if rng.random() >= self.prob:

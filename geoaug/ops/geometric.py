@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import matrix as M
 from ..errors import ConfigError
-from ..params import Bool, Fill, Float, Int, Prob, Range
+from ..params import MAX_SIDE, Bool, Fill, Float, Int, Prob, Range
 from ..registry import register
 from .base import GeometricOp
 
@@ -136,8 +136,8 @@ def _scale_to(size, nw, nh):
 class Resize(GeometricOp):
     """Resize to ``width`` x ``height``, or so the longest/shortest side equals the given length."""
     name = "resize"
-    spec = {"width": Int(1, default=None, optional=True), "height": Int(1, default=None, optional=True),
-            "longest": Int(1, default=None, optional=True), "shortest": Int(1, default=None, optional=True),
+    spec = {"width": Int(1, MAX_SIDE, None, optional=True), "height": Int(1, MAX_SIDE, None, optional=True),
+            "longest": Int(1, MAX_SIDE, None, optional=True), "shortest": Int(1, MAX_SIDE, None, optional=True),
             "prob": Prob(1.0)}
 
     def __init__(self, _where="", **params):
@@ -180,8 +180,18 @@ def qwen_smart_resize(height: int, width: int, factor: int, min_pixels: int, max
 class SmartResize(GeometricOp):
     """Qwen-VL smart resize: sides multiples of ``factor`` (32 for Qwen3-VL), pixels in [min, max]."""
     name = "smart_resize"
-    spec = {"factor": Int(1, 4096, 32), "min_pixels": Int(1, default=4096),
-            "max_pixels": Int(1, default=16777216), "prob": Prob(1.0)}
+    spec = {"factor": Int(1, 4096, 32), "min_pixels": Int(1, MAX_SIDE * MAX_SIDE, 4096),
+            "max_pixels": Int(1, MAX_SIDE * MAX_SIDE, 16777216), "prob": Prob(1.0)}
+
+    def __init__(self, _where="", **params):
+        super().__init__(_where, **params)
+        c = self.cfg
+        if c["min_pixels"] > c["max_pixels"]:
+            raise ConfigError(f"{_where}op 'smart_resize': param 'min_pixels' ({c['min_pixels']}) exceeds "
+                              f"'max_pixels' ({c['max_pixels']})")
+        if c["factor"] ** 2 > c["max_pixels"]:
+            raise ConfigError(f"{_where}op 'smart_resize': param 'max_pixels' ({c['max_pixels']}) is below one "
+                              f"factor x factor block ({c['factor']}x{c['factor']}): no output could keep to it")
 
     def transform(self, draw, size):
         c = self.cfg
@@ -197,7 +207,8 @@ def _crop(x, y, w, h):
 class Crop(GeometricOp):
     """Cut the window at integer ``x, y`` of ``width x height``; parts beyond the canvas get the fill."""
     name = "crop"
-    spec = {"x": Int(0), "y": Int(0), "width": Int(1), "height": Int(1), "fill": Fill(None), "prob": Prob(1.0)}
+    spec = {"x": Int(0, MAX_SIDE), "y": Int(0, MAX_SIDE), "width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE),
+            "fill": Fill(None), "prob": Prob(1.0)}
 
     def transform(self, draw, size):
         c = self.cfg
@@ -208,7 +219,7 @@ class Crop(GeometricOp):
 class CenterCrop(GeometricOp):
     """Centre window of ``width x height`` (padded with the fill where larger than the canvas)."""
     name = "center_crop"
-    spec = {"width": Int(1), "height": Int(1), "fill": Fill(None), "prob": Prob(1.0)}
+    spec = {"width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE), "fill": Fill(None), "prob": Prob(1.0)}
 
     def transform(self, draw, size):
         c = self.cfg
@@ -222,7 +233,7 @@ class RandomCrop(GeometricOp):
     ``min_visibility`` of its area, so a crop never cuts away every object unless ``keep_objects`` is
     false. Size: ``width``/``height`` in pixels, or ``scale`` (area fraction) with ``ratio`` (w/h)."""
     name = "random_crop"
-    spec = {"width": Int(1, default=None, optional=True), "height": Int(1, default=None, optional=True),
+    spec = {"width": Int(1, MAX_SIDE, None, optional=True), "height": Int(1, MAX_SIDE, None, optional=True),
             "scale": Range(0.01, 1.0, default=None, optional=True), "ratio": Range(0.05, 20, [0.75, 4 / 3]),
             "min_visibility": Float(0, 1, 0.5), "keep_objects": Bool(True), "max_tries": Int(1, 1000, 20),
             "prob": Prob(1.0)}
@@ -232,6 +243,12 @@ class RandomCrop(GeometricOp):
         c = self.cfg
         if (c["width"] is None) != (c["height"] is None) or (c["width"] is None) == (c["scale"] is None):
             raise ConfigError(f"{_where}op 'random_crop': give width and height, or scale (with optional ratio)")
+        if c["scale"] is None and "ratio" in params:
+            raise ConfigError(f"{_where}op 'random_crop': param 'ratio' applies only with 'scale' (a crop of "
+                              f"width x height has its own ratio)")
+        if not c["keep_objects"] and "min_visibility" in params:
+            raise ConfigError(f"{_where}op 'random_crop': param 'min_visibility' applies only with keep_objects "
+                              f"true")
 
     def _size(self, rng, w, h):
         c = self.cfg
@@ -272,8 +289,8 @@ def _best_visibility(b, x, y, cw, ch):
 class Pad(GeometricOp):
     """Add ``top, bottom, left, right`` pixels of ``fill``."""
     name = "pad"
-    spec = {"top": Int(0, default=0), "bottom": Int(0, default=0), "left": Int(0, default=0),
-            "right": Int(0, default=0), "fill": Fill(None), "prob": Prob(1.0)}
+    spec = {"top": Int(0, MAX_SIDE, 0), "bottom": Int(0, MAX_SIDE, 0), "left": Int(0, MAX_SIDE, 0),
+            "right": Int(0, MAX_SIDE, 0), "fill": Fill(None), "prob": Prob(1.0)}
 
     def transform(self, draw, size):
         c = self.cfg
@@ -285,7 +302,7 @@ class Pad(GeometricOp):
 class PadToMultiple(GeometricOp):
     """Pad bottom and right so both sides become multiples of ``multiple``."""
     name = "pad_to_multiple"
-    spec = {"multiple": Int(1, 65536, 32), "fill": Fill(None), "prob": Prob(1.0)}
+    spec = {"multiple": Int(1, MAX_SIDE, 32), "fill": Fill(None), "prob": Prob(1.0)}
 
     def transform(self, draw, size):
         m = self.cfg["multiple"]

@@ -1,5 +1,7 @@
 """Pixel ops: touch pixel values only, never geometry. Channel order is RGB(A); alpha is left alone.
-Float images are taken to span [0, 1], integer images their dtype's range."""
+Float images are taken to span [0, 1], integer images their dtype's range, and results are kept in it. A
+pipeline that can run a pixel op refuses a float image outside [0, 1] before any op runs (geoaug.image.
+check_unit_range): nothing here ever sees 0-255 floats to clip."""
 from __future__ import annotations
 
 import cv2
@@ -122,7 +124,8 @@ class Gamma(PixelOp):
 
     def stages(self, d):
         g = d["gamma"]
-        return [ToneStage(lambda x, m, top, g=g: top * np.power(x / top, g))]
+        # a float image may sit a hair below 0 (UNIT_SLACK): a fractional power of it would be NaN
+        return [ToneStage(lambda x, m, top, g=g: top * np.power(np.maximum(x / top, 0.0), g))]
 
 
 @register

@@ -54,7 +54,7 @@ def make_doc(rng):
 
     # Tilt the page on a desk with geoaug: a replayed rotate with a fixed angle, canvas expanded.
     aug = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 10, "expand": True, "fill": [92, 84, 76]}}])
-    record = {"input_size": [w, h], "steps": [{"op": "rotate", "params": {"max_deg": 10, "expand": True,
+    record = {"version": 1, "input_size": [w, h], "steps": [{"op": "rotate", "params": {"max_deg": 10, "expand": True,
                                                                           "fill": [92, 84, 76]},
                                               "draw": {"angle": 4.0}}]}
     quads = [o for o in objects if "quad" in o]

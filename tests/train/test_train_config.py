@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 import yaml
@@ -121,6 +122,35 @@ def test_load_config_resolves_against_config_folder(base, tmp_path):
     cfg = load_config(str(path), ['training.seed=5'])
     assert cfg['training']['seed'] == 5
     assert cfg['training']['output_dir'] == os.path.join(root, 'out')
+
+
+def test_alias_bomb_in_the_config_fails_fast(base, tmp_path):
+    """A shared config whose aliases stand for 9^9 values in ~500 bytes is refused while it is read, with a short
+    message: geoaug's bounded loader counts what each alias stands for and never expands it. The work is counted
+    (function calls, through sys.setprofile), not timed: unbounded, it would be ~10^9."""
+    raw, _ = base
+    levels = []
+    for i in range(9):
+        items = ', '.join([f'*a{i - 1}' if i else 'lol'] * 9)
+        levels.append(f'&a{i} [{items}]')
+    path = tmp_path / 'bomb.yaml'
+    path.write_text(yaml.safe_dump(raw) + 'custom:\n  augmentation:\n    ops: [' + ', '.join(levels) + ']\n')
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event in ('call', 'c_call'):
+            calls += 1
+            if calls > 200_000:
+                raise RuntimeError('unbounded work')
+
+    sys.setprofile(count)
+    try:
+        with pytest.raises(ConfigError, match=r'bomb\.yaml: YAML expands to more than 100,000 nodes') as e:
+            load_config(str(path))
+    finally:
+        sys.setprofile(None)
+    assert len(str(e.value)) < 300
 
 
 def test_cpu_fallback(base):

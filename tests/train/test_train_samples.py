@@ -1,6 +1,8 @@
 """SampleBuilder (geoaug only, no train extra): dropping, splitting and the native-record fallback."""
 import json
 
+import pytest
+
 from PIL import Image
 
 from geoaug_train.records import Record
@@ -47,3 +49,12 @@ def test_native_record_losing_a_box_falls_back_to_the_unaugmented_sample(tmp_pat
     kept = builder([{'name': 'hflip', 'params': {'prob': 1.0}}]).build(rec, split='train', epoch=0, index=0)
     assert not kept.fallback
     assert kept.native_objects['bbox'] == [[12.0, 90.0, 42.0, 120.0], [152.0, 10.0, 182.0, 40.0]]
+
+
+@pytest.mark.parametrize('ops', [{}, 0, False, 'hflip'])
+def test_augmentation_ops_that_are_not_a_list_are_refused_not_ignored(ops):
+    from geoaug.errors import ConfigError
+    from geoaug_train.samples import pipeline_config
+    with pytest.raises(ConfigError, match='custom.augmentation.ops: expected a list of ops'):
+        pipeline_config({'ops': ops}, 65536, 4096, True)
+    assert pipeline_config({'ops': None}, 65536, 4096, True)['ops'][-1]['name'] == 'smart_resize'
