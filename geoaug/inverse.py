@@ -42,7 +42,7 @@ def _offsets() -> Param:
     def check(v):
         if not isinstance(v, (list, tuple)) or len(v) != 4 or \
                 not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in v):
-            raise ValueError(f"must be 4 [dx, dy] pairs, got {_short(v)}")
+            raise ValueError(f"must be 4 [dx, dy] pairs, got {short(v)}")
         out = []
         for i, r in enumerate(v):
             row = []
@@ -163,18 +163,18 @@ def check_record(record, use: str = "replay") -> CheckedRecord:
         k = unknown[0]
         close = difflib.get_close_matches(str(k), TOP_KEYS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ReplayError(f"{where}: record has unknown key {_short(k)}.{hint} Keys: {', '.join(TOP_KEYS)}")
+        raise ReplayError(f"{where}: record has unknown key {short(k)}.{hint} Keys: {', '.join(TOP_KEYS)}")
     needed = ("version", "input_size", "steps") + (("output_size", "matrix") if use == "inverse" else ())
     for k in needed:
         if k not in record:
             raise ReplayError(f"{where}: record is missing {k!r}")
     version = record["version"]
     if isinstance(version, bool) or not isinstance(version, (int, float)) or version != RECORD_VERSION:
-        raise ReplayError(f"{where}: record.version {_short(version)} is not one this geoaug reads "
+        raise ReplayError(f"{where}: record.version {short(version)} is not one this geoaug reads "
                           f"(version {RECORD_VERSION})")
     inverted = record.get("inverted", False)
     if not isinstance(inverted, bool):
-        raise ReplayError(f"{where}: record.inverted must be true or false, got {_short(inverted)}")
+        raise ReplayError(f"{where}: record.inverted must be true or false, got {short(inverted)}")
     quad_clip = _choice(where, "quad_clip", record.get("quad_clip", "clamp"), QUAD_CLIP_POLICIES)
     quad_order = _choice(where, "quad_order", record.get("quad_order", "clockwise"), QUAD_ORDERS)
     in_size = _size(where, "input_size", record["input_size"])
@@ -205,8 +205,8 @@ def check_record(record, use: str = "replay") -> CheckedRecord:
         expect = np.linalg.inv(forward) if inverted else forward
         if not (np.abs(matrix - expect) <= 1e-9 * (1.0 + np.abs(expect))).all():
             raise ReplayError(f"{where}: record.matrix does not match the matrix its steps make (a draw or the "
-                              f"matrix edited?): {_short(np.round(matrix, 6).tolist())} vs "
-                              f"{_short(np.round(expect, 6).tolist())}")
+                              f"matrix edited?): {short(np.round(matrix, 6).tolist())} vs "
+                              f"{short(np.round(expect, 6).tolist())}")
     return CheckedRecord(in_size, out_size if out_size is not None else tuple(size), matrix, steps, quad_clip,
                          quad_order, inverted, forward)
 
@@ -219,27 +219,27 @@ def steps_json(steps) -> list:
 def _step(where, i, s):
     if not isinstance(s, dict):
         raise ReplayError(f"{where} step {i}: must be a mapping with 'op', 'params' and 'draw', "
-                          f"got {_short(s)}")
+                          f"got {short(s)}")
     name = s.get("op")
     label = _Label(where, i, name)
     for k in s:
         if k not in STEP_KEYS:
-            raise ReplayError(f"{label}: unknown key {_short(k)}; a step has {', '.join(STEP_KEYS)}")
+            raise ReplayError(f"{label}: unknown key {short(k)}; a step has {', '.join(STEP_KEYS)}")
     for k in STEP_KEYS:
         if k not in s:
             raise ReplayError(f"{label}: missing {k!r}")
     if not isinstance(name, str) or name not in REGISTRY:
         close = difflib.get_close_matches(name, list(REGISTRY), n=1) if isinstance(name, str) else []
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ReplayError(f"{where} step {i}: unknown op {_short(name)}.{hint}")
+        raise ReplayError(f"{where} step {i}: unknown op {short(name)}.{hint}")
     cls = REGISTRY[name]
     if cls.kind == COMBINATOR:
         raise ReplayError(f"{label}: a combinator never appears in a record (its chosen ops do)")
     params, draw = s["params"], s["draw"]
     if not isinstance(params, dict):
-        raise ReplayError(f"{label}: params must be a mapping, got {_short(params)}")
+        raise ReplayError(f"{label}: params must be a mapping, got {short(params)}")
     if not isinstance(draw, dict):
-        raise ReplayError(f"{label}: draw must be a mapping, got {_short(draw)}")
+        raise ReplayError(f"{label}: draw must be a mapping, got {short(draw)}")
     spec = draw_spec(cls)
     if spec is None:
         raise ReplayError(f"{label}: op has no declared draw fields; its records cannot be checked")
@@ -255,7 +255,7 @@ class _Label:
         self.where, self.i, self.name = where, i, name
 
     def __str__(self):
-        return f"{self.where} step {self.i} (op {_short(self.name)})"
+        return f"{self.where} step {self.i} (op {short(self.name)})"
 
     def __format__(self, spec):
         return format(str(self), spec)
@@ -265,7 +265,7 @@ def _check_draw(label, spec, draw) -> dict:
     for k in draw:
         if k not in spec:
             valid = ", ".join(sorted(spec)) or "none"
-            raise ReplayError(f"{label}: unknown draw field {_short(k)} (draw fields: {valid})")
+            raise ReplayError(f"{label}: unknown draw field {short(k)} (draw fields: {valid})")
     out = {}
     for k, p in spec.items():
         if k not in draw:
@@ -282,20 +282,20 @@ def _check_draw(label, spec, draw) -> dict:
 
 def _choice(where, name, v, allowed):
     if not isinstance(v, str) or v not in allowed:
-        raise ReplayError(f"{where}: record.{name} must be one of {list(allowed)}, got {_short(v)}")
+        raise ReplayError(f"{where}: record.{name} must be one of {list(allowed)}, got {short(v)}")
     return v
 
 
 def _size(where, name, v) -> tuple:
     if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise ReplayError(f"{where}: record.{name} must be [width, height], got {_short(v)}")
+        raise ReplayError(f"{where}: record.{name} must be [width, height], got {short(v)}")
     out = []
     for i, x in enumerate(v):
         if isinstance(x, float) and math.isfinite(x) and x.is_integer():
             x = int(x)
         if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not 1 <= x <= MAX_RECORD_SIDE:
             raise ReplayError(f"{where}: record.{name}[{i}] ({'width' if i == 0 else 'height'}) must be an "
-                              f"integer in [1, {MAX_RECORD_SIDE}], got {_short(x)}")
+                              f"integer in [1, {MAX_RECORD_SIDE}], got {short(x)}")
         out.append(int(x))
     return tuple(out)
 
@@ -304,7 +304,7 @@ def _matrix(where, v) -> np.ndarray:
     try:
         a = np.asarray(v, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ReplayError(f"{where}: record.matrix must be 3x3 numbers, got {_short(v)}") from None
+        raise ReplayError(f"{where}: record.matrix must be 3x3 numbers, got {short(v)}") from None
     if a.shape != (3, 3):
         raise ReplayError(f"{where}: record.matrix must be 3x3, got shape {a.shape}")
     if not np.isfinite(a).all():
@@ -315,10 +315,6 @@ def _matrix(where, v) -> np.ndarray:
     if not abs(det) > 1e-12:
         raise ReplayError(f"{where}: record.matrix is singular: it cannot be inverted")
     return a
-
-
-def _short(v) -> str:
-    return short(v)
 
 
 # ---- inverse ----------------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ MAX_CONFIG_VALUES = 10_000
 MAX_CONFIG_DEPTH = 64
 # Largest side, offset or pad in pixels an op param may name (canvases are built from these).
 MAX_SIDE = 65_536
-# Error messages show at most this many characters of a value.
+# Error messages show at most this many characters of a value, and this many items per level (a box's 4
+# numbers and a quad's 4 points in full).
 SHORT = 60
+SHORT_ITEMS = 8
 # A fill is used as an OpenCV border value of the image's own dtype; float32 is the widest.
 _FLOAT32_MAX = 3.4028234663852886e38
 
@@ -53,10 +55,10 @@ def _short(v, level, limit):
             return o + c
         if level <= 0:
             return f"{o}...{c}"
-        items = islice(v.items(), 3) if isinstance(v, dict) else islice(v, 3)
+        items = islice(v.items(), SHORT_ITEMS) if isinstance(v, dict) else islice(v, SHORT_ITEMS)
         parts = [f"{_short(k, 0, 20)}: {_short(x, level - 1, 20)}" for k, x in items] if isinstance(v, dict) \
             else [_short(x, level - 1, 20) for x in items]
-        if len(v) > 3:
+        if len(v) > SHORT_ITEMS:
             parts.append(f"... ({len(v)} items)")
         return o + ", ".join(parts) + ("," if c == ")" and len(v) == 1 else "") + c
     try:  # numbers (numpy scalars too), arrays by their shape, anything else by its type

@@ -6,9 +6,9 @@ import codecs
 import json
 import math
 import re
-import reprlib
 
 from .errors import GeoaugError
+from .params import short
 
 GEOMETRY_KEYS = ("bbox", "quad", "line")
 
@@ -31,17 +31,10 @@ def finite_number(v) -> bool:
     return False
 
 
-_repr = reprlib.Repr()
-_repr.maxlevel, _repr.maxstring, _repr.maxother = 4, 80, 80
-_repr.maxlist = _repr.maxtuple = _repr.maxdict = 8
-
-
 def brief_repr(v) -> str:
-    """Bounded repr for messages: a megabyte list or a 900-deep nesting must not flood or crash the report."""
-    try:
-        return _repr.repr(v)
-    except (ValueError, RecursionError):  # an int past Python's int-string limit
-        return f"<{type(v).__name__}>"
+    """Bounded repr for messages: a megabyte list or a 900-deep nesting must not flood or crash the report
+    (the one bounded repr of the library, ``params.short``)."""
+    return short(v)
 
 
 def _points(where: str, pts, n, error) -> list:
