@@ -9,11 +9,10 @@ import numpy as np
 
 from . import matrix as M
 from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads, outside_points
-from .errors import ConfigError, GeometryError, ImageError
+from .errors import ConfigError, GeometryError, ImageError, ReplayError
 from .filters import apply_filters, parse_filters
 from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
 from .image import check_unit_range, fill_value, to_array
-from .errors import ReplayError
 from .inverse import RECORD_VERSION, check_record, record_op
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
 from .ops.base import GEOMETRIC, PIXEL, Op
