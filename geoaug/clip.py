@@ -10,6 +10,7 @@ the same alone or among any others (each row's numbers come from that row alone)
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -77,6 +78,7 @@ def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str
 
 def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Boxes:
     """Boxes that carry their polygon: cut the polygon, and the box becomes the bounds of what is left."""
+    assert boxes.outline is not None  # the caller's test
     pts = boxes.outline.points
     # an outline an earlier cut collapsed to a segment or a point is padded to the 3 points a ring needs
     polys = shapely.make_valid(np.array([shapely.Polygon(pts[r] if len(pts[r]) >= 3 else np.concatenate(
@@ -223,8 +225,8 @@ def _cut(pts: np.ndarray, w: float, h: float):
     if not side.all():
         general &= ~_any16(side == 0)
     if general.any():
-        k = np.flatnonzero(general)
-        k = k if len(k) < n else slice(None)
+        k: Any = np.flatnonzero(general)
+        k = k if len(k) < n else slice(None)  # all rows: a view, not a gather
         inner = _all4((side[k] > 0).reshape(-1, 4)).reshape(-1, 4)
         kept[k], ring[k], is_quad[k] = _cut_convex(pts[k], edges[k], inner, w, h)
     rest = np.flatnonzero(~general)
@@ -277,7 +279,7 @@ def _any8(mask: np.ndarray) -> np.ndarray:
 
 def _any16(mask: np.ndarray) -> np.ndarray:
     """Per quad of an (n, 4, 4) bool array: any true."""
-    return _any8(mask.reshape(-1, 8)).reshape(-1, 2).any(axis=1)
+    return _any8(mask.reshape(-1, 8)).reshape(-1, 2).any(axis=1)  # type: ignore[return-value]  # .any(axis=1) of a 2-d array: an array
 
 
 @lru_cache(maxsize=64)

@@ -3,6 +3,7 @@ training config holding ``custom.augmentation``)."""
 from __future__ import annotations
 
 import os
+from typing import Any
 from pathlib import Path
 
 import yaml
@@ -69,7 +70,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
         return node
 
 
-def load_yaml_text(text, where: str = "<yaml>") -> object:
+def load_yaml_text(text: str | bytes, where: str = "<yaml>") -> object:
     """Safe, bounded YAML: tags that would construct Python objects are refused, never executed; documents
     larger than MAX_YAML_BYTES, or expanding (through aliases) beyond MAX_YAML_NODES nodes or MAX_YAML_DEPTH
     levels, are refused. Every failure is a short ``ConfigError`` naming ``where``."""
@@ -94,8 +95,13 @@ def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
-def load_yaml(path) -> object:
-    """Read a YAML config file with ``load_yaml_text``'s bounds."""
+def load_yaml(path: str | os.PathLike[str]) -> object:
+    """Read a YAML config file with ``load_yaml_text``'s bounds.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, is not valid YAML, uses tags that would construct
+            Python objects, or exceeds the size, node or nesting bounds.
+    """
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
@@ -126,7 +132,20 @@ def augmentation_block(cfg, where: str = "config"):
     return cfg, where
 
 
-def from_config(cfg) -> Pipeline:
+def from_config(cfg: Any) -> Pipeline:
+    """Build a Pipeline from a config.
+
+    Args:
+        cfg: a path to a YAML file, a mapping with ``ops`` (and optional ``filters``, ``fuse``, ``fill``, ...),
+            a list of ops (``{"name": ..., "params": {...}}`` mappings or op instances), or a whole training
+            config holding ``custom.augmentation``.
+
+    Returns:
+        The validated ``Pipeline``; every op, param, fill and filter is checked here, never at call time.
+
+    Raises:
+        ConfigError: unknown op or param names (closest names suggested), out-of-range or ill-typed values,
+            a YAML file that is missing, malformed, unsafe or over the size/depth bounds."""
     block, where = augmentation_block(cfg)
     with bounded(block, f"{where}: "):  # the whole block within the config budget before anything walks it
         if not isinstance(block, dict):

@@ -26,7 +26,7 @@ def parse_filters(cfg, where: str = "") -> dict:
         return {k: {} for k in KINDS}
     if not isinstance(cfg, dict):
         raise ConfigError(f"{where}filters must be a mapping (or null), got {short(cfg)}")
-    out = {k: {} for k in KINDS}
+    out: dict[str, dict] = {k: {} for k in KINDS}
     for key, val in cfg.items():
         if isinstance(key, str) and key in KINDS:
             if not isinstance(val, dict):

@@ -95,7 +95,8 @@ _FILLS: dict = {}
 
 
 def _fill_value(fill, channels, dtype, unit) -> tuple:
-    vals = [float(fill)] * channels if np.isscalar(fill) else [float(v) for v in fill]
+    # np.isscalar's TypeGuard admits str/bytes; float() of those raises ValueError, as callers expect
+    vals = [float(fill)] * channels if np.isscalar(fill) else [float(v) for v in fill]  # type: ignore[arg-type]
     if len(vals) != channels:
         raise ImageError(f"fill {fill!r} has {len(vals)} values for an image of {channels} channels")
     top = _INT_TOPS.get(np.dtype(dtype).char)  # (np.issubdtype and np.iinfo cost microseconds a call)
@@ -114,4 +115,4 @@ _INT_TOPS = {np.dtype(np.uint8).char: 255.0, np.dtype(np.uint16).char: 65535.0}
 
 
 def _show(fill) -> str:
-    return f"{float(fill):g}" if np.isscalar(fill) else "[" + ", ".join(f"{float(v):g}" for v in fill) + "]"
+    return f"{float(fill):g}" if np.isscalar(fill) else "[" + ", ".join(f"{float(v):g}" for v in fill) + "]"  # type: ignore[arg-type]  # as in _fill_value

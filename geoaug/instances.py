@@ -8,7 +8,7 @@ from collections.abc import ItemsView, KeysView, Set, ValuesView
 from decimal import Decimal
 from numbers import Real
 from operator import itemgetter
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def _copy_runs(values: list, starts: list, ends: list) -> list:
     return out
 
 
-def _check_finite(kind: str, arr: np.ndarray, axis_names: str) -> None:
+def _check_finite(kind: str, arr: np.ndarray, axis_names: tuple[str, ...]) -> None:
     """Every coordinate a number within +-COORD_LIMIT; else an error naming the row, point and field."""
     # min and max propagate NaN: two reductions without a temporary, no slower than isfinite().all()
     if arr.size == 0 or (arr.min() >= -COORD_LIMIT and arr.max() <= COORD_LIMIT):
@@ -156,10 +156,16 @@ def _walk(where: str, v, tail: tuple, names: tuple) -> None:
         _walk(f"{where}.point[{i}]" if len(tail) == 2 else f"{where}.{names[i]}", v[i], tail[1:], names)
 
 
+_T = TypeVar("_T", bound="_Table")
+
+
 class _Table:
     """Shared row bookkeeping: fields, source index, visibility."""
 
     kind = "objects"
+
+    if TYPE_CHECKING:  # each table kind defines it
+        def take(self: _T, rows: np.ndarray, _gaps: np.ndarray | None = None) -> _T: ...
 
     def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility, copy_lists: bool = True) -> None:
         self.fields: dict[str, Any] = {}
@@ -184,7 +190,7 @@ class _Table:
             "visibility": take_rows(self.visibility, rows),
         }
 
-    def without(self, rows: np.ndarray):
+    def without(self: _T, rows: np.ndarray) -> _T:
         """All rows but ``rows`` (sorted, distinct), in order."""
         return self.take(complement(len(self), rows), _gaps=np.asarray(rows))
 
@@ -206,7 +212,7 @@ class Boxes(_Table):
     outline = None  # Lines of closed polygons, one per row, or None
 
     @classmethod
-    def from_polygons(cls, polygons, **fields) -> "Boxes":
+    def from_polygons(cls, polygons: Any, **fields: Any) -> "Boxes":
         """Boxes whose geometry is the bounds of each polygon ((K, 2) points, K >= 3), polygons kept."""
         outline = Lines(polygons, _name="polygons")
         short = np.nonzero(np.diff(outline.offsets) < 3)[0]
@@ -214,7 +220,8 @@ class Boxes(_Table):
             raise GeometryError(f"polygons[{int(short[0])}] needs at least 3 points")
         return cls(_row_bounds(outline), outline=outline, **fields)
 
-    def __init__(self, xyxy=None, *, index=None, visibility=None, outline=None, _validate=True, **fields):
+    def __init__(self, xyxy: Any = None, *, index: Any = None, visibility: Any = None, outline: Any = None,
+                 _validate: Any = True, **fields: Any) -> None:  # outline: Lines or None (Any: **fields call sites)
         if xyxy is None:
             arr = np.zeros((0, 4))
         else:
@@ -239,7 +246,7 @@ class Boxes(_Table):
             self.outline = outline
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
-    def take(self, rows, _gaps=None) -> "Boxes":
+    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> "Boxes":
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         outline = None if self.outline is None else self.outline.take(rows)
@@ -256,7 +263,8 @@ class Quads(_Table):
 
     kind = "quads"
 
-    def __init__(self, points=None, *, index=None, visibility=None, _validate=True, **fields):
+    def __init__(self, points: Any = None, *, index: Any = None, visibility: Any = None, _validate: Any = True,
+                 **fields: Any) -> None:
         if points is None:
             arr = np.zeros((0, 4, 2))
         else:
@@ -274,7 +282,7 @@ class Quads(_Table):
         self.points = arr
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
-    def take(self, rows, _gaps=None) -> "Quads":
+    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> "Quads":
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         return Quads(take_rows(self.points, rows), index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
@@ -330,7 +338,7 @@ class Lines(_Table):
         self.offsets = offsets
 
     @classmethod
-    def from_flat(cls, flat, offsets, *, index=None, visibility=None, **fields) -> "Lines":
+    def from_flat(cls, flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any) -> "Lines":
         """Build from concatenated points and row offsets without copying or re-validating."""
         obj = cls.__new__(cls)
         obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
@@ -342,7 +350,7 @@ class Lines(_Table):
         o = self.offsets
         return [self.flat[o[i]:o[i + 1]] for i in range(len(o) - 1)]
 
-    def take(self, rows, _gaps=None) -> "Lines":
+    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> "Lines":
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         flat, offsets = gather_runs(self.flat, self.offsets[rows], np.diff(self.offsets)[rows])
@@ -403,15 +411,15 @@ def _as_table(cls, x):
     return x if isinstance(x, cls) else cls(x)
 
 
-def as_boxes(x) -> Boxes:
+def as_boxes(x: Any) -> Boxes:
     return _as_table(Boxes, x)
 
 
-def as_quads(x) -> Quads:
+def as_quads(x: Any) -> Quads:
     return _as_table(Quads, x)
 
 
-def as_lines(x) -> Lines:
+def as_lines(x: Any) -> Lines:
     if x is None or isinstance(x, Lines):
         return _as_table(Lines, x)
     if isinstance(x, np.ndarray) and x.ndim == 2:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,9 @@ from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads
 from .errors import ConfigError, ReplayError
 from .geometry import map_boxes, map_lines, map_quads
 from .instances import as_boxes, as_lines, as_quads
+
+if TYPE_CHECKING:
+    from .pipeline import Result
 from .ops.base import COMBINATOR, GEOMETRIC
 from .params import REQUIRED, Bool, Float, Int, Param, short
 from .registry import REGISTRY, make_op
@@ -98,7 +102,7 @@ class CheckedRecord:
     from the forward input to the forward output."""
     input_size: tuple
     output_size: tuple
-    matrix: np.ndarray
+    matrix: np.ndarray | None
     steps: list
     quad_clip: str
     quad_order: str
@@ -150,7 +154,7 @@ def _equal(a, b) -> bool:
         return False
 
 
-def check_record(record, use: str = "replay") -> CheckedRecord:
+def check_record(record: Any, use: str = "replay") -> CheckedRecord:
     """Validate a record before ``use`` ("replay" or "inverse") touches it; raise ReplayError naming the step,
     op and field. Required: ``version``, ``input_size``, ``steps``; ``output_size`` and ``matrix`` follow
     from the steps and are required by ``inverse`` only (a hand-written replay record may leave them out);
@@ -318,8 +322,8 @@ def _matrix(where, v) -> np.ndarray:
 
 
 # ---- inverse ----------------------------------------------------------------------------------------
-def inverse(record: dict, boxes=None, quads=None, lines=None, *, quad_order: str | None = None,
-            quad_clip: str | None = None):
+def inverse(record: dict, boxes: Any = None, quads: Any = None, lines: Any = None, *, quad_order: str | None = None,
+            quad_clip: str | None = None) -> Result:
     """Geometry in the output frame of ``record`` -> its input frame, clipped to the input image exactly as
     the forward pass clips (``quad_clip`` and ``quad_order``: the forward pass's, from the record, unless
     given). Returns a Result whose ``image`` is None and whose ``replay`` is the record inverted (inverting
@@ -333,6 +337,7 @@ def inverse(record: dict, boxes=None, quads=None, lines=None, *, quad_order: str
         raise ConfigError(f"inverse: quad_order must be one of {list(QUAD_ORDERS)}, got {quad_order!r}")
     if quad_clip not in QUAD_CLIP_POLICIES:
         raise ConfigError(f"inverse: quad_clip must be one of {list(QUAD_CLIP_POLICIES)}, got {quad_clip!r}")
+    assert rec.matrix is not None  # check_record(use="inverse") requires it
     inv = np.linalg.inv(rec.matrix)
     w, h = rec.input_size
     report = Report()

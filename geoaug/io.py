@@ -19,7 +19,7 @@ _PREMULTIPLIED_ALPHA = ("RGBa", "La")
 _TAIL_BYTES = 4096          # covers an end marker followed by a little NUL padding
 
 
-def to_rgb8(im: Image.Image, background=(255, 255, 255)) -> np.ndarray:
+def to_rgb8(im: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """Any PIL image as an HxWx3 uint8 C-contiguous RGB array.
 
     - RGB without a ``transparency`` entry: ``np.asarray(im)`` as is (the training fast path).
@@ -44,7 +44,7 @@ def to_rgb8(im: Image.Image, background=(255, 255, 255)) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def _over(arr: np.ndarray, background, premultiplied: bool) -> np.ndarray:
+def _over(arr: np.ndarray, background: tuple[int, int, int], premultiplied: bool) -> np.ndarray:
     # Integer arithmetic over a denominator of 255: the result is never an exact half, so rounding is exact.
     c = arr[..., :-1].astype(np.int32)
     a = arr[..., -1:].astype(np.int32)
@@ -77,7 +77,7 @@ class ImageInfo:
     mode: str
 
 
-def probe_image(path, decode: bool = False) -> ImageInfo:
+def probe_image(path: str | os.PathLike[str], decode: bool = False) -> ImageInfo:
     """Check an image file cheaply: its header (no pixels) and, for JPEG and PNG, its last bytes, which a
     truncated file lacks (the EOI marker FF D9; the IEND chunk). NUL padding after the end is ignored.
     ``decode=True`` also decodes the pixels; PIL decodes some corrupt JPEG data without complaint, so a
@@ -127,7 +127,7 @@ class ImageSource:
             res = aug.replay(plan, dec.image, boxes=boxes, frame=dec.original_size, image_scale=dec.scale)
     """
 
-    def __init__(self, path, *, record: str = "", background=(255, 255, 255)):
+    def __init__(self, path: str | os.PathLike[str], *, record: str = "", background: tuple[int, int, int] = (255, 255, 255)) -> None:
         self.path, self.where, self.background = path, f"{record}: " if record else "", background
         try:
             self._im = Image.open(path)
@@ -153,13 +153,13 @@ class ImageSource:
             raise ImageError(f"{self.where}corrupt image {self.path}: {e}") from None
         return Decoded(arr, scale, self.size)
 
-    def close(self):
+    def close(self) -> None:
         self._im.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "ImageSource":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -76,7 +76,8 @@ def check_config_size(cfg, where: str = "") -> None:
     everything that walks it. The walk itself stops at the budget, so a 10^9-value alias bomb costs as much as
     a 10^4-value config. A reference cycle nests without end and is refused for its depth. The error names the
     path where the budget ran out (``ops[1] (op 'rotate').params.max_deg[0]...``)."""
-    stack, n = [(cfg, 1, None)], 0
+    stack: list[tuple[Any, int, Any]] = [(cfg, 1, None)]  # (value, depth, trail: nested (parent, key, value))
+    n = 0
     while stack:
         v, depth, trail = stack.pop()
         if isinstance(v, (list, tuple, dict, set, frozenset)):

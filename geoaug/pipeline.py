@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ class Result:
     replay: dict = field(default_factory=dict)
     _pipeline: object = None
 
-    def inverse(self, boxes=None, quads=None, lines=None) -> "Result":
+    def inverse(self, boxes: Any = None, quads: Any = None, lines: Any = None) -> "Result":
         """Map geometry from this result's output frame back onto the input image, clipped with the pipeline's
         ``quad_clip`` and ordered by its ``quad_order`` (as the forward pass). What comes back, per kind: README,
         "Undo, replay, predictions"."""
@@ -112,14 +113,14 @@ class Pipeline:
                                    ("input_outside", input_outside, ("clip", "error"))):
             if not isinstance(val, str) or val not in allowed:
                 raise ConfigError(f"{_where}{name} must be one of {list(allowed)}, got {short(val)}")
-        for name, val in (("fuse", fuse), ("enabled", enabled)):
-            if not isinstance(val, bool):
-                raise ConfigError(f"{_where}{name} must be true or false, got {short(val)}")
+        for name, flag in (("fuse", fuse), ("enabled", enabled)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{_where}{name} must be true or false, got {short(flag)}")
         self.fuse, self.fill, self.interpolation = fuse, fill, interpolation
         self.quad_order, self.quad_clip, self.input_outside = quad_order, quad_clip, input_outside
         self.enabled = enabled
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Pipeline({self.ops}, fuse={self.fuse})"
 
     # ---- public entry points -------------------------------------------------------------------
@@ -140,7 +141,7 @@ class Pipeline:
         return self._execute(arr, restore, tables, report, steps, size, image_scale,
                              ops=self.ops if self.enabled else ())
 
-    def plan(self, size, boxes=None, quads=None, lines=None, seed=None) -> dict:
+    def plan(self, size: tuple[int, int], boxes: Any = None, quads: Any = None, lines: Any = None, seed: Any = None) -> dict:
         """Draw every op for an image of ``size=(W, H)`` without touching pixels; returns the replay record
         (``matrix``, ``output_size``, ``steps``). Lets a loader decide how much of the image to decode
         before decoding it, then ``replay`` the plan on what it decoded."""
@@ -204,7 +205,7 @@ class Pipeline:
         return fw, fh
 
     def _draw(self, size, tables, seed) -> list:
-        steps = []
+        steps: list = []
         if self.enabled:
             ctx = PlanContext(size, *tables)
             rng = make_rng(seed)

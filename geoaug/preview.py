@@ -45,7 +45,7 @@ class Sample:
 def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
     """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ...})."""
     img, objs = check_record(where, rec)
-    out = {"boxes": ([], []), "quads": ([], []), "lines": ([], [])}
+    out: dict[str, tuple[list, list]] = {"boxes": ([], []), "quads": ([], []), "lines": ([], [])}
     table_of = {"bbox": "boxes", "quad": "quads", "line": "lines"}
     for obj in objs:
         key = next(k for k in GEOMETRY_KEYS if k in obj)
@@ -129,7 +129,7 @@ def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np
     tw, th = max(1, round(w * s)), max(1, round(h * s))
     a = M.scale(tw / w, th / h)  # exactly what cv2.resize does to the frame
     img = as_rgb8(res.image)
-    img = np.asarray(Image.fromarray(img).resize((tw, th), Image.BILINEAR if s > 1 else Image.BOX))
+    img = np.asarray(Image.fromarray(img).resize((tw, th), Image.Resampling.BILINEAR if s > 1 else Image.Resampling.BOX))
     vis = draw(img, boxes=map_boxes(res.boxes, a), quads=map_quads(res.quads, a, "keep"),
                lines=map_lines(res.lines, a), colours=colours, thickness=2, font_size=11, show_labels="first")
     head = f"#{view} {sample_name} {w}x{h}"

@@ -15,6 +15,7 @@ import json
 import math
 import numbers
 import re
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,9 @@ import numpy as np
 from . import matrix as M
 from .errors import GeometryError
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+
+if TYPE_CHECKING:
+    from .pipeline import Result
 from .params import short
 
 GRID = 1000
@@ -149,7 +153,7 @@ def _json_items(text: str, problems: _Problems):
         return
     n, pos = 0, (first_obj if bare else start + 1)
     while True:
-        pos = _SEPARATORS.match(body, pos).end()
+        pos = _SEPARATORS.match(body, pos).end()  # type: ignore[union-attr]  # [\s,]* matches anywhere
         if pos >= len(body) or (bare and body[pos] != "{"):
             if not bare:
                 problems.add(None, f"answer ends before the list is closed (after {n} items)")
@@ -232,8 +236,8 @@ def parse_answer(text: str, width: int, height: int, record: dict | None = None)
             raise GeometryError(f"parse_answer: record's output size {out} is not the model's image size "
                                 f"{(width, height)}")
     problems = _Problems()
-    found = {k: ([], []) for k in KEYS.values()}  # kind -> (coords, item dicts)
-    names = {k: {} for k in KEYS.values()}        # kind -> extra field names, in order of appearance
+    found: dict[str, tuple[list, list]] = {k: ([], []) for k in KEYS.values()}  # kind -> (coords, item dicts)
+    names: dict[str, dict] = {k: {} for k in KEYS.values()}      # kind -> extra field names, in order of appearance
     scale = np.array([width / GRID, height / GRID])
     for i, item in _json_items(text, problems):
         if not isinstance(item, dict):
@@ -301,11 +305,11 @@ def _table(kind, coords, items, extra):
     return t
 
 
-def to_original(ans: Answer, record: dict):
+def to_original(ans: Answer, record: dict) -> Result:
     """Map a parsed answer back through a preprocessing record: a geoaug Result (image None) with
     ``points`` and ``points_inside`` added."""
     from .inverse import inverse
-    res = inverse(record, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)
+    res: Any = inverse(record, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)  # a Result; gains points below
     xy = M.apply_points(res.matrix, ans.points.xy) if len(ans.points) else np.zeros((0, 2))
     res.points = Points(xy)
     res.points.fields = {k: list(v) for k, v in ans.points.fields.items()}
@@ -320,12 +324,16 @@ def grid_coords(v, size):
     return np.clip(np.round(np.asarray(v, dtype=np.float64) / size * GRID), 0, GRID).astype(int)
 
 
-def to_grid(res_or_tables, width: int | None = None, height: int | None = None) -> list:
+def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = None) -> list:
     """Pixel geometry -> Qwen3-VL answer objects (``json.dumps`` them for the answer text).
 
     Accepts a geoaug Result, a parsed Answer, or {"boxes": ..., "quads": ..., "lines": ..., "points": ...}
     (tables or arrays). width/height default to the object's ``.size``. Labels come from
     ``fields["label"]`` and other fields are copied onto each object.
+
+    Raises:
+        GeometryError: width/height missing (and not known from the object) or not positive whole numbers,
+            or geometry that is not finite.
     """
     src = res_or_tables
     get = src.get if isinstance(src, dict) else (lambda k, d=None: getattr(src, k, d))

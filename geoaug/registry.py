@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .params import bounded, short, validate
 
-REGISTRY: dict[str, type] = {}
+if TYPE_CHECKING:
+    from .ops.base import Op
+
+REGISTRY: dict[str, type[Op]] = {}
 
 
-def register(cls):
+def register(cls: type[Op]) -> type[Op]:
     if cls.name in REGISTRY:
         raise ValueError(f"op name {cls.name!r} registered twice")
     REGISTRY[cls.name] = cls
     return cls
 
 
-def op_class(name, where: str = ""):
+def op_class(name: Any, where: str = "") -> type[Op]:
     if not isinstance(name, str):
         raise ConfigError(f"{where}op name must be a string, got {short(name)}")
     if name not in REGISTRY:
@@ -26,9 +30,14 @@ def op_class(name, where: str = ""):
     return REGISTRY[name]
 
 
-def make_op(name: str, params: dict | None = None, where: str = ""):
+def make_op(name: str, params: dict | None = None, where: str = "") -> Op:
     """Build op ``name`` from its params (None: all defaults). Params that are not a mapping of known names
-    are refused here with the op's own message, before they could reach Python's keyword arguments."""
+    are refused here with the op's own message, before they could reach Python's keyword arguments.
+
+    Raises:
+        ConfigError: unknown op name (closest names suggested), unknown param (closest suggested), or a
+            param value out of range or of the wrong type.
+    """
     cls = op_class(name, where)
     params = {} if params is None else params
     with bounded({"name": name, "params": params}, where):
@@ -40,7 +49,7 @@ def make_op(name: str, params: dict | None = None, where: str = ""):
 OP_KEYS = ("name", "params")
 
 
-def op_from_config(item, where: str = ""):
+def op_from_config(item: Any, where: str = "") -> Op:
     """``{"name": "rotate", "params": {...}}`` -> an op instance. Ops already built pass through."""
     from .ops.base import Op
     if isinstance(item, Op):
@@ -57,7 +66,12 @@ def op_from_config(item, where: str = ""):
 
 
 def available_ops() -> dict:
-    """name -> {"kind": ..., "params": {param: default}} for docs and CLIs."""
+    """name -> {"kind": ..., "params": {param: default}} for docs and CLIs.
+
+    Returns:
+        ``{name: {"kind": "geometric" | "pixel" | "combinator", "params": {param: default}}}``, sorted by
+        name; required params have default None. Raises nothing.
+    """
     from .params import REQUIRED
     return {n: {"kind": c.kind, "params": {p: (None if s.default is REQUIRED else s.default)
                                              for p, s in c.spec.items()}}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 KINDS = ("boxes", "quads", "lines")
 
@@ -17,7 +18,7 @@ class Report:
     warnings: list = field(default_factory=list)
     ops: list = field(default_factory=list)                 # names of the ops that ran, in order
 
-    def drop(self, kind: str, indices, reason: str, **extra) -> None:
+    def drop(self, kind: str, indices: Any, reason: str, **extra: Any) -> None:
         for i in indices:
             self.dropped.append({"kind": kind, "index": int(i), "reason": reason, **extra})
 

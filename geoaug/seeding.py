@@ -1,6 +1,8 @@
 """Per-sample seeds that depend on what is drawn, never on which worker draws it."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -13,7 +15,7 @@ def sample_seed(base_seed: int, epoch: int, index: int) -> int:
     return int((int(state[0]) << 31) ^ int(state[1]))
 
 
-def make_rng(seed) -> np.random.Generator:
+def make_rng(seed: Any) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)

@@ -30,6 +30,7 @@ def _apply_tone(arr: np.ndarray, curves: list, region=None) -> np.ndarray:
     come from the channel histograms, exactly), a 65536-entry one for uint16, direct maths for float."""
     top = dtype_max(arr.dtype)
     colour = arr[..., :3] if arr.shape[2] >= 3 else arr
+    out: np.ndarray
     if arr.dtype == np.float32:
         out = colour.astype(np.float32)
         for c in curves:
@@ -38,10 +39,11 @@ def _apply_tone(arr: np.ndarray, curves: list, region=None) -> np.ndarray:
         return with_alpha(arr, out)
     levels = np.arange(int(top) + 1, dtype=np.float64)
     hist = _histograms(arr, len(levels), region) if any(c.needs_mean for c in curves) else None
-    lut = levels
+    lut: np.ndarray = levels
     for c in curves:
         mean = None
         if c.needs_mean:
+            assert hist is not None  # built above whenever a curve needs the mean
             per_channel = (hist * lut[None, :]).sum(axis=1) / hist.sum(axis=1)
             mean = _luma(per_channel)
         lut = np.clip(c(lut, mean, top), 0, top)
@@ -83,7 +85,7 @@ def _as_scale_abs(curve: np.ndarray, lut: np.ndarray):
     if alpha < 0:
         return None
     row = cv2.convertScaleAbs(_LEVELS_U8[None, :], alpha=alpha, beta=beta)[0]
-    col = np.repeat(_LEVELS_U8[:, None], 2, axis=1)[:, :1]
+    col: np.ndarray = np.repeat(_LEVELS_U8[:, None], 2, axis=1)[:, :1]
     col = cv2.convertScaleAbs(col, alpha=alpha, beta=beta)[:, 0]
     if np.array_equal(row, lut) and np.array_equal(col, lut):
         return float(alpha), float(beta)

@@ -17,10 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING, Any, Callable
+
 import numpy as np
 
 from .errors import GeometryError
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 from .seeding import sample_seed
 
 KINDS = ("boxes", "quads", "lines")
@@ -54,7 +59,7 @@ def _prediction_tables(pred, where: str) -> dict:
     present = [k for k in KINDS if get(k) is not None]
     out = {}
     for kind, conv in zip(KINDS, (as_boxes, as_quads, as_lines)):
-        t = conv(get(kind))
+        t: Any = conv(get(kind))  # Boxes, Quads or Lines
         if isinstance(pred, dict) and get(kind) is not None and not hasattr(get(kind), "fields"):
             extra = {k[len(kind) + 1:]: v for k, v in pred.items() if k.startswith(f"{kind}_")}
             if len(present) == 1:
@@ -83,11 +88,11 @@ def _concat(tables: list, view_ids: list, cls):
     elif cls is Quads:
         geo = np.concatenate([t.points for t in tables]) if tables else np.zeros((0, 4, 2))
     else:
-        geo = [p for t in tables for p in t.points]
+        geo = [p for t in tables for p in t.points]  # type: ignore[assignment]  # Lines take a list of (k, 2) arrays
     return cls(geo, index=index, visibility=vis, _validate=False, **fields)
 
 
-def predict_tta(predict_fn, image, aug, n: int = 8, seed: int = 0, *, include_original: bool = False) -> TTAResult:
+def predict_tta(predict_fn: Callable[[Any], Any], image: np.ndarray, aug: Pipeline, n: int = 8, seed: int = 0, *, include_original: bool = False) -> TTAResult:
     """Run ``predict_fn`` on ``n`` augmented views of ``image`` and map its predictions back.
 
     predict_fn(view_image) returns geometry in pixels of the view: a dict
@@ -104,6 +109,11 @@ def predict_tta(predict_fn, image, aug, n: int = 8, seed: int = 0, *, include_or
                                   {"name": "affine", "params": {"scale": [0.9, 1.1]}}])
         out = geoaug.tta.predict_tta(lambda im: {"boxes": det(im)[0], "scores": det(im)[1]}, img, aug, n=4)
         keep = nms(out.boxes.xyxy, out.boxes.fields["score"])
+
+    Raises:
+        GeometryError / TypeError: ``predict_fn`` returns something that is not geometry of the view
+            (naming the view and field); ValueError: ``n`` is not a non-negative integer. Errors ``aug`` raises on the image
+            pass through.
     """
     from .config import from_config
     from .pipeline import Pipeline

@@ -94,6 +94,7 @@ def _reduce_whole(img: np.ndarray, kx: int, ky: int) -> np.ndarray:
     ow, oh = -(-w // kx), -(-h // ky)
     bulk = cv2.resize(img[:h2 * ky, :w2 * kx], (w2, h2), interpolation=cv2.INTER_AREA) if w2 and h2 else None
     if (ow, oh) == (w2, h2):
+        assert bulk is not None  # w2 == ow >= 1 and h2 == oh >= 1 for a non-empty image
         return bulk[:, :, None] if bulk.ndim == 2 else bulk
     out = np.empty((oh, ow, img.shape[2]), img.dtype)
     if bulk is not None:

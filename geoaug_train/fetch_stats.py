@@ -393,7 +393,12 @@ def make_callback_cls():
 def register_callback() -> None:
     """Add the per-epoch callback to every ms-swift (4.6) trainer: it is registered in
     `swift.callbacks.callbacks_map` under CALLBACK_NAME and appended to `args.callbacks` when the training
-    arguments initialise their callbacks (after plugins are imported), so a user's own `--callbacks` keep it."""
+    arguments initialise their callbacks (after plugins are imported), so a user's own `--callbacks` keep it.
+    That patches a private ms-swift method, so on any ms-swift but the tested one it is skipped with a notice."""
+    from . import swift_compat
+    if not swift_compat.is_tested():
+        swift_compat.notice('per-epoch fetch-stats callback off (training is unaffected)')
+        return
     try:
         from swift.callbacks import callbacks_map
         from swift.trainers.arguments import TrainArgumentsMixin

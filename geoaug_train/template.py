@@ -44,11 +44,29 @@ def current_epoch() -> int:
     return _fetch_epoch
 
 
+def _epoch_attrs_ok(sampler_cls) -> bool:
+    """Does this BatchSamplerShard keep the epoch as `curr_seed - base_seed` after `set_epoch` (ms-swift 4.6)?"""
+    try:
+        probe = sampler_cls(4, batch_size=1, shuffle=False, drop_last=False, data_seed=5)
+        probe.set_epoch(3)
+        return probe.curr_seed - probe.base_seed == 3
+    except (TypeError, AttributeError, ValueError):  # a changed constructor or set_epoch, an attribute gone
+        return False
+
+
 def _patch_epoch_tracking() -> None:
     from swift.dataloader.shard import BatchSamplerShard
     from swift.dataset.utils import LazyLLMDataset
+
+    from . import swift_compat
     if getattr(BatchSamplerShard, '_geoaug_patched', False):
         return
+    # Correctness needs this patch (each epoch draws new augmentations): on an untested ms-swift it is kept
+    # only if the sampler still keeps its epoch the way the patch reads it, else startup stops here.
+    if not swift_compat.is_tested() and not _epoch_attrs_ok(BatchSamplerShard):
+        raise swift_compat.unsupported(
+            'swift.dataloader.shard.BatchSamplerShard no longer keeps the epoch as curr_seed - base_seed after '
+            'set_epoch, which geoaug_train reads to draw new augmentations each epoch')
     sampler_iter = BatchSamplerShard.__iter__
     dataset_getitem = LazyLLMDataset.__getitem__
 
@@ -119,13 +137,17 @@ def _log_fetch(split: str, index: int, epoch: int, sample) -> None:
         f.write(line)
 
 
-def _make_template_cls():
+def _make_template_cls(fast: bool = True):
+    """The template class. `fast` adds the speed-only overrides of private ms-swift steps (verified on
+    swift_compat.TESTED_SWIFT_VERSION); without them every step after augmentation is ms-swift's stock one."""
     from swift.template.templates.qwen import Qwen3VLTemplate
 
     from .swift_fastpath import ChunkedTokenizer, add_dynamic_eos, bool_tensor, int_tensor
 
     class GeoaugQwen3VLTemplate(Qwen3VLTemplate):
         """Qwen3-VL with geoaug applied to image and geometry on every fetch of a training record."""
+
+        _geoaug_fast = False
 
         def _preprocess_inputs(self, inputs) -> None:
             kwargs = inputs.chat_template_kwargs or {}
@@ -144,12 +166,18 @@ def _make_template_cls():
                 from .fetch_stats import record as _record_fetch_stats  # dropped/clipped per epoch, all processes
                 _record_fetch_stats(split, current_epoch(), sample)
             super()._preprocess_inputs(inputs)
-            if index is not None and sample.array is not None and len(inputs.images) == 1 \
+            if self._geoaug_fast and index is not None and sample.array is not None and len(inputs.images) == 1 \
                     and inputs.images[0] is sample.image \
                     and _at_fixed_point(sample.image, inputs, self.processor.image_processor.patch_size):
                 # ms-swift needed the PIL image above; the image processor would only turn it back into
                 # this array (a full copy per fetch), so hand it the array itself: identical pixel_values.
                 inputs.images[0] = sample.array
+
+    if not fast:
+        return GeoaugQwen3VLTemplate
+
+    class GeoaugQwen3VLTemplateFast(GeoaugQwen3VLTemplate):
+        _geoaug_fast = True
 
         # The per-token steps a long answer makes expensive, each replaced by an identical faster one
         # (swift_fastpath; tests/train/test_train_fastpath.py holds them to the stock results).
@@ -187,7 +215,8 @@ def _make_template_cls():
                 return ['<|vision_start|><|image_pad|><|vision_end|>']
             return super().replace_tag(media_type, index, inputs)
 
-    return GeoaugQwen3VLTemplate
+    GeoaugQwen3VLTemplateFast.__name__ = GeoaugQwen3VLTemplateFast.__qualname__ = 'GeoaugQwen3VLTemplate'
+    return GeoaugQwen3VLTemplateFast
 
 
 def _at_fixed_point(image, inputs, patch_size: int) -> bool:
@@ -213,9 +242,18 @@ def _at_fixed_point(image, inputs, patch_size: int) -> bool:
 
 
 def register() -> None:
+    """Register the template and the epoch tracking. The installed ms-swift version is checked here, once
+    (swift_compat): the fast paths run only on the tested version."""
     from swift.template import TEMPLATE_MAPPING, register_template
+
+    from . import swift_compat
     if TEMPLATE_TYPE in TEMPLATE_MAPPING:
         return
     _patch_epoch_tracking()
+    fast = swift_compat.is_tested()
+    if not fast:
+        swift_compat.notice('template fast paths off (stock ms-swift encoding, same result, slower); '
+                            'epoch tracking kept (its sampler attributes are present)')
     base = TEMPLATE_MAPPING['qwen3_vl']
-    register_template(dataclasses.replace(base, template_type=TEMPLATE_TYPE, template_cls=_make_template_cls()))
+    register_template(dataclasses.replace(base, template_type=TEMPLATE_TYPE,
+                                          template_cls=_make_template_cls(fast=fast)))

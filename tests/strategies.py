@@ -41,9 +41,9 @@ def geometric_op(draw, names=ALL_GEOMETRIC):
 
 
 @st.composite
-def quads_in(draw, w, h, n_max=4):
+def quads_in(draw, w, h, n_max=4, n_min=0):
     """Rotated rectangles well inside a w x h image, clockwise from top-left."""
-    n = draw(st.integers(0, n_max))
+    n = draw(st.integers(n_min, n_max))
     out = []
     for _ in range(n):
         cx = draw(st.floats(0.3 * w, 0.7 * w))

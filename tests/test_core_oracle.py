@@ -38,11 +38,14 @@ def resamplings(res):
 
 def well_inside(res, src_pt, margin=1.5):
     """Interpolation near a canvas edge reads padding, not image: the oracle holds for points at least
-    ``margin`` pixels inside every canvas they passed through."""
+    ``margin`` pixels inside every canvas they passed through. A shrinking warp first averages the source
+    over its footprint (1/scale pixels a side), so on the input canvas the margin grows by that footprint."""
     from geoaug.matrix import apply_points
-    for a, (w, h) in canvases(res):
+    shrink = min(1.0, float(np.linalg.svd(np.asarray(res.matrix)[:2, :2], compute_uv=False).min()))
+    for k, (a, (w, h)) in enumerate(canvases(res)):
+        m = margin / shrink if k == 0 else margin
         p = apply_points(a, np.asarray(src_pt, float)[None])[0]
-        if not (margin <= p[0] <= w - margin and margin <= p[1] <= h - margin):
+        if not (m <= p[0] <= w - m and m <= p[1] <= h - m):
             return False
     return True
 
@@ -62,21 +65,30 @@ def check_readback(res, quads, lines, tol=TOL):
 
 
 @st.composite
-def scene(draw, op_names=ALL_GEOMETRIC, max_ops=4):
+def scene(draw, op_names=ALL_GEOMETRIC, max_ops=4, min_quads=0):
     w, h = draw(st.integers(24, 96)), draw(st.integers(24, 96))
     ops = draw(st.lists(geometric_op(op_names), min_size=1, max_size=max_ops))
-    return w, h, ops, draw(quads_in(w, h)), draw(lines_in(w, h)), draw(st.integers(0, 2**31))
+    return w, h, ops, draw(quads_in(w, h, n_min=min_quads)), draw(lines_in(w, h)), draw(st.integers(0, 2**31))
 
 
-@given(scene(), st.booleans())
-def test_every_output_point_reads_back_its_source(sc, fuse):
-    w, h, ops, quads, lines, seed = sc
-    aug = geoaug.Pipeline(ops, fill=FILL, quad_order="keep", fuse=fuse)
-    res = aug(coordinate_image(w, h), quads=quads, lines=lines, seed=seed)
-    # One fused warp: 0.1 px. Op by op every resampling adds its own rounding (OpenCV places samples on a
-    # 1/32-pixel grid), so the bound grows with the number of warps the pixels went through.
-    check_readback(res, quads, lines, tol=TOL * max(1, resamplings(res)))
-    assert res.image.shape[:2] == (res.size[1], res.size[0])
+def test_every_output_point_reads_back_its_source():
+    checked = []  # points read back per example: an example whose points were all clipped checks nothing
+
+    @given(scene(min_quads=1), st.booleans())
+    def every_point_reads_back(sc, fuse):
+        w, h, ops, quads, lines, seed = sc
+        aug = geoaug.Pipeline(ops, fill=FILL, quad_order="keep", fuse=fuse)
+        res = aug(coordinate_image(w, h), quads=quads, lines=lines, seed=seed)
+        # One fused warp: 0.1 px. Op by op every resampling adds its own rounding (OpenCV places samples on a
+        # 1/32-pixel grid), so the bound grows with the number of warps the pixels went through.
+        checked.append(check_readback(res, quads, lines, tol=TOL * max(1, resamplings(res))))
+        assert res.image.shape[:2] == (res.size[1], res.size[0])
+
+    every_point_reads_back()
+    # Measured: 60-97% of examples check at least one point (4 points in the median one) with one quad or
+    # more in every scene; crops and canvas margins leave the rest with nothing to read back.
+    n = np.array(checked)
+    assert len(n) >= 10 and (n > 0).mean() >= 0.4 and n.sum() >= 2 * len(n), (len(n), (n > 0).mean(), n.sum())
 
 
 @given(scene())
@@ -90,6 +102,21 @@ def test_boxes_are_enclosing_boxes_of_their_mapped_corners(sc):
     if len(res.quads) and res.quads.visibility[0] == 1.0 and len(res.boxes):
         q = res.quads.points[0]
         np.testing.assert_allclose(res.boxes.xyxy[0], [*q.min(0), *q.max(0)], atol=1e-9)
+
+
+def test_a_point_within_the_shrink_footprint_of_the_edge_is_not_held_to_the_oracle():
+    """Found by hypothesis: a 70x70 image padded, turned and shrunk to 40x40 (scale 0.35) reads back its point
+    (4, 68), 2 px from the image edge, 0.23 px off: the area prefilter's ~3 px footprint reaches the padding.
+    The same point 6 px inside reads back within the tolerance."""
+    from helpers import read_back
+    ops = [{"name": "pad_to_multiple", "params": {"multiple": 23}}, {"name": "rotate", "params": {"max_deg": 1, "expand": True}},
+           {"name": "pad_to_multiple", "params": {"multiple": 23}},
+           {"name": "smart_resize", "params": {"factor": 8, "min_pixels": 1024, "max_pixels": 2048}}]
+    lines = [np.array([[0.0, 0.0], [4.0, 68.0]]), np.array([[10.0, 10.0], [8.0, 62.0]])]
+    res = geoaug.Pipeline(ops, fill=FILL)(coordinate_image(70, 70), lines=lines, seed=0)
+    assert not well_inside(res, lines[0][1]) and well_inside(res, lines[1][1])
+    (rb,) = read_back(res.image, res.lines.points[1][1:])
+    assert np.hypot(*(np.array(rb) - lines[1][1])) < TOL
 
 
 def test_oracle_is_not_vacuous_on_a_rotate_scale_pad_chain():

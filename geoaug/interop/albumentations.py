@@ -22,13 +22,21 @@ def _check(fmt):
 
 
 def to_albumentations(boxes: Boxes, size, fmt: str = "pascal_voc") -> np.ndarray:
-    """(N, 4) float array in ``fmt`` for an image of ``size = (width, height)``."""
+    """(N, 4) float array in ``fmt`` for an image of ``size = (width, height)``.
+
+    Raises:
+        FormatError: ``fmt`` is not one of ``pascal_voc``, ``coco``, ``yolo``, ``albumentations``.
+    """
     _check(fmt)
     return from_xyxy(boxes.xyxy, fmt, size, "to_albumentations")
 
 
 def from_albumentations(bboxes, size, fmt: str = "pascal_voc", **fields) -> Boxes:
-    """albumentations' output boxes (array or list of 4-sequences) -> Boxes with ``fields``."""
+    """albumentations' output boxes (array or list of 4-sequences) -> Boxes with ``fields``.
+
+    Raises:
+        FormatError: unknown ``fmt``; GeometryError: malformed or non-finite boxes (naming the row).
+    """
     _check(fmt)
     arr = np.asarray(bboxes, dtype=np.float64)
     arr = arr[:, :4] if arr.ndim == 2 else arr  # albumentations may append label columns to each box

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import numpy as np
 
 from ..geometry import signed_area
@@ -32,7 +34,19 @@ class CocoData:
 
 
 def read_coco(src, *, polygons: str = "box") -> CocoData:
-    """Read COCO detection JSON (a path or a parsed dict)."""
+    """Read COCO detection JSON (a path or a parsed dict).
+
+    Args:
+        src: a path to the JSON file, or the parsed dict. polygons: policy for segmentation polygons that are
+            not 4-point quads (see ``POLYGON_POLICIES``).
+
+    Returns:
+        CocoData: one Sample per image (file order), the categories, summed counts and other top-level keys.
+
+    Raises:
+        FormatError: malformed JSON or structure, naming the image/annotation and field (bad bbox,
+            unknown image or category id, ...); an unknown polygon policy.
+    """
     check_policy(polygons)
     data, where = load_json(src, "coco")
     if not isinstance(data, dict):
@@ -49,7 +63,8 @@ def read_coco(src, *, polygons: str = "box") -> CocoData:
             raise FormatError(f"{where}: categories[{i}].id must be an integer, got {c!r}")
         names[c["id"]] = c.get("name")
 
-    images, order = {}, []
+    images: dict[Any, dict[str, Any]] = {}
+    order: list = []
     for i, im in enumerate(data["images"]):
         iw = f"{where}: images[{i}]"
         if not isinstance(im, dict):
@@ -65,7 +80,8 @@ def read_coco(src, *, polygons: str = "box") -> CocoData:
     for i, ann in enumerate(data["annotations"]):
         _read_annotation(ann, f"{where}: annotations[{i}]", images, names, polygons)
 
-    samples, totals = [], {}
+    samples: list[Sample] = []
+    totals: dict[str, int] = {}
     for image_id in order:
         slot = images[image_id]
         im = slot["im"]
@@ -137,6 +153,9 @@ def write_coco(samples, categories=None, path=None, *, info=None) -> dict:
     ``categories`` (built from the sorted labels when not given). Annotation ids come from the ``id``
     field when present (they must stay unique), else are numbered from 1. ``area`` is recomputed (box
     area, or the quad's polygon area): after augmentation the old value would be wrong.
+
+    Raises:
+        FormatError: a sample without a known size, or a row whose category cannot be resolved.
     """
     samples = list(samples)
     if categories is None:
@@ -145,7 +164,7 @@ def write_coco(samples, categories=None, path=None, *, info=None) -> dict:
     by_name = {c.get("name"): c["id"] for c in categories}
     out_images, out_anns, used_ids = [], [], set()
     next_image_id = 1 + max([s.meta["id"] for s in samples if isinstance(s.meta.get("id"), int)], default=0)
-    pending = []
+    pending: list[tuple] = []
     for s_i, s in enumerate(samples):
         sw = f"samples[{s_i}]"
         if len(s.lines):

@@ -27,7 +27,7 @@ def unpack(item: Any, where: str, image_root=None, load_image=load_image_rgb):
         if "image" not in item:
             raise FormatError(f"{where}: has no 'image' key (keys: {sorted(item)})")
         image = item["image"]
-        geom = tuple(item.get(k) for k in ("boxes", "quads", "lines"))
+        geom = tuple(item.get(k) for k in ("boxes", "quads", "lines"))  # type: ignore[assignment]  # None or array-likes, converted below
         rest = {k: v for k, v in item.items() if k not in ("image", "boxes", "quads", "lines")}
     else:
         raise FormatError(f"{where}: expected a geoaug.interop.Sample or a mapping with 'image', "

@@ -26,7 +26,12 @@ BBOX_TYPES = ("real", "norm1")
 
 def read_swift(record: dict, size=None, *, where: str = "record") -> Sample:
     """An ms-swift record -> Sample. ``size = (width, height)`` is needed only for ``bbox_type: norm1``
-    (ms-swift records do not carry it); refs become the ``label`` field when there is one per box."""
+    (ms-swift records do not carry it); refs become the ``label`` field when there is one per box.
+
+    Raises:
+        FormatError: a record that is not a mapping, more than one image, malformed ``objects`` (naming
+            the field), or ``norm1`` boxes without ``size``.
+    """
     if not isinstance(record, dict):
         raise FormatError(f"{where}: expected a record mapping, got {type(record).__name__}")
     images = record.get("images") or []
@@ -77,7 +82,12 @@ def read_swift(record: dict, size=None, *, where: str = "record") -> Sample:
 
 
 def write_swift(sample: Sample, *, messages=None, where: str = "sample") -> dict:
-    """A Sample -> ms-swift record, in the ``bbox_type`` it was read with (``real`` by default)."""
+    """A Sample -> ms-swift record, in the ``bbox_type`` it was read with (``real`` by default).
+
+    Raises:
+        FormatError: the sample holds quads or lines (ms-swift objects hold boxes only), or ``messages``
+            whose tags do not match the boxes.
+    """
     if len(sample.quads) or len(sample.lines):
         raise FormatError(f"{where}: ms-swift objects hold boxes only; got {len(sample.quads)} quads and "
                           f"{len(sample.lines)} lines (convert them to boxes first)")

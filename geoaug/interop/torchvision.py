@@ -14,7 +14,12 @@ _ROTATED_FORMATS = ("XYXYXYXY", "XYWHR", "CXCYWHR")
 
 
 def to_tv_boxes(table, size, dtype=None):
-    """Boxes -> BoundingBoxes(XYXY), Quads -> BoundingBoxes(XYXYXYXY); ``size = (width, height)``."""
+    """Boxes -> BoundingBoxes(XYXY), Quads -> BoundingBoxes(XYXYXYXY); ``size = (width, height)``.
+
+    Raises:
+        FormatError: ``table`` is neither Boxes nor Quads. Imports torch and torchvision (ImportError
+            without them).
+    """
     import torch
     from torchvision import tv_tensors
 
@@ -31,7 +36,11 @@ def to_tv_boxes(table, size, dtype=None):
 
 def from_tv_boxes(bb, **fields):
     """BoundingBoxes -> Boxes (XYXY, XYWH, CXCYWH) or Quads (XYXYXYXY, XYWHR, CXCYWHR, points in
-    torchvision's order). Returns ``(table, (width, height))`` from the boxes' canvas_size."""
+    torchvision's order). Returns ``(table, (width, height))`` from the boxes' canvas_size.
+
+    Raises:
+        FormatError: a BoundingBoxes format it does not read. Imports torchvision.
+    """
     from torchvision.transforms.v2 import functional as F
 
     fmt = bb.format.name

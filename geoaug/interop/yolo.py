@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numpy as np
 
@@ -19,17 +20,36 @@ from .sample import FormatError, Sample, require_size
 
 
 def read_yolo(path, size, *, names=None, image=None, polygons: str = "box") -> Sample:
-    """Read one YOLO label file for an image of ``size = (width, height)``."""
+    """Read one YOLO label file for an image of ``size = (width, height)``.
+
+    Raises:
+        FormatError: as ``parse_yolo``; OSError when the file cannot be read.
+    """
     with open(path, encoding="utf-8") as f:
         text = f.read()
     return parse_yolo(text, size, names=names, image=image, polygons=polygons, where=os.fspath(path))
 
 
 def parse_yolo(text: str, size, *, names=None, image=None, polygons: str = "box", where: str = "yolo") -> Sample:
+    """Parse the text of one YOLO label file (``class cx cy w h`` boxes, or ``class x1 y1 ... x4 y4``
+    YOLO-OBB quads, normalised to [0, 1]) for an image of ``size = (width, height)``.
+
+    Args:
+        text: the file's contents. size: the image's (width, height) in pixels. names: optional class names
+            (a list or {id: name}) to fill the ``label`` field. image: what to store as ``Sample.image``.
+        polygons: policy for polygons with more than 4 points (see ``POLYGON_POLICIES``). where: the name used
+            in error messages.
+
+    Returns:
+        A Sample with boxes (``class_id`` field, and ``label`` when names are given) and quads.
+
+    Raises:
+        FormatError: a malformed line (naming it), an unknown class id when names are given, or an unknown
+            polygon policy."""
     check_policy(polygons)
     w, h = size
     scale = np.array([w, h], dtype=np.float64)
-    rows = {"boxes": [], "quads": []}
+    rows: dict[str, list] = {"boxes": [], "quads": []}
     counts: dict = {}
     for n, raw in enumerate(text.splitlines(), start=1):
         toks = raw.split()
@@ -61,10 +81,10 @@ def parse_yolo(text: str, size, *, names=None, image=None, polygons: str = "box"
         else:
             raise FormatError(f"{lw}: expected class and 4 (cx cy w h), 8 (OBB x1 y1 ... x4 y4) or an even "
                               f"count >= 6 (polygon) of numbers, got {len(vals)}")
-    tables = {}
+    tables: dict[str, Any] = {}
     for key, cls_ in (("boxes", Boxes), ("quads", Quads)):
         r = rows[key]
-        fields = {"class_id": [x["class_id"] for _, x in r]}
+        fields: dict[str, Any] = {"class_id": [x["class_id"] for _, x in r]}
         if names is not None:
             fields["label"] = [x["label"] for _, x in r]
         tables[key] = cls_(np.array([g for g, _ in r]) if r else None, **fields)
@@ -93,7 +113,12 @@ def _name(names, cls, where):
 def write_yolo(sample: Sample, path=None, *, names=None, precision=6) -> str:
     """A sample as YOLO text: boxes first, then quads as OBB lines. Classes come from the ``class_id``
     field, else from ``label`` through ``names`` (a list or a dict id -> name). ``precision=None`` writes
-    the shortest exact repr of each number instead of a fixed number of decimals."""
+    the shortest exact repr of each number instead of a fixed number of decimals.
+
+    Raises:
+        FormatError: a sample without a known size, or a row without a class id or name that ``names``
+            resolves.
+    """
     size = require_size(sample, "write_yolo")
     if len(sample.lines):
         raise FormatError(f"write_yolo: the sample has {len(sample.lines)} lines; YOLO labels have no polylines")

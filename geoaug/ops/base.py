@@ -3,9 +3,14 @@ them deterministically: geometric ops return a matrix and a canvas (``transform`
 stages to run on the pixels. Drawing apart from applying is what makes replay and inverse possible."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, cast
+
 import numpy as np
 
 from ..params import validate
+
+if TYPE_CHECKING:
+    from ..pipeline import PlanContext
 
 GEOMETRIC, PIXEL, COMBINATOR = "geometric", "pixel", "combinator"
 
@@ -15,20 +20,20 @@ class Op:
     kind = ""
     spec: dict = {}
 
-    def __init__(self, _where: str = "", **params):
+    def __init__(self, _where: str = "", **params: Any) -> None:
         self.cfg = validate(self.name, self.spec, params, _where)
         self.prob = self.cfg.get("prob", 1.0)
 
-    def plan(self, rng: np.random.Generator, ctx, steps: list) -> None:
+    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
         """Append (op, draw) steps. The coin is always tossed first so draws never shift with prob."""
         coin = rng.random()
         if coin < self.prob:
             d = self.draw(rng, ctx)
             steps.append((self, d))
             if self.kind == GEOMETRIC:
-                ctx.advance(*self.transform(d, ctx.size))
+                ctx.advance(*cast(GeometricOp, self).transform(d, ctx.size))  # kind GEOMETRIC: a GeometricOp
 
-    def draw(self, rng: np.random.Generator, ctx) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         return {}
 
     def config(self) -> dict:
@@ -46,7 +51,7 @@ class GeometricOp(Op):
         raise NotImplementedError
 
     @property
-    def fill(self):
+    def fill(self) -> Any:
         return self.cfg.get("fill")
 
 
@@ -63,7 +68,7 @@ class ToneStage:
     """A per-value curve ``fn(x, mean, top)`` on [0, top]; ``needs_mean``: it reads the image's mean grey
     level (contrast). Consecutive tone stages fold into one lookup table for integer images."""
 
-    def __init__(self, fn, needs_mean: bool = False):
+    def __init__(self, fn: Callable[..., np.ndarray], needs_mean: bool = False) -> None:
         self.fn, self.needs_mean = fn, needs_mean
 
     def __call__(self, x: np.ndarray, mean: float | None, top: float) -> np.ndarray:

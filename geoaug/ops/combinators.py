@@ -1,13 +1,20 @@
 """Combinators: choose among ops. They only plan; the chosen ops' steps are what run and get recorded."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import math
 import numbers
+
+import numpy as np
 
 from ..errors import ConfigError
 from ..params import Param, Prob, REQUIRED, bounded, short
 from ..registry import op_from_config, register
 from .base import COMBINATOR, Op
+
+if TYPE_CHECKING:
+    from ..pipeline import PlanContext
 
 
 def _ops_param():
@@ -60,17 +67,17 @@ def _check_n(v):
 class _Combinator(Op):
     kind = COMBINATOR
 
-    def __init__(self, _where="", **params):
+    def __init__(self, _where: str = "", **params: Any) -> None:
         with bounded(params, _where):  # the children of an aliased op list are built once per occurrence
             super().__init__(_where, **params)
             self._check_against_ops(_where, len(self.cfg["ops"]))
             self.children = [op_from_config(c, f"{_where}{self.name}.ops[{i}]: ")
                              for i, c in enumerate(self.cfg["ops"])]
 
-    def _check_against_ops(self, where, n_ops):
+    def _check_against_ops(self, where: str, n_ops: int) -> None:
         """Cross-checks of the other params against the number of child ops (before building any)."""
 
-    def config(self):
+    def config(self) -> dict:
         cfg = dict(self.cfg)
         cfg["ops"] = [c.config() for c in self.children]
         return {"name": self.name, "params": cfg}
@@ -83,13 +90,13 @@ class OneOf(_Combinator):
 
     spec = {"ops": _ops_param(), "weights": Param(_check_weights, None), "prob": Prob(1.0)}
 
-    def _check_against_ops(self, where, n_ops):
+    def _check_against_ops(self, where: str, n_ops: int) -> None:
         w = self.cfg["weights"]
         if w is not None and len(w) != n_ops:
             raise ConfigError(f"{where}op 'one_of': param 'weights' has {len(w)} values for {n_ops} ops")
         self._p = None if w is None else [x / math.fsum(w) for x in w]
 
-    def plan(self, rng, ctx, steps):
+    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
         if rng.random() >= self.prob:
             return
         child = self.children[int(rng.choice(len(self.children), p=self._p))]
@@ -103,12 +110,12 @@ class SomeOf(_Combinator):
 
     spec = {"ops": _ops_param(), "n": Param(_check_n, [1, 1]), "prob": Prob(1.0)}
 
-    def _check_against_ops(self, where, n_ops):
+    def _check_against_ops(self, where: str, n_ops: int) -> None:
         if self.cfg["n"][1] > n_ops:
             raise ConfigError(f"{where}op 'some_of': param 'n' goes up to {self.cfg['n'][1]} but there are only "
                               f"{n_ops} ops")
 
-    def plan(self, rng, ctx, steps):
+    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
         if rng.random() >= self.prob:
             return
         lo, hi = self.cfg["n"]

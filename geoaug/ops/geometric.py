@@ -1,6 +1,8 @@
 """Geometric ops: each returns one matrix on the pixel-edge frame and an output canvas."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import math
 
 import numpy as np
@@ -11,6 +13,9 @@ from ..params import MAX_SIDE, Bool, Fill, Float, Int, Prob, Range
 from ..registry import register
 from .base import GeometricOp
 
+if TYPE_CHECKING:
+    from ..pipeline import PlanContext
+
 
 @register
 class HFlip(GeometricOp):
@@ -18,7 +23,7 @@ class HFlip(GeometricOp):
     name = "hflip"
     spec = {"prob": Prob(1.0)}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         return np.array([[-1.0, 0, w], [0, 1, 0], [0, 0, 1]]), size
 
@@ -29,7 +34,7 @@ class VFlip(GeometricOp):
     name = "vflip"
     spec = {"prob": Prob(1.0)}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         return np.array([[1.0, 0, 0], [0, -1, h], [0, 0, 1]]), size
 
@@ -40,11 +45,11 @@ class Rot90(GeometricOp):
     name = "rot90"
     spec = {"k": Int(0, 3, default=None, optional=True), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         k = self.cfg["k"]
         return {"k": int(rng.integers(0, 4)) if k is None else k}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         a = np.eye(3)
         for _ in range(draw["k"] % 4):
@@ -60,11 +65,11 @@ class Rotate(GeometricOp):
     name = "rotate"
     spec = {"max_deg": Float(0, 180, 10.0), "expand": Bool(False), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         m = self.cfg["max_deg"]
         return {"angle": float(rng.uniform(-m, m))}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         a = M.rotate_about(draw["angle"], w / 2.0, h / 2.0)
         if not self.cfg["expand"]:
@@ -77,7 +82,14 @@ class Rotate(GeometricOp):
 
 @register
 class Affine(GeometricOp):
-    """Scale, rotate, shear about the centre, then translate (fractions of the canvas size)."""
+    """Random affine map about the canvas centre, applied to points in this order: shear (``shear_x``,
+    ``shear_y`` each drawn from [-shear, shear] degrees; positive ``shear_x`` moves points below the centre
+    to the right: x' = x + tan(shear_x) * y), then uniform scale (drawn from ``scale``), then rotation
+    (drawn from [-rotate, rotate] degrees, positive counter-clockwise on screen), then translation by
+    (tx * W, ty * H), tx and ty drawn from ``translate`` (fractions of the canvas size).
+
+    Matrix: ``T(c + t) @ R(angle) @ S(scale) @ Sh @ T(-c)`` with c = (W/2, H/2); the canvas keeps its size.
+    Raises ``ConfigError`` for params out of range."""
     name = "affine"
     spec = {
         "scale": Range(0.01, 100, [1.0, 1.0], from_scalar=lambda s: [s, s]),
@@ -88,7 +100,7 @@ class Affine(GeometricOp):
         "prob": Prob(1.0),
     }
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         c = self.cfg
         return {
             "scale": float(rng.uniform(*c["scale"])),
@@ -99,7 +111,7 @@ class Affine(GeometricOp):
             "ty": float(rng.uniform(*c["translate"])),
         }
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         cx, cy = w / 2.0, h / 2.0
         sh = np.array([[1.0, math.tan(math.radians(draw["shear_x"])), 0],
@@ -116,10 +128,11 @@ class Perspective(GeometricOp):
     name = "perspective"
     spec = {"scale": Range(0, 0.45, [0.02, 0.06]), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
-        return {"offsets": rng.uniform(*self.cfg["scale"], size=(4, 2)).round(6).tolist()}
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+        lo, hi = self.cfg["scale"]
+        return {"offsets": rng.uniform(lo, hi, size=(4, 2)).round(6).tolist()}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         src = M.canvas_corners(w, h)
         inward = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=float)
@@ -140,7 +153,7 @@ class Resize(GeometricOp):
             "longest": Int(1, MAX_SIDE, None, optional=True), "shortest": Int(1, MAX_SIDE, None, optional=True),
             "prob": Prob(1.0)}
 
-    def __init__(self, _where="", **params):
+    def __init__(self, _where: str = "", **params: Any) -> None:
         super().__init__(_where, **params)
         c = self.cfg
         modes = [("width" if c["width"] or c["height"] else None), c["longest"] and "longest",
@@ -149,7 +162,7 @@ class Resize(GeometricOp):
         if len(modes) != 1 or (modes == ["width"] and not (c["width"] and c["height"])):
             raise ConfigError(f"{_where}op 'resize': give width and height together, or longest, or shortest")
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         c = self.cfg
         if c["width"]:
@@ -183,7 +196,7 @@ class SmartResize(GeometricOp):
     spec = {"factor": Int(1, 4096, 32), "min_pixels": Int(1, MAX_SIDE * MAX_SIDE, 4096),
             "max_pixels": Int(1, MAX_SIDE * MAX_SIDE, 16777216), "prob": Prob(1.0)}
 
-    def __init__(self, _where="", **params):
+    def __init__(self, _where: str = "", **params: Any) -> None:
         super().__init__(_where, **params)
         c = self.cfg
         if c["min_pixels"] > c["max_pixels"]:
@@ -193,7 +206,7 @@ class SmartResize(GeometricOp):
             raise ConfigError(f"{_where}op 'smart_resize': param 'max_pixels' ({c['max_pixels']}) is below one "
                               f"factor x factor block ({c['factor']}x{c['factor']}): no output could keep to it")
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         nh, nw = qwen_smart_resize(size[1], size[0], c["factor"], c["min_pixels"], c["max_pixels"])
         return _scale_to(size, nw, nh)
@@ -210,7 +223,7 @@ class Crop(GeometricOp):
     spec = {"x": Int(0, MAX_SIDE), "y": Int(0, MAX_SIDE), "width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE),
             "fill": Fill(None), "prob": Prob(1.0)}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         return _crop(c["x"], c["y"], c["width"], c["height"])
 
@@ -221,7 +234,7 @@ class CenterCrop(GeometricOp):
     name = "center_crop"
     spec = {"width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         w, h = size
         return _crop((w - c["width"]) // 2, (h - c["height"]) // 2, c["width"], c["height"])
@@ -238,7 +251,7 @@ class RandomCrop(GeometricOp):
             "min_visibility": Float(0, 1, 0.5), "keep_objects": Bool(True), "max_tries": Int(1, 1000, 20),
             "prob": Prob(1.0)}
 
-    def __init__(self, _where="", **params):
+    def __init__(self, _where: str = "", **params: Any) -> None:
         super().__init__(_where, **params)
         c = self.cfg
         if (c["width"] is None) != (c["height"] is None) or (c["width"] is None) == (c["scale"] is None):
@@ -260,7 +273,7 @@ class RandomCrop(GeometricOp):
         ch = int(round(math.sqrt(area / r)))
         return min(max(cw, 1), w), min(max(ch, 1), h)
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         w, h = ctx.size
         boxes = ctx.object_boxes() if self.cfg["keep_objects"] else np.zeros((0, 4))
         for tries in range(1, self.cfg["max_tries"] + 1):
@@ -274,7 +287,7 @@ class RandomCrop(GeometricOp):
         y = int(np.clip(math.floor((b[1] + b[3]) / 2 - ch / 2), 0, h - ch))
         return {"x": x, "y": y, "width": cw, "height": ch, "tries": self.cfg["max_tries"], "fallback": True}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         return _crop(draw["x"], draw["y"], draw["width"], draw["height"])
 
 
@@ -292,7 +305,7 @@ class Pad(GeometricOp):
     spec = {"top": Int(0, MAX_SIDE, 0), "bottom": Int(0, MAX_SIDE, 0), "left": Int(0, MAX_SIDE, 0),
             "right": Int(0, MAX_SIDE, 0), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         w, h = size
         return M.translate(c["left"], c["top"]), (w + c["left"] + c["right"], h + c["top"] + c["bottom"])
@@ -304,7 +317,7 @@ class PadToMultiple(GeometricOp):
     name = "pad_to_multiple"
     spec = {"multiple": Int(1, MAX_SIDE, 32), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def transform(self, draw, size):
+    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         m = self.cfg["multiple"]
         w, h = size
         return np.eye(3), (-(-w // m) * m, -(-h // m) * m)

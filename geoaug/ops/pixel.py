@@ -4,6 +4,8 @@ pipeline that can run a pixel op refuses a float image outside [0, 1] before any
 check_unit_range): nothing here ever sees 0-255 floats to clip."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import cv2
 import numpy as np
 
@@ -11,6 +13,9 @@ from ..image import dtype_max
 from ..params import Prob, Range
 from ..registry import register
 from .base import PixelOp, ToneStage
+
+if TYPE_CHECKING:
+    from ..pipeline import PlanContext
 
 _GREY = np.array([0.299, 0.587, 0.114])
 
@@ -67,12 +72,12 @@ class ColorJitter(PixelOp):
     def pointwise(self):  # saturation/hue mix channels of one pixel only: still pointwise in space
         return True
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         return {k: float(rng.uniform(*self.cfg[k])) for k in ("brightness", "contrast", "saturation", "hue")
                 if self.cfg[k] is not None}
 
-    def stages(self, d):
-        out = []
+    def stages(self, d: dict) -> list:
+        out: list = []
         if "brightness" in d:
             b = d["brightness"]
             out.append(ToneStage(lambda x, m, top, b=b: x * b))
@@ -119,10 +124,10 @@ class Gamma(PixelOp):
     pointwise = True
     spec = {"gamma": Range(0.01, 10, [0.8, 1.25]), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         return {"gamma": float(rng.uniform(*self.cfg["gamma"]))}
 
-    def stages(self, d):
+    def stages(self, d: dict) -> list:
         g = d["gamma"]
         # a float image may sit a hair below 0 (UNIT_SLACK): a fractional power of it would be NaN
         return [ToneStage(lambda x, m, top, g=g: top * np.power(np.maximum(x / top, 0.0), g))]
@@ -135,7 +140,7 @@ class Grayscale(PixelOp):
     pointwise = True
     spec = {"prob": Prob(1.0)}
 
-    def stages(self, d):
+    def stages(self, d: dict) -> list:
         def run(img):
             if img.shape[2] == 1:
                 return img
@@ -150,10 +155,10 @@ class GaussianBlur(PixelOp):
     name = "gaussian_blur"
     spec = {"sigma": Range(0.01, 50, [0.5, 1.5]), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         return {"sigma": float(rng.uniform(*self.cfg["sigma"]))}
 
-    def stages(self, d):
+    def stages(self, d: dict) -> list:
         s = d["sigma"]
         k = 2 * int(np.ceil(3 * s)) + 1
 
@@ -170,10 +175,10 @@ class GaussianNoise(PixelOp):
     pointwise = True
     spec = {"std": Range(0, 1, [0.01, 0.03]), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         return {"std": float(rng.uniform(*self.cfg["std"])), "seed": int(rng.integers(0, 2**63 - 1))}
 
-    def stages(self, d):
+    def stages(self, d: dict) -> list:
         def run(img):
             top = dtype_max(img.dtype)
             noise = np.random.default_rng(d["seed"]).standard_normal(img.shape, dtype=np.float32)
@@ -189,11 +194,11 @@ class Jpeg(PixelOp):
     name = "jpeg"
     spec = {"quality": Range(1, 100, [60, 95], integer=True), "prob": Prob(1.0)}
 
-    def draw(self, rng, ctx):
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
         lo, hi = self.cfg["quality"]
         return {"quality": int(rng.integers(lo, hi + 1))}
 
-    def stages(self, d):
+    def stages(self, d: dict) -> list:
         def run(img):
             top = dtype_max(img.dtype)
             rgb = _color_channels(img)

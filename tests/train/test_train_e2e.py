@@ -1,15 +1,16 @@
 """`geoaug-train train` as real subprocesses on the tiny model: 2 LoRA steps each, plain and under DeepSpeed."""
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-
 from train_helpers import REPO, write_config
 
-pytestmark = pytest.mark.train
+pytestmark = [pytest.mark.train, pytest.mark.slow]  # every test here launches `geoaug-train train`
 
 
 def run_cli(*args, timeout=600):
@@ -24,6 +25,14 @@ def assert_adapter(out_dir):
     assert adapter['peft_type'] == 'LORA' and adapter['r'] == 4
     state = json.load(open(os.path.join(ckpt, 'trainer_state.json')))
     assert state['global_step'] == 2
+    # Trained, from the artefacts (not from ms-swift's log text): finite losses logged, LoRA B moved off zero.
+    losses = [e['loss'] for e in state['log_history'] if 'loss' in e]
+    assert losses and all(math.isfinite(v) for v in losses), state['log_history']
+    from safetensors.numpy import load_file
+    tensors = load_file(os.path.join(ckpt, 'adapter_model.safetensors'))
+    lora_b = [v for k, v in tensors.items() if 'lora_B' in k]
+    assert lora_b and all(np.isfinite(v).all() for v in tensors.values())
+    assert any(np.abs(v).max() > 0 for v in lora_b)
     return ckpt
 
 
@@ -49,8 +58,8 @@ def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, de
         assert 'no CUDA: training.bf16 true -> false' in log
     if deepspeed:
         assert f'--deepspeed {deepspeed}' in log
-    # ms-swift prints the first encoded sample: the answer is our JSON on the 0-1000 grid.
-    assert '"bbox_2d": [' in log and '"quad_2d": [[' in log
+    # The answers trained on (our JSON on the 0-1000 grid) are held to `render` in test_train_template.py,
+    # not read from the sample ms-swift happens to print.
     # What augmentation dropped/clipped: per epoch from the trainer (max_steps stops mid-epoch: that partial
     # epoch too), then for the whole run once ms-swift has exited.
     assert '[geoaug-train] augmentation per fetch at the end of an epoch (step 2,' in log, log[-6000:]
@@ -85,7 +94,7 @@ def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, 
                           cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
-    assert 'torch.distributed.run --nproc_per_node 2' in log
+    # Two ranks: shown below by the fetch log (4 worker processes = 2 ranks x 2 workers), not launcher text.
     assert_adapter(out)
     fetches = [json.loads(line) for line in fetch_log.read_text().splitlines()]
     for f in fetches:

@@ -162,3 +162,38 @@ def test_native_record_boxes_follow_the_augmented_image(tmp_path, swift_setup, t
     expected = [x1 / w * 1000, y1 / h * 1000, x2 / w * 1000, y2 / h * 1000]
     assert len(got) == 4 and all(abs(g - e) <= 1 for g, e in zip(got, expected)), (answer, expected)
     assert encoded['image_grid_thw'].tolist() == [[1, h // 16, w // 16]]
+
+
+def test_stock_template_steps_encode_the_same(swift_setup, monkeypatch):
+    """On an untested ms-swift the template runs without its fast paths: every fetch encodes the same."""
+    import dataclasses
+
+    import numpy as np
+    from datasets import Dataset
+    from swift import get_template
+    from swift.dataset.utils import LazyLLMDataset
+    from swift.template import TEMPLATE_MAPPING
+
+    from geoaug_train.template import TEMPLATE_TYPE, EpochIndex, _make_template_cls
+    cfg, prepared, template = swift_setup
+    assert type(template)._geoaug_fast
+    monkeypatch.setitem(TEMPLATE_MAPPING, 'geoaug_stock_test', dataclasses.replace(
+        TEMPLATE_MAPPING[TEMPLATE_TYPE], template_type='geoaug_stock_test', template_cls=_make_template_cls(fast=False)))
+    stock = get_template(template.processor, template_type='geoaug_stock_test', max_length=4096)
+    stock.set_mode('train')
+    assert not type(stock)._geoaug_fast
+    rows = [json.loads(line) for line in open(prepared['train'])]
+    fast_ds = LazyLLMDataset(Dataset.from_list(rows), template.encode, strict=True)
+    stock_ds = LazyLLMDataset(Dataset.from_list(rows), stock.encode, strict=True)
+    for epoch in (0, 1):
+        for index in range(len(rows)):
+            a, b = fast_ds[EpochIndex(index, epoch)], stock_ds[EpochIndex(index, epoch)]
+            assert a.keys() == b.keys()
+            for key in a:
+                va, vb = a[key], b[key]
+                if hasattr(va, 'numpy'):
+                    va, vb = va.numpy(), vb.numpy()
+                if isinstance(va, np.ndarray):
+                    np.testing.assert_array_equal(va, vb, err_msg=key)
+                else:
+                    assert va == vb, key
