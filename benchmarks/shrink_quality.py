@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import geoaug  # noqa: E402
-from geoaug.io import ImageSource, required_scale  # noqa: E402
 from benchmarks.workloads import document_page  # noqa: E402
+from geoaug.io import ImageSource, required_scale  # noqa: E402
 
 
 def grey(a):

@@ -4,7 +4,11 @@ one fused warp per run of geometric ops.
     aug = geoaug.from_config("aug.yaml")
     res = aug(image, boxes=boxes, quads=quads, lines=lines, seed=geoaug.sample_seed(0, epoch, index))
 """
-from . import ops  # noqa: F401  (fills the registry)
+from . import (  # noqa: E402  (need the names above)
+    ops,  # noqa: F401  (fills the registry)
+    qwen,
+    tta,
+)
 from .config import from_config, load_yaml
 from .draw import draw
 from .errors import ConfigError, GeoaugError, GeometryError, ImageError, ImageTypeError, ReplayError
@@ -14,7 +18,6 @@ from .pipeline import Pipeline, Result
 from .registry import REGISTRY, available_ops, make_op
 from .report import Report
 from .seeding import sample_seed
-from . import qwen, tta  # noqa: E402  (need the names above)
 
 __version__ = "0.1.0"
 

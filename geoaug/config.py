@@ -3,8 +3,8 @@ training config holding ``custom.augmentation``)."""
 from __future__ import annotations
 
 import os
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import yaml
 

@@ -4,11 +4,11 @@ One table per kind, never parallel lists: dropping or splitting a row moves ever
 """
 from __future__ import annotations
 
-from collections.abc import ItemsView, KeysView, Set, ValuesView
+from collections.abc import ItemsView, Iterable, KeysView, Mapping, Set, ValuesView
 from decimal import Decimal
 from numbers import Real
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -212,7 +212,7 @@ class Boxes(_Table):
     outline = None  # Lines of closed polygons, one per row, or None
 
     @classmethod
-    def from_polygons(cls, polygons: Any, **fields: Any) -> "Boxes":
+    def from_polygons(cls, polygons: Any, **fields: Any) -> Boxes:
         """Boxes whose geometry is the bounds of each polygon ((K, 2) points, K >= 3), polygons kept."""
         outline = Lines(polygons, _name="polygons")
         short = np.nonzero(np.diff(outline.offsets) < 3)[0]
@@ -246,7 +246,7 @@ class Boxes(_Table):
             self.outline = outline
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
-    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> "Boxes":
+    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Boxes:
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         outline = None if self.outline is None else self.outline.take(rows)
@@ -282,7 +282,7 @@ class Quads(_Table):
         self.points = arr
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
-    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> "Quads":
+    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Quads:
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         return Quads(take_rows(self.points, rows), index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
@@ -338,7 +338,7 @@ class Lines(_Table):
         self.offsets = offsets
 
     @classmethod
-    def from_flat(cls, flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any) -> "Lines":
+    def from_flat(cls, flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any) -> Lines:
         """Build from concatenated points and row offsets without copying or re-validating."""
         obj = cls.__new__(cls)
         obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
@@ -350,7 +350,7 @@ class Lines(_Table):
         o = self.offsets
         return [self.flat[o[i]:o[i + 1]] for i in range(len(o) - 1)]
 
-    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> "Lines":
+    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Lines:
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         flat, offsets = gather_runs(self.flat, self.offsets[rows], np.diff(self.offsets)[rows])
@@ -394,7 +394,7 @@ def gather_runs(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray):
     return take_rows(pts, np.repeat(starts, sizes) + j), offsets
 
 
-def _row_bounds(lines: "Lines") -> np.ndarray:
+def _row_bounds(lines: Lines) -> np.ndarray:
     """(N, 4) bounds of each row of a flat point table."""
     if len(lines) == 0:
         return np.zeros((0, 4))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

@@ -156,7 +156,7 @@ class ImageSource:
     def close(self) -> None:
         self._im.close()
 
-    def __enter__(self) -> "ImageSource":
+    def __enter__(self) -> ImageSource:
         return self
 
     def __exit__(self, *exc: object) -> None:

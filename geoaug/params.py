@@ -11,8 +11,9 @@ import contextvars
 import difflib
 import math
 import numbers
+from collections.abc import Callable
 from itertools import islice
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ConfigError
 

@@ -14,8 +14,8 @@ from .errors import ConfigError, GeometryError, ImageError, ReplayError
 from .filters import apply_filters, parse_filters
 from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
 from .image import check_unit_range, fill_value, to_array
-from .inverse import RECORD_VERSION, check_record, record_op
 from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+from .inverse import RECORD_VERSION, check_record, record_op
 from .ops.base import GEOMETRIC, PIXEL, Op
 from .params import Fill, bounded, short
 from .registry import op_from_config
@@ -71,7 +71,7 @@ class Result:
     replay: dict = field(default_factory=dict)
     _pipeline: object = None
 
-    def inverse(self, boxes: Any = None, quads: Any = None, lines: Any = None) -> "Result":
+    def inverse(self, boxes: Any = None, quads: Any = None, lines: Any = None) -> Result:
         """Map geometry from this result's output frame back onto the input image, clipped with the pipeline's
         ``quad_clip`` and ordered by its ``quad_order`` (as the forward pass). What comes back, per kind: README,
         "Undo, replay, predictions"."""

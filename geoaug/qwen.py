@@ -15,8 +15,8 @@ import json
 import math
 import numbers
 import re
-from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

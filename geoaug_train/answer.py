@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, List
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ def to_grid(v: float, size: float) -> int:
     return int(grid_coords(float(v), float(size)))
 
 
-def grid_object(label: str, kind: str, geom, width: int, height: int) -> Dict[str, Any]:
+def grid_object(label: str, kind: str, geom, width: int, height: int) -> dict[str, Any]:
     """kind: 'bbox' ([x1, y1, x2, y2]), 'quad' (4 points) or 'line' (K points), in pixels of the image."""
     if kind not in KEY_OF:
         raise ValueError(f'unknown geometry kind {kind!r}')
@@ -24,7 +25,7 @@ def grid_object(label: str, kind: str, geom, width: int, height: int) -> Dict[st
     return {'label': label, KEY_OF[kind]: pts.ravel().tolist() if kind == 'bbox' else pts.tolist()}
 
 
-def grid_table(kind: str, geoms, width: int, height: int) -> List[Any]:
+def grid_table(kind: str, geoms, width: int, height: int) -> list[Any]:
     """The grid coordinates of every row of one kind at once (one numpy pass instead of one per number)."""
     size = np.array([width, height], np.float64)
     if kind == 'line':  # ragged: one pass over the concatenated points, split back per line
@@ -35,5 +36,5 @@ def grid_table(kind: str, geoms, width: int, height: int) -> List[Any]:
     return [p.ravel().tolist() for p in pts] if kind == 'bbox' else pts.tolist()
 
 
-def render_answer(objects: Iterable[Dict[str, Any]]) -> str:
+def render_answer(objects: Iterable[dict[str, Any]]) -> str:
     return json.dumps(list(objects), ensure_ascii=False)

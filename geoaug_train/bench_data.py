@@ -7,7 +7,7 @@ import json
 import os
 import statistics
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 
 def _single_thread() -> None:
@@ -17,11 +17,11 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-def time_fetches(datasets: Dict[str, Any], num: int, rounds: int) -> Dict[str, List[float]]:
+def time_fetches(datasets: dict[str, Any], num: int, rounds: int) -> dict[str, list[float]]:
     """Per-fetch seconds for each dataset. Fetches alternate between the datasets record by record, and the
     order flips every round, so drift in the machine's speed hits both alike. Round r uses epoch r."""
     names = list(datasets)
-    times: Dict[str, List[float]] = {n: [] for n in names}
+    times: dict[str, list[float]] = {n: [] for n in names}
     for ds in datasets.values():  # warm caches (tokenizer, processor, first-call imports)
         ds[0]
     for r in range(rounds):
@@ -48,15 +48,15 @@ def loader_rate(ds, workers: int, num: int) -> float:
     return count / max(time.perf_counter() - t, 1e-9)
 
 
-def run_bench(cfg: Dict[str, Any], num: int = 16, rounds: int = 3, workers: int = 0,
-              target_steps_per_s: Optional[float] = None, json_out: Optional[str] = None) -> Dict[str, Any]:
+def run_bench(cfg: dict[str, Any], num: int = 16, rounds: int = 3, workers: int = 0,
+              target_steps_per_s: float | None = None, json_out: str | None = None) -> dict[str, Any]:
     from .dataset import build_dataset
     _single_thread()
     ours = build_dataset(cfg)
     plain = build_dataset(cfg, plain=True)
     times = time_fetches({'geoaug': ours, 'ms-swift plain': plain}, num, rounds)
     med = {k: statistics.median(v) for k, v in times.items()}
-    report: Dict[str, Any] = {
+    report: dict[str, Any] = {
         'records': min(num, len(ours)), 'rounds': rounds, 'cores': os.cpu_count(),
         'median_ms': {k: round(v * 1000, 2) for k, v in med.items()},
         'samples_per_s_1_thread': {k: round(1 / v, 2) for k, v in med.items()},
@@ -81,7 +81,7 @@ def run_bench(cfg: Dict[str, Any], num: int = 16, rounds: int = 3, workers: int 
     return report
 
 
-def format_report(rep: Dict[str, Any]) -> str:
+def format_report(rep: dict[str, Any]) -> str:
     lines = [f"records {rep['records']} x {rep['rounds']} rounds, one thread, interleaved ({rep['cores']} cores)",
              f"{'path':<16}{'median ms/fetch':>16}{'samples/s':>12}"]
     for k, v in rep['median_ms'].items():

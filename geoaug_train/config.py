@@ -8,7 +8,8 @@ import copy
 import difflib
 import glob
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -43,7 +44,7 @@ class Field:
     """One leaf of the schema: a type check, an optional choice list and a default."""
 
     def __init__(self, check: Callable[[Any], bool], kind: str, default: Any = None, required: bool = False,
-                 choices: Optional[tuple] = None, minimum: Optional[float] = None):
+                 choices: tuple | None = None, minimum: float | None = None):
         self.check, self.kind, self.default, self.required = check, kind, default, required
         self.choices, self.minimum = choices, minimum
 
@@ -66,7 +67,7 @@ def _str_or_list(v):
 
 
 # Defaults follow ms-swift's where the user's config leaves a key out, except where noted.
-SCHEMA: Dict[str, Any] = {
+SCHEMA: dict[str, Any] = {
     'model': {
         'path': Field(_is_str, 'a path to a local Qwen3-VL checkpoint', required=True),
         'torch_dtype': Field(_is_str, 'a dtype name', 'bfloat16', choices=TORCH_DTYPES),
@@ -141,7 +142,7 @@ def _suggest(key: str, valid, noun: str = 'keys') -> str:
     return f"; did you mean '{close[0]}'?" if close else f'; valid {noun}: {sorted(valid)}'
 
 
-def _validate(node: Mapping, schema: Mapping, prefix: str) -> Dict[str, Any]:
+def _validate(node: Mapping, schema: Mapping, prefix: str) -> dict[str, Any]:
     if not isinstance(node, Mapping):
         raise ConfigError(f'{prefix or "config"}: expected a mapping, got {type(node).__name__}')
     for key in node:
@@ -157,7 +158,7 @@ def _validate(node: Mapping, schema: Mapping, prefix: str) -> Dict[str, Any]:
     return out
 
 
-def _check_cross_field(cfg: Dict[str, Any]) -> None:
+def _check_cross_field(cfg: dict[str, Any]) -> None:
     tr = cfg['training']
     if tr['max_steps'] == -1 and not tr['num_train_epochs']:
         raise ConfigError('training.num_train_epochs: must be > 0 when training.max_steps is not set')
@@ -191,7 +192,7 @@ DEFAULT_TOKENS = {'max': 1024, 'min': 4}
 QWEN_VL_UTILS_TOKENS = {'max': 16384, 'min': 4}  # qwen_vl_utils' own bounds when no variable is set
 
 
-def swift_token_limit(bound: str, env: Mapping[str, str]) -> Optional[int]:
+def swift_token_limit(bound: str, env: Mapping[str, str]) -> int | None:
     """The image-token bound ms-swift gives qwen_vl_utils for Qwen3-VL, from its variables, as ms-swift 4.6
     reads them (IMAGE_MAX_TOKEN_NUM, else MAX_PIXELS // 32**2); None when neither is set."""
     tokens, pixels = env.get(f'IMAGE_{bound.upper()}_TOKEN_NUM'), env.get(f'{bound.upper()}_PIXELS')
@@ -206,7 +207,7 @@ def swift_token_limit(bound: str, env: Mapping[str, str]) -> Optional[int]:
     return None
 
 
-def resolve_pixel_limits(data: Dict[str, Any], env: Mapping[str, str]) -> None:
+def resolve_pixel_limits(data: dict[str, Any], env: Mapping[str, str]) -> None:
     """Fill data.max_pixels / min_pixels and check them against what qwen_vl_utils will enforce inside ms-swift.
 
     geoaug's final smart_resize must land on a size that qwen_vl_utils leaves alone: then the template's own
@@ -231,7 +232,7 @@ KNOWN_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'c
                     'warmup_stable_decay')
 
 
-def _scheduler_names() -> List[str]:
+def _scheduler_names() -> list[str]:
     # The schedulers are transformers' own (transformers.SchedulerType). Importing transformers costs
     # seconds, so the known names are checked first and transformers is asked only about others.
     names = list(KNOWN_SCHEDULERS)
@@ -252,7 +253,7 @@ def augmentation_enabled(cfg: Mapping) -> bool:
     return True
 
 
-def apply_overrides(raw: Dict[str, Any], overrides: List[str]) -> Dict[str, Any]:
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """`--set training.max_steps=2`: dotted key, YAML-parsed value."""
     raw = copy.deepcopy(raw)
     for item in overrides or []:
@@ -272,7 +273,7 @@ def apply_overrides(raw: Dict[str, Any], overrides: List[str]) -> Dict[str, Any]
     return raw
 
 
-def load_raw(path: str) -> Dict[str, Any]:
+def load_raw(path: str) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise ConfigError(f'config file not found: {path}')
     # geoaug's bounded safe loader: no Python tags, and no alias bomb (aliases expanding beyond 100,000 nodes or
@@ -288,7 +289,7 @@ def load_raw(path: str) -> Dict[str, Any]:
     return raw
 
 
-def resolve_paths(cfg: Dict[str, Any], base_dir: str) -> None:
+def resolve_paths(cfg: dict[str, Any], base_dir: str) -> None:
     """Relative paths in the config resolve against the config file's folder, not the shell's cwd."""
 
     def absolute(p):
@@ -307,10 +308,10 @@ def resolve_paths(cfg: Dict[str, Any], base_dir: str) -> None:
         cfg['deepspeed']['config'] = absolute(ds)
 
 
-def expand_sources(key: str, value, absolute: Callable[[str], str]) -> List[str]:
+def expand_sources(key: str, value, absolute: Callable[[str], str]) -> list[str]:
     """A file, a list of files or globs -> sorted absolute paths (a glob's shards in name order). Every entry
     must name at least one existing file: a typo in a shard pattern must not silently train on less data."""
-    out: List[str] = []
+    out: list[str] = []
     for entry in [value] if isinstance(value, str) else value:
         path = absolute(entry)
         if glob.has_magic(path):
@@ -328,7 +329,7 @@ def expand_sources(key: str, value, absolute: Callable[[str], str]) -> List[str]
     return out
 
 
-def validate(raw: Mapping, base_dir: str = '.') -> Dict[str, Any]:
+def validate(raw: Mapping, base_dir: str = '.') -> dict[str, Any]:
     cfg = _validate(raw, SCHEMA, '')
     ds_given = cfg['deepspeed']['config']
     resolve_paths(cfg, base_dir)
@@ -342,12 +343,12 @@ def validate(raw: Mapping, base_dir: str = '.') -> Dict[str, Any]:
     return cfg
 
 
-def load_config(path: str, overrides: Optional[List[str]] = None) -> Dict[str, Any]:
+def load_config(path: str, overrides: list[str] | None = None) -> dict[str, Any]:
     raw = apply_overrides(load_raw(path), overrides or [])
     return validate(raw, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
-def adapt_to_device(cfg: Dict[str, Any], cuda_available: bool) -> List[str]:
+def adapt_to_device(cfg: dict[str, Any], cuda_available: bool) -> list[str]:
     """Without CUDA, half precision and flash attention cannot run: fall back instead of crashing.
 
     Returns human-readable notes of what changed.

@@ -9,14 +9,15 @@ on every fetch with the seed (training.seed, epoch, index).
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any
 
 from .template import SPEC_ENV, TEMPLATE_TYPE, EpochIndex
 
 
-def _swift_args(cfg: Dict[str, Any], prepared: Dict[str, Any], template: str):
+def _swift_args(cfg: dict[str, Any], prepared: dict[str, Any], template: str):
     from swift.arguments import SftArguments
     from swift.utils import parse_args
+
     from .swift_args import sft_args
     argv = sft_args(cfg, prepared)
     argv[argv.index('--template') + 1] = template
@@ -40,7 +41,7 @@ class TrainingDataset:
     def __len__(self) -> int:
         return self._len
 
-    def __getitem__(self, index: int) -> Dict[str, Any]:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self._len:
             raise IndexError(f'index {index} out of range for {self._len} {self.split} records')
         return self._lazy[EpochIndex(int(index), self.epoch)]
@@ -51,7 +52,7 @@ class TrainingDataset:
         return self._lazy.dataset
 
 
-def build_dataset(config: Union[str, Dict[str, Any]], split: str = 'train', *, overrides: Optional[List[str]] = None,
+def build_dataset(config: str | dict[str, Any], split: str = 'train', *, overrides: list[str] | None = None,
                   plain: bool = False) -> TrainingDataset:
     """The dataset the trainer iterates for ``split`` ('train' or 'val'); validation is never augmented.
 
@@ -61,9 +62,10 @@ def build_dataset(config: Union[str, Dict[str, Any]], split: str = 'train', *, o
     """
     import torch
     from swift.dataset.utils import LazyLLMDataset
+
+    from . import template as template_mod
     from .config import adapt_to_device, load_config
     from .prepare import prepare_run
-    from . import template as template_mod
     cfg = load_config(config, overrides) if isinstance(config, (str, os.PathLike)) else config
     if split not in ('train', 'val') or (split == 'val' and not cfg['data']['val']):
         raise ValueError(f"split must be 'train' or 'val' (with data.val set), got {split!r}")
@@ -88,9 +90,11 @@ def _plain_row(spec_path: str, split: str):
     the original geometry on the size qwen_vl_utils will produce (what a user without geoaug trains on)."""
     import json
 
+    from PIL import Image
+
     from geoaug import Boxes, Lines, Quads
     from geoaug.qwen import to_grid
-    from PIL import Image
+
     from .answer import render_answer
     from .store import RecordStore
     with open(spec_path, encoding='utf-8') as f:

@@ -23,7 +23,8 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .template import SPEC_ENV
 
@@ -40,7 +41,7 @@ COUNTERS = ('in', 'out', 'clipped', 'input_clipped', 'split_pieces', 'approximat
 CALLBACK_NAME = 'geoaug_fetch_stats'
 
 
-def stats_dir(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+def stats_dir(env: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
     path = env.get(STATS_DIR_ENV)
     if path:
@@ -51,15 +52,15 @@ def stats_dir(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
     return None
 
 
-def _new_entry(split: str, epoch: int) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {'split': split, 'epoch': epoch, 'fetches': 0, 'fallbacks': 0}
+def _new_entry(split: str, epoch: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {'split': split, 'epoch': epoch, 'fetches': 0, 'fallbacks': 0}
     for name in COUNTERS:
         entry[name] = {}
     entry['dropped'] = {}  # kind -> reason -> count
     return entry
 
 
-def _add(counts: Dict[str, int], key: str, n: int) -> None:
+def _add(counts: dict[str, int], key: str, n: int) -> None:
     if n:
         counts[key] = counts.get(key, 0) + n
 
@@ -67,22 +68,22 @@ def _add(counts: Dict[str, int], key: str, n: int) -> None:
 class FetchStats:
     """One process's totals, keyed by (split, epoch). `directory=None` keeps them in memory only."""
 
-    def __init__(self, directory: Optional[str] = None, *, flush_every: int = FLUSH_EVERY,
-                 flush_interval: float = FLUSH_INTERVAL, idle_flush: Optional[float] = IDLE_FLUSH):
+    def __init__(self, directory: str | None = None, *, flush_every: int = FLUSH_EVERY,
+                 flush_interval: float = FLUSH_INTERVAL, idle_flush: float | None = IDLE_FLUSH):
         self.directory = directory
         self.flush_every = int(flush_every)
         self.flush_interval = float(flush_interval)
         self.idle_flush = idle_flush
         self.pid = os.getpid()
         self.host = socket.gethostname()
-        self.entries: Dict[Tuple[str, int], Dict[str, Any]] = {}
+        self.entries: dict[tuple[str, int], dict[str, Any]] = {}
         self.pending = 0  # fetches recorded since the last write
         self.writes = 0
         self._last_write = time.monotonic()
         self._last_record = self._last_write
-        self._last_key: Optional[Tuple[str, int]] = None
+        self._last_key: tuple[str, int] | None = None
         self._lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._warned = False
         if directory is not None:
             self.path = os.path.join(directory, f'{self.host}-{self.pid}.json')
@@ -112,7 +113,7 @@ class FetchStats:
                 self._thread = threading.Thread(target=self._idle_loop, name='geoaug-fetch-stats', daemon=True)
                 self._thread.start()
 
-    def _count(self, key: Tuple[str, int], sample) -> None:
+    def _count(self, key: tuple[str, int], sample) -> None:
         e = self.entries.get(key)
         if e is None:
             e = self.entries[key] = _new_entry(*key)
@@ -144,7 +145,7 @@ class FetchStats:
                 by_reason[reason] = by_reason.get(reason, 0) + 1
 
     # -- writing ------------------------------------------------------------------------------------------
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         return {'version': FILE_VERSION, 'host': self.host, 'pid': self.pid, 'time': time.time(),
                 'stats': [json.loads(json.dumps(e)) for e in self.entries.values()]}
 
@@ -188,14 +189,14 @@ class FetchStats:
             if self.pending:
                 self._write()
 
-    def merged(self) -> Dict[str, Any]:
+    def merged(self) -> dict[str, Any]:
         """This process's totals in `merge`'s shape (for in-memory use, e.g. `geoaug-train render`)."""
         with self._lock:
             return _merge_docs([self.snapshot()], [])
 
 
 # -- the process-wide recorder used by the template ---------------------------------------------------------
-_recorders: Dict[str, FetchStats] = {}
+_recorders: dict[str, FetchStats] = {}
 
 
 def _after_fork_in_child() -> None:
@@ -207,7 +208,7 @@ if hasattr(os, 'register_at_fork'):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def recorder(directory: Optional[str] = None) -> Optional[FetchStats]:
+def recorder(directory: str | None = None) -> FetchStats | None:
     directory = directory or stats_dir()
     if not directory:
         return None
@@ -244,7 +245,7 @@ def reset(directory: str) -> None:
 
 
 # -- reading ------------------------------------------------------------------------------------------------
-def merge(directory: str) -> Dict[str, Any]:
+def merge(directory: str) -> dict[str, Any]:
     """Sum every process file in `directory`.
 
     Returns {'processes': n, 'hosts': [...], 'unreadable': [file names], 'stats': {(split, epoch): entry}}
@@ -270,8 +271,8 @@ def merge(directory: str) -> Dict[str, Any]:
     return _merge_docs(docs, unreadable)
 
 
-def _merge_docs(docs: Iterable[Mapping[str, Any]], unreadable: List[str]) -> Dict[str, Any]:
-    stats: Dict[Tuple[str, int], Dict[str, Any]] = {}
+def _merge_docs(docs: Iterable[Mapping[str, Any]], unreadable: list[str]) -> dict[str, Any]:
+    stats: dict[tuple[str, int], dict[str, Any]] = {}
     hosts, processes = set(), 0
     for doc in docs:
         processes += 1
@@ -357,16 +358,16 @@ def make_callback_cls():
         on_epoch_end then too): wait until every process's last fetches are on disk, then print each
         (split, epoch) line that changed since the last print."""
 
-        def __init__(self, args=None, trainer=None, directory: Optional[str] = None):
+        def __init__(self, args=None, trainer=None, directory: str | None = None):
             self.args, self.trainer = args, trainer
             self.directory = directory
-            self.printed: Dict[Tuple[str, int], Any] = {}
+            self.printed: dict[tuple[str, int], Any] = {}
 
         def on_epoch_end(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
                 self.report(f'at the end of an epoch (step {state.global_step}, epoch {state.epoch or 0:.2f})')
 
-        def report(self, when: str, settle: float = SETTLE_SECONDS) -> List[str]:
+        def report(self, when: str, settle: float = SETTLE_SECONDS) -> list[str]:
             directory = self.directory or stats_dir()
             if not directory:
                 return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ def _say(msg: str) -> None:
     print(f'[geoaug-train] {msg}', file=sys.stderr, flush=True)
 
 
-def resolve_adapter(cfg: Dict[str, Any], given: Optional[str]) -> Tuple[Optional[str], str]:
+def resolve_adapter(cfg: dict[str, Any], given: str | None) -> tuple[str | None, str]:
     """(adapter directory or None, a note saying which and why)."""
     from .train import latest_checkpoint
     if given:
@@ -39,7 +39,7 @@ def resolve_adapter(cfg: Dict[str, Any], given: Optional[str]) -> Tuple[Optional
                   'predicting with the base model only')
 
 
-def plain_builder(cfg: Dict[str, Any]) -> SampleBuilder:
+def plain_builder(cfg: dict[str, Any]) -> SampleBuilder:
     data = cfg['data']
     return SampleBuilder(None, max_pixels=data['max_pixels'], min_pixels=data['min_pixels'],
                          seed=cfg['training']['seed'], prompt=data['prompt'])
@@ -59,7 +59,7 @@ def _json_value(v):
     return v
 
 
-def _rows(table, kind: str, coords) -> List[Dict[str, Any]]:
+def _rows(table, kind: str, coords) -> list[dict[str, Any]]:
     rows, labels = [], table.fields.get('label', [None] * len(coords))
     for r, geom in enumerate(coords):
         row = {'label': _json_value(labels[r]),
@@ -71,7 +71,7 @@ def _rows(table, kind: str, coords) -> List[Dict[str, Any]]:
     return rows
 
 
-def map_answer(text: str, width: int, height: int, replay: Dict[str, Any]):
+def map_answer(text: str, width: int, height: int, replay: dict[str, Any]):
     """Answer text on the 0-1000 grid of the `width x height` model image -> (parsed Answer, JSON-ready dict
     with `problems` and `objects` in pixels of the original image)."""
     from geoaug.qwen import parse_answer
@@ -90,8 +90,9 @@ def map_answer(text: str, width: int, height: int, replay: Dict[str, Any]):
 
 def annotate(path: str, original) -> Any:
     """The original image (the same frame the replay record maps to) with the mapped geometry drawn on it."""
-    import geoaug
     from PIL import Image
+
+    import geoaug
     from geoaug.io import to_rgb8
     with Image.open(path) as im:
         image = Image.fromarray(to_rgb8(im))
@@ -102,7 +103,7 @@ def annotate(path: str, original) -> Any:
 class Predictor:
     """A loaded checkpoint (+ adapter) and its processor; `answer(image, prompt)` is greedy and deterministic."""
 
-    def __init__(self, cfg: Dict[str, Any], adapter: Optional[str]):
+    def __init__(self, cfg: dict[str, Any], adapter: str | None):
         import torch
         from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
         cuda = torch.cuda.is_available()
@@ -149,7 +150,7 @@ class Predictor:
         return self.processor.decode(new_tokens, skip_special_tokens=True)
 
 
-def output_stems(images: List[str]) -> List[str]:
+def output_stems(images: list[str]) -> list[str]:
     stems = [os.path.splitext(os.path.basename(p))[0] for p in images]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
     if dupes:
@@ -157,8 +158,8 @@ def output_stems(images: List[str]) -> List[str]:
     return stems
 
 
-def run_predict(cfg: Dict[str, Any], images: List[str], *, adapter: Optional[str] = None,
-                prompt: Optional[str] = None, out_dir: Optional[str] = None, max_new_tokens: int = 512) -> List[str]:
+def run_predict(cfg: dict[str, Any], images: list[str], *, adapter: str | None = None,
+                prompt: str | None = None, out_dir: str | None = None, max_new_tokens: int = 512) -> list[str]:
     """Writes <out>/<stem>.json and <stem>.png per image; returns the JSON paths."""
     if max_new_tokens < 1:
         raise ConfigError('--max-new-tokens: must be >= 1')

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any
 
 from .samples import SampleBuilder
 from .store import KINDS, RecordStore, open_or_build
@@ -18,7 +18,7 @@ from .store import KINDS, RecordStore, open_or_build
 SPEC_VERSION = 2
 
 
-def open_store(cfg: Dict[str, Any], log=print) -> RecordStore:
+def open_store(cfg: dict[str, Any], log=print) -> RecordStore:
     data = cfg['data']
     default = os.path.join(cfg['training']['output_dir'], 'geoaug', 'store')
     store, built = open_or_build(data, default, data['prepare_workers'], log=log)
@@ -27,7 +27,7 @@ def open_store(cfg: Dict[str, Any], log=print) -> RecordStore:
     return store
 
 
-def prepare_run(cfg: Dict[str, Any], log=print) -> Dict[str, Any]:
+def prepare_run(cfg: dict[str, Any], log=print) -> dict[str, Any]:
     """Returns {'spec', 'store', 'train', 'val' (ms-swift row files; val None), 'counts', 'skipped'}."""
     data = cfg['data']
     store = open_store(cfg, log)
@@ -93,4 +93,4 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__: List[str] = ['prepare_run', 'open_store', 'format_report']
+__all__: list[str] = ['prepare_run', 'open_store', 'format_report']

@@ -6,9 +6,8 @@ media item is silently dropped, and a failing sample is silently replaced by a r
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from geoaug.records import brief_repr, check_record, finite_number, iter_jsonl
 
@@ -25,17 +24,17 @@ class Record:
     line: int  # 1-based line in the source JSONL
     image: str  # absolute path
     kind: str  # 'geoaug' or 'native'
-    objects: List[Dict[str, Any]] = field(default_factory=list)  # geoaug: [{'label', 'bbox'|'quad'|'line'}]
-    prompt: Optional[str] = None
+    objects: list[dict[str, Any]] = field(default_factory=list)  # geoaug: [{'label', 'bbox'|'quad'|'line'}]
+    prompt: str | None = None
     # native only: ms-swift messages (media already reduced to <image> tags) and objects {'ref', 'bbox'}
-    messages: Optional[List[Dict[str, Any]]] = None
-    native_objects: Optional[Dict[str, Any]] = None
+    messages: list[dict[str, Any]] | None = None
+    native_objects: dict[str, Any] | None = None
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> 'Record':
+    def from_json(cls, d: dict[str, Any]) -> Record:
         return cls(**d)
 
 
@@ -56,7 +55,7 @@ REF_TAG, BBOX_TAG = '<ref-object>', '<bbox>'
 MAX_ASPECT_RATIO = 200
 
 
-def aspect_ratio_problem(width: int, height: int) -> Optional[str]:
+def aspect_ratio_problem(width: int, height: int) -> str | None:
     """Why Qwen-VL's smart_resize would refuse an image of this size, or None when it would take it."""
     if width <= 0 or height <= 0:
         return f'image is empty ({width}x{height} pixels)'
@@ -67,14 +66,14 @@ def aspect_ratio_problem(width: int, height: int) -> Optional[str]:
     return None
 
 
-def _unknown_keys(where: str, d: Dict[str, Any], allowed, what: str) -> None:
+def _unknown_keys(where: str, d: dict[str, Any], allowed, what: str) -> None:
     unknown = set(d) - set(allowed)
     if unknown:
         raise DataError(f'{where}: unknown keys {sorted(unknown)}; {what} has only {list(allowed)} '
                         '(anything else would be dropped before training)')
 
 
-def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str, Any]], List[str]]:
+def _native_messages(where: str, messages, base_dir: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Reduce content lists to ms-swift's <image> tags ourselves, with the strict key contract."""
     if not isinstance(messages, list) or not messages:
         raise DataError(f'{where}.messages: expected a non-empty list')
@@ -121,7 +120,7 @@ def _native_messages(where: str, messages, base_dir: str) -> Tuple[List[Dict[str
     return out, images
 
 
-def _native_objects(where: str, objects) -> Dict[str, Any]:
+def _native_objects(where: str, objects) -> dict[str, Any]:
     """Check ``objects`` as strictly as a geoaug record's: one non-empty string ``ref`` per box, every box
     [x1, y1, x2, y2] of finite numbers with x1 < x2 and y1 < y2, pixel coordinates of the one image."""
     ow = f'{where}.objects'
@@ -155,7 +154,7 @@ def _native_objects(where: str, objects) -> Dict[str, Any]:
     return {'ref': list(refs), 'bbox': boxes}
 
 
-def _check_object_tags(where: str, messages: List[Dict[str, Any]], objects: Optional[Dict[str, Any]]) -> None:
+def _check_object_tags(where: str, messages: list[dict[str, Any]], objects: dict[str, Any] | None) -> None:
     """ms-swift (template/base.py, Template._pre_tokenize) fills the k-th <ref-object> tag with objects.ref[k]
     and the k-th <bbox> tag with objects.bbox[k], across all messages (system included) in order; a tag past
     the end of its list stays in the text as itself, and an entry no tag reaches is left out, both silently.
@@ -169,7 +168,7 @@ def _check_object_tags(where: str, messages: List[Dict[str, Any]], objects: Opti
                             'literal text, a missing one would leave its entry out)')
 
 
-def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> Record:
+def _parse_native(where: str, rec: dict[str, Any], base_dir: str, line: int) -> Record:
     _unknown_keys(where, rec, NATIVE_KEYS, 'a native record')
     messages, content_images = _native_messages(where, rec['messages'], base_dir)
     listed = rec.get('images')
@@ -194,7 +193,7 @@ def _parse_native(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
     return Record(line=line, image=images[0], kind='native', messages=messages, native_objects=objects)
 
 
-def _parse_geoaug(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> Record:
+def _parse_geoaug(where: str, rec: dict[str, Any], base_dir: str, line: int) -> Record:
     image, checked = check_record(where, rec, error=DataError)
     prompt = rec.get('prompt')
     if prompt is not None and not isinstance(prompt, str):
@@ -206,7 +205,7 @@ def _parse_geoaug(where: str, rec: Dict[str, Any], base_dir: str, line: int) -> 
     return Record(line=line, image=_resolve(base_dir, image), kind='geoaug', objects=checked, prompt=prompt)
 
 
-def parse_jsonl(path: str) -> List[Record]:
+def parse_jsonl(path: str) -> list[Record]:
     base_dir = os.path.dirname(os.path.abspath(path))
     records = []
     for line_no, where, rec in iter_jsonl(path, error=DataError):

@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, List
+from typing import Any
 
 from .answer import render_answer
 from .fetch_stats import FetchStats, format_summary
 from .prepare import open_store
 from .samples import SampleBuilder
 
-def draw_objects(image, objects: List[Dict[str, Any]]):
+
+def draw_objects(image, objects: list[dict[str, Any]]):
     """Draw the answer as the model reads it: its 0-1000 text parsed back onto the image."""
     import geoaug
     from geoaug.qwen import parse_answer
@@ -35,7 +36,7 @@ def contact_sheet(images, cell: int = 256):
     return sheet
 
 
-def run_render(cfg: Dict[str, Any], out_dir: str, num: int, epoch: int = 0) -> List[str]:
+def run_render(cfg: dict[str, Any], out_dir: str, num: int, epoch: int = 0) -> list[str]:
     data = cfg['data']
     records = open_store(cfg)['train']
     builder = SampleBuilder((cfg.get('custom') or {}).get('augmentation'), max_pixels=data['max_pixels'],

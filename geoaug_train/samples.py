@@ -6,8 +6,9 @@ the model is trained on.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class SampleError(RuntimeError):
     """A record failed while being fetched; the message names the record."""
 
 
-def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -> Dict[str, Any]:
+def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -> dict[str, Any]:
     resize = {'name': 'smart_resize',
               'params': {'factor': QWEN3_VL_FACTOR, 'max_pixels': int(max_pixels), 'min_pixels': int(min_pixels)}}
     if not augment or not aug:
@@ -46,18 +47,18 @@ def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -
 @dataclass
 class Sample:
     image: Any  # PIL.Image, augmented and resized
-    seed: Optional[int]
-    objects: List[Dict[str, Any]] = field(default_factory=list)  # answer objects on the 0-1000 grid
-    messages: List[Dict[str, str]] = field(default_factory=list)  # geoaug records: the full conversation
-    native_objects: Optional[Dict[str, Any]] = None  # native records: augmented {'ref', 'bbox'} in pixels
+    seed: int | None
+    objects: list[dict[str, Any]] = field(default_factory=list)  # answer objects on the 0-1000 grid
+    messages: list[dict[str, str]] = field(default_factory=list)  # geoaug records: the full conversation
+    native_objects: dict[str, Any] | None = None  # native records: augmented {'ref', 'bbox'} in pixels
     fallback: bool = False  # native record whose augmentation dropped a box: trained un-augmented
     array: Any = None  # the same pixels as an HxWx3 uint8 array (what the image processor converts to)
     # What augmentation did to the geometry (geoaug_train.fetch_stats sums it per epoch): the geoaug Report of
     # the run that produced the image (for a native fallback: of the augmented attempt, whose drops forced
     # it), or None; and the objects per kind ('boxes'/'quads'/'lines') that went in and that the answer holds.
     report: Any = None
-    objects_in: Dict[str, int] = field(default_factory=dict)
-    objects_out: Dict[str, int] = field(default_factory=dict)
+    objects_in: dict[str, int] = field(default_factory=dict)
+    objects_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self):
@@ -69,6 +70,7 @@ def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
     for 832x1184 decodes at 1/2), then run the plan: one fused warp lands the pixels at their final size.
     Returns (result, PIL image); coordinates stay in the original image's frame throughout."""
     from PIL import Image
+
     from geoaug.errors import ImageError
     from geoaug.instances import as_boxes, as_lines, as_quads
     from geoaug.io import ImageSource, required_scale
@@ -116,7 +118,7 @@ class SampleBuilder:
             raise SampleError(f'{where} ({record.image}): augmentation failed: {type(e).__name__}: {e}') from e
 
     def _geoaug(self, pipeline, record: Record, seed: int, where: str) -> Sample:
-        by_kind: Dict[str, List[int]] = {'bbox': [], 'quad': [], 'line': []}
+        by_kind: dict[str, list[int]] = {'bbox': [], 'quad': [], 'line': []}
         for pos, obj in enumerate(record.objects):
             by_kind[next(k for k in by_kind if k in obj)].append(pos)
         boxes = np.array([record.objects[p]['bbox'] for p in by_kind['bbox']], np.float64).reshape(-1, 4)

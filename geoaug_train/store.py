@@ -23,8 +23,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ IMAGE_COLUMNS = {'path_off': np.int64, 'path': np.uint8, 'w': np.int32, 'h': np.
 class ChunkColumns:
     """What a worker parsed from one byte range of one file: columns, with offsets local to the chunk."""
     lines: np.ndarray
-    images: List[str]          # distinct resolved paths in this chunk
+    images: list[str]          # distinct resolved paths in this chunk
     rec_image: np.ndarray      # index into `images`
     rec_kind: np.ndarray
     rec_nobj: np.ndarray
@@ -74,13 +75,13 @@ class _ChunkBuilder:
     def __init__(self):
         self.lines, self.rec_image, self.rec_kind, self.rec_nobj = [], [], [], []
         self.texts, self.obj_kind, self.obj_npts, self.labels = [], [], [], []
-        self.flat: List[float] = []
-        self.images: Dict[str, int] = {}
+        self.flat: list[float] = []
+        self.images: dict[str, int] = {}
 
     def image_id(self, path: str) -> int:
         return self.images.setdefault(path, len(self.images))
 
-    def add(self, line: int, image: str, kind: int, text: bytes, objects: Sequence[Tuple[int, str, list]]):
+    def add(self, line: int, image: str, kind: int, text: bytes, objects: Sequence[tuple[int, str, list]]):
         self.lines.append(line)
         self.rec_image.append(self.image_id(image))
         self.rec_kind.append(kind)
@@ -103,7 +104,7 @@ class _ChunkBuilder:
             points=np.asarray(self.flat, np.float64).reshape(-1, 2))
 
 
-def _flatten_fast(objects) -> Optional[List[Tuple[int, str, list]]]:
+def _flatten_fast(objects) -> list[tuple[int, str, list]] | None:
     """The common shape ({"label": str, "bbox": [4 numbers]} / {"label", "quad": [[x, y] x 4]}) without
     per-value checks, or None when anything looks unusual: the caller then runs the exact checks, which
     also word the error. Numbers are checked for the whole record at once (`_numbers_ok`)."""
@@ -127,7 +128,7 @@ def _flatten_fast(objects) -> Optional[List[Tuple[int, str, list]]]:
     return out
 
 
-def _numbers_ok(objects: List[Tuple[int, str, list]]) -> bool:
+def _numbers_ok(objects: list[tuple[int, str, list]]) -> bool:
     flat = [c for _, _, coords in objects for c in coords]
     if not flat:
         return True
@@ -143,7 +144,7 @@ def _numbers_ok(objects: List[Tuple[int, str, list]]) -> bool:
     return True
 
 
-def _exact_objects(checked: List[Dict[str, Any]]) -> List[Tuple[int, str, list]]:
+def _exact_objects(checked: list[dict[str, Any]]) -> list[tuple[int, str, list]]:
     out = []
     for o in checked:
         kind = next(k for k in KINDS if k in o)
@@ -180,7 +181,7 @@ def _parse_line(raw: bytes, where: str, base_dir: str, line: int):
     return r.image, GEOAUG, (r.prompt or '').encode('utf-8'), fast
 
 
-def parse_chunk(task: Tuple[str, int, int, int]) -> ChunkColumns:
+def parse_chunk(task: tuple[str, int, int, int]) -> ChunkColumns:
     """Parse the lines of ``path`` in bytes [start, end); ``first_line`` is the 1-based number of the first."""
     path, start, end, first_line = task
     base_dir = os.path.dirname(os.path.abspath(path))
@@ -203,7 +204,7 @@ def parse_chunk(task: Tuple[str, int, int, int]) -> ChunkColumns:
     return out.finish()
 
 
-def chunk_tasks(path: str, chunk_bytes: int = CHUNK_BYTES) -> List[Tuple[str, int, int, int]]:
+def chunk_tasks(path: str, chunk_bytes: int = CHUNK_BYTES) -> list[tuple[str, int, int, int]]:
     """Byte ranges of whole lines, each with the number of its first line (one sequential read to count)."""
     tasks, start, line = [], 0, 1
     with open(path, 'rb') as f:
@@ -291,7 +292,7 @@ class _PreadColumn:
         self.path, self.dtype, self.width = path, np.dtype(dtype), width
         self.row_bytes = self.dtype.itemsize * width
         self.n = os.path.getsize(path) // self.row_bytes
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
         self._pid = -1
 
     def __len__(self) -> int:
@@ -321,7 +322,7 @@ def _strings(off, blob, i: int) -> str:
 
 # ----------------------------------------------------------------------------------------------- the key
 
-def store_key(data: Dict[str, Any]) -> str:
+def store_key(data: dict[str, Any]) -> str:
     """What the store is built from: each source file's path, size and mtime, and the data options that
     change its contents. A relaunch with unchanged files finds the same key; a touched file rebuilds."""
     sources = {}
@@ -336,7 +337,7 @@ def store_key(data: Dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------- the checks
 
-def check_image(task: Tuple[str, str]) -> Tuple[int, int, Optional[str]]:
+def check_image(task: tuple[str, str]) -> tuple[int, int, str | None]:
     """(width, height, problem) of one image file: header by default, a full decode on request."""
     from geoaug.errors import ImageError
     from geoaug.io import probe_image
@@ -400,7 +401,7 @@ def _degenerate(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray) -> np.nd
 
 
 def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray, policy: str,
-                   where, block: int = 1 << 15) -> Dict[str, Any]:
+                   where, block: int = 1 << 15) -> dict[str, Any]:
     """Every object against its own image, blockwise over the memory-mapped columns. Marks dropped objects in
     `obj_drop` and returns the counts by kind, the records affected and the worst ones."""
     from geoaug.clip import HAIR
@@ -484,7 +485,7 @@ class _Progress:
     """A tqdm bar on a terminal (ms-swift brings tqdm); in a log file, a line every few seconds and one at the
     end, so a long prepare under a job scheduler still shows its rate."""
 
-    def __init__(self, what: str, total: Optional[int], unit: str, every: float = 10.0):
+    def __init__(self, what: str, total: int | None, unit: str, every: float = 10.0):
         self.what, self.total, self.unit, self.every = what, total, unit, every
         self.n, self.t0, self.last = 0, time.time(), time.time()
         self.bar = None
@@ -529,17 +530,17 @@ def _map(pool, fn, items, chunksize: int = 1):
     return pool.imap(fn, items, chunksize) if pool is not None else map(fn, items)
 
 
-def _splits(data: Dict[str, Any]) -> Dict[str, List[str]]:
+def _splits(data: dict[str, Any]) -> dict[str, list[str]]:
     return {s: list(data[s]) for s in ('train', 'val') if data.get(s)}
 
 
-def build_store(data: Dict[str, Any], folder: str, workers: int = 1) -> Dict[str, Any]:
+def build_store(data: dict[str, Any], folder: str, workers: int = 1) -> dict[str, Any]:
     """Parse, check and write every record of data.train / data.val into ``folder``; returns the report."""
     t0 = time.time()
     sources = _splits(data)
-    images: Dict[str, int] = {}
-    first_use: List[str] = []  # per image: the first record naming it
-    seconds: Dict[str, float] = {}
+    images: dict[str, int] = {}
+    first_use: list[str] = []  # per image: the first record naming it
+    seconds: dict[str, float] = {}
     pool = _pool(workers)
     try:
         for split, files in sources.items():
@@ -566,7 +567,7 @@ def build_store(data: Dict[str, Any], folder: str, workers: int = 1) -> Dict[str
         t1, mode = time.time(), data.get('check_images') or 'header'
         paths = list(images)
         img_w, img_h = np.zeros(len(paths), np.int32), np.zeros(len(paths), np.int32)
-        problems: Dict[int, str] = {}
+        problems: dict[int, str] = {}
         if mode != 'off':
             bar = _Progress(f'checking images ({mode})', len(paths), 'images')
             for i, (w, h, problem) in enumerate(_map(pool, check_image, [(p, mode) for p in paths], 16)):
@@ -586,10 +587,10 @@ def build_store(data: Dict[str, Any], folder: str, workers: int = 1) -> Dict[str
     _write(folder, 'images.w', img_w, np.int32)
     _write(folder, 'images.h', img_h, np.int32)
 
-    report: Dict[str, Any] = {'splits': {}, 'images': {'distinct': len(paths), 'check': mode, 'bad': len(problems)}}
+    report: dict[str, Any] = {'splits': {}, 'images': {'distinct': len(paths), 'check': mode, 'bad': len(problems)}}
     image_ok = np.ones(len(paths), bool)
     image_ok[list(problems)] = False
-    skipped: List[str] = []
+    skipped: list[str] = []
     t2 = time.time()
     for split, files in sources.items():
         rec_image = _column(folder, f'{split}.rec_image', np.int64)
@@ -655,9 +656,9 @@ class SplitRecords:
     """One split of a store: ``len``, ``record(i)``, ``where(i)``, ``image(i)``, ``image_size(i)``; ``i`` is the
     dataset index (records skipped for a bad image are not counted). Columns open on first use."""
 
-    def __init__(self, folder: str, split: str, files: Optional[List[str]] = None):
+    def __init__(self, folder: str, split: str, files: list[str] | None = None):
         self.folder, self.split, self.files = folder, split, files
-        self._cols: Dict[str, np.ndarray] = {}
+        self._cols: dict[str, np.ndarray] = {}
 
     def col(self, name: str) -> _PreadColumn:
         column = self._cols.get(name)
@@ -687,7 +688,7 @@ class SplitRecords:
     def image(self, i: int) -> str:
         return _strings(self.col('images.path_off'), self.col('images.path'), self._image_index(i))
 
-    def image_size(self, i: int) -> Tuple[int, int]:
+    def image_size(self, i: int) -> tuple[int, int]:
         """(width, height) from the prepare-time check; (0, 0) when images were not checked."""
         j = self._image_index(i)
         return int(self.col('images.w')[j]), int(self.col('images.h')[j])
@@ -726,17 +727,17 @@ class RecordStore:
             self.meta = json.load(f)
         if self.meta.get('version') != STORE_VERSION:
             raise DataError(f'{self.folder}: store version {self.meta.get("version")}, expected {STORE_VERSION}')
-        self._splits: Dict[str, SplitRecords] = {}
+        self._splits: dict[str, SplitRecords] = {}
 
     def __reduce__(self):
         return RecordStore, (self.folder,)
 
     @property
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> dict[str, Any]:
         return self.meta['report']
 
     @property
-    def splits(self) -> List[str]:
+    def splits(self) -> list[str]:
         return list(self.meta['report']['splits'])
 
     def __getitem__(self, split: str) -> SplitRecords:
@@ -753,8 +754,8 @@ class RecordStore:
 
 # ------------------------------------------------------------------------------- build once, share by all
 
-def open_or_build(data: Dict[str, Any], default_dir: str, workers: Optional[int] = None,
-                  log=print) -> Tuple[RecordStore, bool]:
+def open_or_build(data: dict[str, Any], default_dir: str, workers: int | None = None,
+                  log=print) -> tuple[RecordStore, bool]:
     """The store for these data settings: reused when one with the same key exists, else built under an
     exclusive lock (every other process asking for the same key waits, then opens the finished store; a
     half-built store lives under a temporary name and is never opened). Returns (store, built now)."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any
 
 from .plugin import PLUGIN_FILE
 from .template import TEMPLATE_TYPE
@@ -12,7 +12,7 @@ def _flag(v: bool) -> str:
     return 'true' if v else 'false'
 
 
-def sft_args(cfg: Dict[str, Any], prepared: Dict[str, Any]) -> List[str]:
+def sft_args(cfg: dict[str, Any], prepared: dict[str, Any]) -> list[str]:
     m, tr, tu, ds, data = cfg['model'], cfg['training'], cfg['tuner'], cfg['deepspeed'], cfg['data']
     args = {
         'model': m['path'],

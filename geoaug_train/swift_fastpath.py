@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from itertools import chain
-from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def _matches(node, accepted) -> bool:
     return _strip(node, accepted.keys()) == accepted
 
 
-def why_not_chunked(tokenizer) -> Optional[str]:
+def why_not_chunked(tokenizer) -> str | None:
     """None when `ChunkedTokenizer` gives exactly the tokenizer's own ids; otherwise the reason it does not."""
     backend = getattr(tokenizer, 'backend_tokenizer', None)
     if backend is None:
@@ -91,19 +91,19 @@ class ChunkedTokenizer:
     their id lists; it tokenizes every piece the cache lacks and every text this class does not serve.
     """
 
-    def __init__(self, tokenizer, tokenize: Callable[[Sequence[str]], List[List[int]]], min_chars: int = MIN_CHARS):
+    def __init__(self, tokenizer, tokenize: Callable[[Sequence[str]], list[list[int]]], min_chars: int = MIN_CHARS):
         self.tokenizer = tokenizer
         self.reason = why_not_chunked(tokenizer)
         self.min_chars = min_chars
         self._tokenize = tokenize
-        self._cache: Dict[str, List[int]] = {}
+        self._cache: dict[str, list[int]] = {}
         self._checked = False
 
     @property
     def enabled(self) -> bool:
         return self.reason is None
 
-    def __call__(self, text: str) -> List[int]:
+    def __call__(self, text: str) -> list[int]:
         ids = self.ids_by_pieces(text)
         if ids is None:
             return self._tokenize([text])[0]
@@ -117,7 +117,7 @@ class ChunkedTokenizer:
                 return stock
         return ids
 
-    def ids_by_pieces(self, text) -> Optional[List[int]]:
+    def ids_by_pieces(self, text) -> list[int] | None:
         """The ids from cached pieces, or None for a text this class leaves to the stock call."""
         if self.reason is not None or not isinstance(text, str) or len(text) < self.min_chars:
             return None
@@ -126,13 +126,13 @@ class ChunkedTokenizer:
             return None
         return self._from_pieces(pieces)
 
-    def _from_pieces(self, pieces: List[str]) -> List[int]:
+    def _from_pieces(self, pieces: list[str]) -> list[int]:
         cache = self._cache
         missing = [p for p in dict.fromkeys(pieces) if p not in cache]
         if len(cache) + len(missing) > MAX_CACHE:
             cache.clear()
             missing = list(dict.fromkeys(pieces))
-        long: Dict[str, List[int]] = {}
+        long: dict[str, list[int]] = {}
         if missing:
             ids = self._tokenize(missing)
             long = {p: i for p, i in zip(missing, ids) if len(p) > MAX_PIECE_CHARS}
@@ -142,8 +142,8 @@ class ChunkedTokenizer:
         return list(chain.from_iterable(map(cache.__getitem__, pieces)))
 
 
-def add_dynamic_eos(input_ids: List[int], labels: List[int], loss_scale: Optional[list],
-                    suffix_tokens_id: List[int], stock: Callable) -> None:
+def add_dynamic_eos(input_ids: list[int], labels: list[int], loss_scale: list | None,
+                    suffix_tokens_id: list[int], stock: Callable) -> None:
     """In place, as ms-swift's `Template._add_dynamic_eos`: inside each run of -100 labels that follows a
     trained token, a leading copy of the suffix (e.g. <|im_end|>) becomes trained too. The runs are found
     with numpy; labels holding any other negative value take ``stock`` (the original) instead."""
@@ -172,7 +172,7 @@ def add_dynamic_eos(input_ids: List[int], labels: List[int], loss_scale: Optiona
     return None
 
 
-def int_tensor(values: List[int]):
+def int_tensor(values: list[int]):
     """`torch.tensor(values)` for a list of Python ints (int64), built through numpy."""
     import torch
     if not values:  # torch.tensor([]) is float32

@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any, Dict
+from typing import Any
 
 TEMPLATE_TYPE = 'geoaug_qwen3_vl'
 SPEC_ENV = 'GEOAUG_TRAIN_SPEC'
@@ -25,7 +25,7 @@ SPEC_ENV = 'GEOAUG_TRAIN_SPEC'
 FETCH_LOG_ENV = 'GEOAUG_TRAIN_FETCH_LOG'
 
 _fetch_epoch = 0  # set per fetch by the patched LazyLLMDataset; fetches within a process are sequential
-_spec_cache: Dict[str, Any] = {}
+_spec_cache: dict[str, Any] = {}
 
 
 class EpochIndex(int):
@@ -104,7 +104,7 @@ class _Spec:
         self.builder = builder_from_spec(raw)
 
     @classmethod
-    def load(cls) -> '_Spec':
+    def load(cls) -> _Spec:
         path = os.environ.get(SPEC_ENV)
         if not path:
             raise RuntimeError(f'{SPEC_ENV} is not set: the {TEMPLATE_TYPE} template only runs under geoaug-train')

@@ -10,7 +10,7 @@ import os
 import socket
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from . import fetch_stats
 from .config import adapt_to_device
@@ -27,7 +27,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_env(cfg: Dict[str, Any], spec_path: str, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def launch_env(cfg: dict[str, Any], spec_path: str, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env[SPEC_ENV] = spec_path
     # ms-swift runs its sft script by path, so the plugin can import geoaug_train even from a source checkout.
@@ -41,13 +41,13 @@ def launch_env(cfg: Dict[str, Any], spec_path: str, base: Optional[Dict[str, str
     return env
 
 
-def latest_checkpoint(output_dir: str) -> Optional[str]:
+def latest_checkpoint(output_dir: str) -> str | None:
     ckpts = glob.glob(os.path.join(output_dir, 'checkpoint-*'))
     ckpts = [c for c in ckpts if c.rsplit('-', 1)[-1].isdigit()]
     return max(ckpts, key=lambda c: int(c.rsplit('-', 1)[-1])) if ckpts else None
 
 
-def run_train(cfg: Dict[str, Any], extra_swift_args: Optional[List[str]] = None) -> int:
+def run_train(cfg: dict[str, Any], extra_swift_args: list[str] | None = None) -> int:
     import torch
     for note in adapt_to_device(cfg, torch.cuda.is_available()):
         print(f'[geoaug-train] {note}', flush=True)

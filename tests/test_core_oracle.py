@@ -3,10 +3,12 @@ geometry; every output point must read back the input point it came from. Half a
 or chain fails here."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import geoaug
 from geoaug.geometry import box_corners
+
 from helpers import FILL, coordinate_image, read_back
 from strategies import ALL_GEOMETRIC, INDEX_OPS, geometric_op, lines_in, quads_in
 

@@ -3,9 +3,11 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import geoaug
+
 from strategies import boxes_in, geometric_op, lines_in, quads_in
 
 SEED_CFG = {"custom": {"augmentation": {"enabled": True, "ops": [

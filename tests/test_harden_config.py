@@ -16,7 +16,8 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import event, given, strategies as st
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 import geoaug
 import geoaug.config as gconfig

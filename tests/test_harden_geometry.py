@@ -24,6 +24,7 @@ from geoaug.clip import DEGENERATE, HAIR, _cut_quads, clip_boxes, clip_quads
 from geoaug.geometry import map_boxes
 from geoaug.instances import COORD_LIMIT
 from geoaug.report import Report
+
 from strategies import ALL_GEOMETRIC, geometric_op
 
 W, H = 100, 80

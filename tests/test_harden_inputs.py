@@ -19,6 +19,7 @@ from geoaug.errors import ImageError
 from geoaug.image import dtype_max
 from geoaug.instances import Boxes, Lines, Quads
 from geoaug.registry import REGISTRY
+
 from strategies import ALL_GEOMETRIC, boxes_in, geometric_op, lines_in, quads_in
 
 W, H = 37, 29

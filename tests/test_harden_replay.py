@@ -17,17 +17,19 @@ import tracemalloc
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import geoaug
 from geoaug import qwen
 from geoaug.clip import HAIR, clip_quads
-from geoaug.geometry import box_corners, map_quads
 from geoaug.errors import ReplayError
+from geoaug.geometry import box_corners, map_quads
 from geoaug.inverse import DRAW_SPECS, check_record, draw_spec
 from geoaug.ops.base import COMBINATOR
 from geoaug.qwen import MAX_DEPTH, MAX_FIELDS, MAX_PROBLEMS, parse_answer
 from geoaug.report import Report
+
 from strategies import ALL_GEOMETRIC, boxes_in, geometric_op, lines_in, quads_in
 
 SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -197,7 +197,7 @@ def _files(tmp_path):
     p = Image.fromarray(rgba[..., 0] % 4, "P")
     p.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9] + [0] * (3 * 252))
     return [
-        _save(tmp_path, "i16.png", Image.fromarray((rgba[..., 0].astype(np.uint16) * 16))),
+        _save(tmp_path, "i16.png", Image.fromarray(rgba[..., 0].astype(np.uint16) * 16)),
         _save(tmp_path, "f.tif", Image.fromarray(rgba[..., 1].astype(np.float32) / 7 - 3)),
         _save(tmp_path, "i16.tif", Image.fromarray(rgba[..., 2].astype(np.uint16) * 200)),
         _save(tmp_path, "p.png", p),

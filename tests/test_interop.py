@@ -13,8 +13,20 @@ from hypothesis import strategies as st
 
 import geoaug
 from geoaug import Boxes, Quads
-from geoaug.interop import (BatchTransform, FormatError, Sample, from_albumentations, parse_yolo, read_coco,
-                            read_swift, read_yolo, to_albumentations, write_coco, write_swift, write_yolo)
+from geoaug.interop import (
+    BatchTransform,
+    FormatError,
+    Sample,
+    from_albumentations,
+    parse_yolo,
+    read_coco,
+    read_swift,
+    read_yolo,
+    to_albumentations,
+    write_coco,
+    write_swift,
+    write_yolo,
+)
 from geoaug.interop.polygons import clockwise_from_top_left
 
 W, H = 64, 48

@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from geoaug.records import (RecordError, check_object, check_record, finite_number, iter_jsonl,
-                            parse_json_line)
+from geoaug.records import RecordError, check_object, check_record, finite_number, iter_jsonl, parse_json_line
 
 GOOD = b'{"image": "a.jpg", "objects": [{"label": "cat", "bbox": [1, 2, 10, 20]}]}'
 

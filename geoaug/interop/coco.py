@@ -9,7 +9,6 @@ Annotation ``id``, ``category_id``, ``iscrowd``, the category name (``label``) a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Any
 
 import numpy as np

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import GeoaugError
 from ..instances import Boxes, Lines, Quads
@@ -23,8 +23,8 @@ class Sample:
     """
 
     image: Any
-    width: Optional[int]
-    height: Optional[int]
+    width: int | None
+    height: int | None
     boxes: Boxes = field(default_factory=Boxes)
     quads: Quads = field(default_factory=Quads)
     lines: Lines = field(default_factory=Lines)
@@ -32,14 +32,14 @@ class Sample:
     counts: dict = field(default_factory=dict)
 
     @property
-    def size(self) -> Optional[tuple]:
+    def size(self) -> tuple | None:
         return None if self.width is None or self.height is None else (self.width, self.height)
 
     def augment(self, aug, image, seed=None):
         """Run ``aug`` on ``image`` with this sample's geometry; returns geoaug's Result."""
         return aug(image, boxes=self.boxes, quads=self.quads, lines=self.lines, seed=seed)
 
-    def with_result(self, res) -> "Sample":
+    def with_result(self, res) -> Sample:
         """This sample after augmentation: the result's tables and canvas size, the same image name and meta."""
         w, h = res.size
         return Sample(self.image, int(w), int(h), res.boxes, res.quads, res.lines, dict(self.meta), dict(self.counts))

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,7 @@ def load_image_rgb(path) -> np.ndarray:
     """Default loader: an image file as an RGB uint8 array (see ``geoaug.io.to_rgb8``: alpha over white,
     16-bit and float stretched over their range)."""
     from PIL import Image
+
     from ..io import to_rgb8
     with Image.open(path) as im:
         return to_rgb8(im)

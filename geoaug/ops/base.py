@@ -3,7 +3,8 @@ them deterministically: geometric ops return a matrix and a canvas (``transform`
 stages to run on the pixels. Drawing apart from applying is what makes replay and inverse possible."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 

@@ -1,15 +1,14 @@
 """Combinators: choose among ops. They only plan; the chosen ops' steps are what run and get recorded."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..params import Param, Prob, REQUIRED, bounded, short
+from ..params import REQUIRED, Param, Prob, bounded, short
 from ..registry import op_from_config, register
 from .base import COMBINATOR, Op
 

@@ -1,9 +1,8 @@
 """Geometric ops: each returns one matrix on the pixel-edge frame and an output canvas."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

@@ -4,7 +4,7 @@ pipeline that can run a pixel op refuses a float image outside [0, 1] before any
 check_unit_range): nothing here ever sees 0-255 floats to clip."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np

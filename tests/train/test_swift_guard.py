@@ -8,6 +8,7 @@ import os
 import re
 
 import pytest
+
 from train_helpers import REPO
 
 pytestmark = pytest.mark.train

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from train_helpers import REPO, write_config
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]  # every test here launches `geoaug-train train`

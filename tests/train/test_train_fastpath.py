@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoaug_train.swift_fastpath import (ChunkedTokenizer, add_dynamic_eos, bool_tensor, int_tensor,
-                                         why_not_chunked)
+from geoaug_train.swift_fastpath import ChunkedTokenizer, add_dynamic_eos, bool_tensor, int_tensor, why_not_chunked
 
 # Labels chosen to sit next to the cuts: unicode (composing and not), spaces and newlines at either end,
 # digits inside words, non-ASCII digits, an added token, JSON escapes.
@@ -259,6 +258,7 @@ def test_fetch_with_fast_paths_equals_fetch_with_ms_swift_steps(tmp_path, tiny_m
 
     from geoaug_train.config import load_config
     from geoaug_train.dataset import build_dataset
+
     from train_helpers import write_config
     data = _quad_dataset(tmp_path / 'data')
     cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=data,
@@ -291,6 +291,7 @@ def test_template_state_leaves_the_cache_out_and_a_copy_rebuilds_it(tmp_path, ti
 
     from geoaug_train.config import load_config
     from geoaug_train.dataset import build_dataset
+
     from train_helpers import write_config
     data = _quad_dataset(tmp_path / 'data', n=1, quads=60)
     cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=data,

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-
 from test_train_render import COLOR_OF, GRID_TOL, colour_box
+
 from train_helpers import write_config
 
 
@@ -77,6 +77,7 @@ def test_pixel_limits_follow_ms_swift_variables():
 def test_build_dataset_items_are_what_the_model_gets(tmp_path, tiny_model_dir, dataset_dir):
     pytest.importorskip('swift')
     import torch
+
     from geoaug_train.dataset import build_dataset
     cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir,
                        output_dir=str(tmp_path / 'out'), data={
@@ -91,8 +92,8 @@ def test_build_dataset_items_are_what_the_model_gets(tmp_path, tiny_model_dir, d
         image_tokens = int((torch.as_tensor(item['input_ids']) == 151655).sum())
         assert image_tokens == int(grid.prod()) // 4
     # the same augmented image through ms-swift's stock template gives the same grid (same tokens)
-    from geoaug_train.samples import SampleBuilder
     from geoaug_train.records import parse_jsonl
+    from geoaug_train.samples import SampleBuilder
     spec = json.loads((tmp_path / 'out' / 'geoaug' / 'spec.json').read_text())
     builder = SampleBuilder(spec['augmentation'], max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'],
                             seed=spec['seed'], prompt='find')

@@ -11,6 +11,7 @@ from PIL import Image
 
 from geoaug_train import predict
 from geoaug_train.config import ConfigError, load_config
+
 from train_helpers import REPO, write_config
 
 ORIGINAL = (1000, 700)  # (w, h); max_pixels 65536 makes smart_resize(32) give 288 x 192: x0.288, y0.2743

@@ -137,6 +137,7 @@ def test_grid_rounding_and_clamping():
 def test_answer_grid_agrees_with_geoaug_qwen():
     """Our answers must parse back with geoaug.qwen (the library's reader of Qwen3-VL answers) unchanged."""
     import numpy as np
+
     from geoaug import Boxes, Lines, Quads
     from geoaug.qwen import to_grid as library_to_grid
     rng = np.random.default_rng(0)

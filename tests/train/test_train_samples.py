@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from PIL import Image
 
 from geoaug_train.records import Record
