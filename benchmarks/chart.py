@@ -1,11 +1,18 @@
 """A bar chart of a benchmark result, drawn with OpenCV (matplotlib is not a dependency)."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-COLOURS = {"geoaug": (60, 140, 40), "albumentations": (40, 90, 200), "torchvision": (160, 80, 150),
-           "floor": (130, 130, 130), "floor 4ch": (100, 100, 100), "image alone": (190, 190, 190)}
+COLOURS = {
+    "geoaug": (60, 140, 40),
+    "albumentations": (40, 90, 200),
+    "torchvision": (160, 80, 150),
+    "floor": (130, 130, 130),
+    "floor 4ch": (100, 100, 100),
+    "image alone": (190, 190, 190),
+}
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -23,8 +30,16 @@ def draw_chart(result: dict, path: str, width: int = 1100) -> None:
     bar, gap, head, left = 26, 6, 34, 260
     height = 50 + sum(head + len(b) * (bar + gap) + 14 for _, b in panels)
     img = np.full((height, width, 3), 255, np.uint8)
-    cv2.putText(img, f"ms per call, 1 thread, lower is better ({result['cpu_count']} cores, "
-                f"OpenCV {result['versions']['opencv']})", (12, 30), FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        f"ms per call, 1 thread, lower is better ({result['cpu_count']} cores, OpenCV {result['versions']['opencv']})",
+        (12, 30),
+        FONT,
+        0.6,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     y = 50
     for name, bars in panels:
         cv2.putText(img, name, (12, y + 22), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)

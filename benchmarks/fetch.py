@@ -11,6 +11,7 @@ Workloads (data generated here, never downloaded):
      MAX_PIXELS=1003520 (-> 832x1184), set before ms-swift loads, as a user would.
 Targets: A <= 0.8x the plain fetch; B <= 0.5x.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +33,17 @@ from PIL import Image  # noqa: E402
 
 from benchmarks.workloads import document_page, natural_image, random_boxes  # noqa: E402
 
-SEED_OPS = [{"name": "hflip", "params": {"prob": 0.3}}, {"name": "rotate", "params": {"max_deg": 15.0, "prob": 0.3}},
-            {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": 0.3}},
-            {"name": "pad_to_multiple", "params": {"multiple": 32}}]
-DOC_OPS = [{"name": "rotate", "params": {"max_deg": 5.0}}, {"name": "perspective", "params": {"scale": [0.01, 0.03]}},
-           {"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}}]
+SEED_OPS = [
+    {"name": "hflip", "params": {"prob": 0.3}},
+    {"name": "rotate", "params": {"max_deg": 15.0, "prob": 0.3}},
+    {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": 0.3}},
+    {"name": "pad_to_multiple", "params": {"multiple": 32}},
+]
+DOC_OPS = [
+    {"name": "rotate", "params": {"max_deg": 5.0}},
+    {"name": "perspective", "params": {"scale": [0.01, 0.03]}},
+    {"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}},
+]
 TARGETS = {"A-jpeg": 0.8, "A-png": 0.8, "B-a4-jpeg": 0.5}
 
 
@@ -54,11 +61,18 @@ def write_records(folder, name, images, objects):
 
 
 def config(folder, model, train, ops, max_pixels=None):
-    cfg = {"model": {"path": model, "torch_dtype": "float32"},
-           "training": {"output_dir": os.path.join(folder, "out-" + os.path.basename(train)), "max_steps": 1,
-                        "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1},
-           "data": {"train": train, "prompt": "Locate every object."},
-           "global_max_length": 65536, "custom": {"augmentation": {"ops": ops}}}
+    cfg = {
+        "model": {"path": model, "torch_dtype": "float32"},
+        "training": {
+            "output_dir": os.path.join(folder, "out-" + os.path.basename(train)),
+            "max_steps": 1,
+            "per_device_train_batch_size": 1,
+            "gradient_accumulation_steps": 1,
+        },
+        "data": {"train": train, "prompt": "Locate every object."},
+        "global_max_length": 65536,
+        "custom": {"augmentation": {"ops": ops}},
+    }
     if max_pixels:
         cfg["data"]["max_pixels"] = max_pixels
     path = os.path.join(folder, os.path.basename(train) + ".yaml")
@@ -77,13 +91,16 @@ def main(argv=None):
     from geoaug_train.bench_data import format_report, run_bench
     from geoaug_train.config import load_config
     from geoaug_train.tiny_model import build_tiny_model
+
     work = tempfile.mkdtemp(prefix="geoaug-fetch-")
     model = build_tiny_model(os.path.join(work, "tiny"))
     rng = np.random.default_rng(0)
     n = args.num
     nat = [natural_image(1250, 940, seed=i) for i in range(n)]
-    boxes = [[{"label": f"obj{j}", "bbox": b.round(1).tolist()} for j, b in enumerate(random_boxes(50, 1250, 940, rng))]
-             for _ in range(n)]
+    boxes = [
+        [{"label": f"obj{j}", "bbox": b.round(1).tolist()} for j, b in enumerate(random_boxes(50, 1250, 940, rng))]
+        for _ in range(n)
+    ]
     pages = [document_page(seed=i) for i in range(n)]
     quads = [[{"label": "text", "quad": q.round(1).tolist()} for q in qs] for _, qs in pages]
     qwen_default = 16384 * 32 * 32

@@ -7,6 +7,7 @@ hard-coded in geoaug/warp.py (WIDEN_TO_4) and geoaug/pipeline.py (_apply_tone); 
 
     python benchmarks/paths.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ def _widened(fn):
     def run(img):
         out = fn(cv2.cvtColor(img, cv2.COLOR_RGB2RGBA))
         return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
+
     return run
 
 
@@ -62,17 +64,21 @@ def main(argv=None):
             med = interleaved(cases, rounds=rounds, repeat=3)
             key = f"{np.dtype(dt).name}/{kname}"
             results[key] = {**{k: v * 1e3 for k, v in med.items()}, "identical": bool(same)}
-            print(f"{key:28s} 3ch {med['3ch'] * 1e3:7.2f} ms   widened {med['3ch_widened_to_4'] * 1e3:7.2f} ms"
-                  f"   ratio {med['3ch'] / med['3ch_widened_to_4']:.2f}x   identical={same}")
+            print(
+                f"{key:28s} 3ch {med['3ch'] * 1e3:7.2f} ms   widened {med['3ch_widened_to_4'] * 1e3:7.2f} ms"
+                f"   ratio {med['3ch'] / med['3ch_widened_to_4']:.2f}x   identical={same}"
+            )
     img8 = np.ascontiguousarray((base * 255).astype(np.uint8))
     lut = np.clip(np.rint(np.arange(256) * 1.1), 0, 255).astype(np.uint8)
     tone = {"LUT": lambda i: cv2.LUT(img8, lut), "convertScaleAbs": lambda i: cv2.convertScaleAbs(img8, alpha=1.1)}
     med = interleaved(tone, rounds=rounds, repeat=3)
     same = np.array_equal(tone["LUT"](0), tone["convertScaleAbs"](0))
     results["uint8/brightness"] = {**{k: v * 1e3 for k, v in med.items()}, "identical": bool(same)}
-    print(f"{'uint8/brightness':28s} LUT {med['LUT'] * 1e3:7.2f} ms"
-          f"   convertScaleAbs {med['convertScaleAbs'] * 1e3:7.2f} ms"
-          f"   identical={same}")
+    print(
+        f"{'uint8/brightness':28s} LUT {med['LUT'] * 1e3:7.2f} ms"
+        f"   convertScaleAbs {med['convertScaleAbs'] * 1e3:7.2f} ms"
+        f"   identical={same}"
+    )
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "paths.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:

@@ -6,6 +6,7 @@ Single thread (cv2.setNumThreads(1), OMP/OPENBLAS/MKL threads 1, torch.set_num_t
 libraries interleaved round by round, medians. Prints a table, writes benchmarks/results/latest.json and
 draws benchmarks/results/latest.png. See benchmarks/README.md for the workloads and targets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,16 +33,25 @@ from benchmarks.timing import interleaved  # noqa: E402
 
 cv2.setNumThreads(1)
 
-TARGETS = {"w1_vs_albumentations": 1.3, "w1_vs_floor": 1.15, "w1_vs_floor_4ch": 1.15,
-           "w2_vs_albumentations": 3.0, "w3_overhead": 0.5}
+TARGETS = {
+    "w1_vs_albumentations": 1.3,
+    "w1_vs_floor": 1.15,
+    "w1_vs_floor_4ch": 1.15,
+    "w2_vs_albumentations": 3.0,
+    "w3_overhead": 0.5,
+}
 # Calls per timed sample at the seed's probabilities: the cost there is a mixture of draws, so a
 # sample is the mean over a fixed run of seeds and the median is taken over those.
 PROB_BATCH = 20
 
 
 def _versions():
-    out = {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
-           "geoaug": geoaug.__version__}
+    out = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "geoaug": geoaug.__version__,
+    }
     for mod in ("albumentations", "torch", "torchvision", "shapely"):
         try:
             out[mod] = __import__(mod).__version__
@@ -83,11 +93,20 @@ def w3(quick):
         res = cases["geoaug"](0)
         crossing = _crossing_fraction(res, tables)
         alone, _ = W.objects_case(img, 0)
-        timed = interleaved({"geoaug": cases["geoaug"], "geoaug image alone": alone["geoaug"],
-                             "geoaug, labels as arrays": cases["geoaug, labels as arrays"],
-                             **({"albumentations": cases["albumentations"],
-                                 "albumentations image alone": alone["albumentations"]}
-                                if "albumentations" in cases else {})}, rounds=rounds, repeat=5)
+        timed = interleaved(
+            {
+                "geoaug": cases["geoaug"],
+                "geoaug image alone": alone["geoaug"],
+                "geoaug, labels as arrays": cases["geoaug, labels as arrays"],
+                **(
+                    {"albumentations": cases["albumentations"], "albumentations image alone": alone["albumentations"]}
+                    if "albumentations" in cases
+                    else {}
+                ),
+            },
+            rounds=rounds,
+            repeat=5,
+        )
         out.append({"boxes": n, "quads": n // 5, "lines": n // 10, "crossing_fraction": crossing, "ms": timed})
     return out
 
@@ -102,30 +121,40 @@ def _crossing_fraction(res, tables):
 
 def _print_table(rows, w3rows, targets):
     libs = ["geoaug", "albumentations", "torchvision", "floor", "floor 4ch"]
-    print(f"\n{'workload':58s}" + "".join(f"{l:>16s}" for l in libs)
-          + f"{'alb/geoaug':>12s}{'geoaug/floor':>14s}{'/floor 4ch':>12s}")
+    print(
+        f"\n{'workload':58s}"
+        + "".join(f"{l:>16s}" for l in libs)
+        + f"{'alb/geoaug':>12s}{'geoaug/floor':>14s}{'/floor 4ch':>12s}"
+    )
     for name, med in rows:
         cells = "".join(f"{med[l] * 1e3:13.2f} ms" if l in med else f"{'-':>16s}" for l in libs)
         ra = f"{med['albumentations'] / med['geoaug']:11.2f}x" if "albumentations" in med else f"{'-':>12s}"
         rf = f"{med['geoaug'] / med['floor']:13.2f}x" if "floor" in med else f"{'-':>14s}"
         r4 = f"{med['geoaug'] / med['floor 4ch']:11.2f}x" if "floor 4ch" in med else f"{'-':>12s}"
         print(f"{name:58s}{cells}{ra}{rf}{r4}")
-    print(f"\n{'W3 640x480, one affine op: objects':40s}{'crossing':>10s}{'geoaug':>12s}{'image alone':>13s}"
-          f"{'overhead':>10s}{'(array labels)':>16s}{'alb':>12s}{'alb alone':>12s}{'alb overhead':>14s}")
+    print(
+        f"\n{'W3 640x480, one affine op: objects':40s}{'crossing':>10s}{'geoaug':>12s}{'image alone':>13s}"
+        f"{'overhead':>10s}{'(array labels)':>16s}{'alb':>12s}{'alb alone':>12s}{'alb overhead':>14s}"
+    )
     for r in w3rows:
         m = r["ms"]
         g, ga = m["geoaug"], m["geoaug image alone"]
-        line = (f"{r['boxes']:6d} boxes + {r['quads']:5d} quads + {r['lines']:5d} lines   {r['crossing_fraction']:9.1%}"
-                f"{g * 1e3:9.2f} ms{ga * 1e3:10.2f} ms{(g / ga - 1):9.0%}"
-                f"{m['geoaug, labels as arrays'] / ga - 1:15.0%}")
+        line = (
+            f"{r['boxes']:6d} boxes + {r['quads']:5d} quads + {r['lines']:5d} lines   {r['crossing_fraction']:9.1%}"
+            f"{g * 1e3:9.2f} ms{ga * 1e3:10.2f} ms{(g / ga - 1):9.0%}"
+            f"{m['geoaug, labels as arrays'] / ga - 1:15.0%}"
+        )
         if "albumentations" in m:
             a, aa = m["albumentations"], m["albumentations image alone"]
             line += f"{a * 1e3:9.2f} ms{aa * 1e3:9.2f} ms{(a / aa - 1):13.0%}"
         print(line)
     print("\ntargets:")
     for k, v in targets.items():
-        note = "  (ours, stricter than the issue's floor: the floor with geoaug's 4-channel trick)" \
-            if k == "w1_vs_floor_4ch" else ""
+        note = (
+            "  (ours, stricter than the issue's floor: the floor with geoaug's 4-channel trick)"
+            if k == "w1_vs_floor_4ch"
+            else ""
+        )
         print(f"  {k:24s} {v['measured']:.2f} (target {v['target']}) {'MET' if v['met'] else 'NOT MET'}{note}")
 
 
@@ -140,8 +169,10 @@ def _targets(rows, w3rows):
     if "albumentations" in w2m:
         t["w2_vs_albumentations"] = ("ge", w2m["albumentations"] / w2m["geoaug"])
     t["w3_overhead"] = ("le", last["geoaug"] / last["geoaug image alone"] - 1)
-    return {k: {"measured": v, "target": TARGETS[k], "met": bool(v >= TARGETS[k] if op == "ge" else v <= TARGETS[k])}
-            for k, (op, v) in t.items()}
+    return {
+        k: {"measured": v, "target": TARGETS[k], "met": bool(v >= TARGETS[k] if op == "ge" else v <= TARGETS[k])}
+        for k, (op, v) in t.items()
+    }
 
 
 def main(argv=None):
@@ -156,7 +187,10 @@ def main(argv=None):
     _print_table(rows, w3rows, targets)
     result = {
         "command": "python benchmarks/run.py" + (" --quick" if args.quick else ""),
-        "cpu_count": os.cpu_count(), "threads": 1, "machine": platform.machine(), "versions": _versions(),
+        "cpu_count": os.cpu_count(),
+        "threads": 1,
+        "machine": platform.machine(),
+        "versions": _versions(),
         "seconds": round(time.time() - t0, 1),
         "workloads": [{"name": n, "ms": {k: v * 1e3 for k, v in m.items()}} for n, m in rows],
         "scaling": [{**r, "ms": {k: v * 1e3 for k, v in r["ms"].items()}} for r in w3rows],

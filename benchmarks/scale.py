@@ -10,6 +10,7 @@ Every step runs as a separate process, as a user would run it, and is timed from
 opening check runs the same script against a 1,000-record store first, so the RSS growth it reports is what
 the large store adds, not what importing numpy and geoaug costs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = {'prepare_cold_s': 120, 'prepare_warm_s': 5, 'open_fetch_100_s': 1, 'rss_growth_mb': 100,
-           'first_step_s': 240}
+TARGETS = {'prepare_cold_s': 120, 'prepare_warm_s': 5, 'open_fetch_100_s': 1, 'rss_growth_mb': 100, 'first_step_s': 240}
 
 # Runs a command and prints the peak RSS of its largest process (it or one of its workers): a wrapper of its
 # own, so no earlier child of this script counts.
@@ -54,6 +54,7 @@ print(json.dumps({'records': len(recs), 'open_fetch_100_s': time.perf_counter() 
 def make_images(folder: str, count: int) -> None:
     import numpy as np
     from PIL import Image
+
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(count):
@@ -73,22 +74,38 @@ def make_jsonl(path: str, records: int, images: int, boxes: int) -> None:
             objs = []
             for k in range(boxes):
                 x, y = rng.uniform(0, 600), rng.uniform(0, 440)
-                objs.append(f'{{"label": "obj{k % 7}", "bbox": [{x:.1f}, {y:.1f}, {x + rng.uniform(2, 40):.1f}, '
-                            f'{y + rng.uniform(2, 40):.1f}]}}')
+                objs.append(
+                    f'{{"label": "obj{k % 7}", "bbox": [{x:.1f}, {y:.1f}, {x + rng.uniform(2, 40):.1f}, '
+                    f'{y + rng.uniform(2, 40):.1f}]}}'
+                )
             f.write(f'{{"image": "imgs/{i % images:05d}.jpg", "objects": [{", ".join(objs)}]}}\n')
     os.replace(tmp, path)
 
 
 def write_config(path: str, data: str, model: str, out: str) -> None:
     import yaml
-    cfg = {'model': {'path': model, 'torch_dtype': 'float32', 'attn_impl': 'sdpa'},
-           'training': {'output_dir': out, 'max_steps': 1, 'save_steps': 1000, 'logging_steps': 1,
-                        'per_device_train_batch_size': 1, 'seed': 0},
-           'data': {'train': data, 'max_pixels': 65536, 'dataloader_num_workers': 0,
-                    'dataloader_pin_memory': False},
-           'global_max_length': 2048,
-           'custom': {'augmentation': {'ops': [{'name': 'hflip', 'params': {'prob': 0.5}},
-                                               {'name': 'rotate', 'params': {'max_deg': 10.0, 'prob': 0.5}}]}}}
+
+    cfg = {
+        'model': {'path': model, 'torch_dtype': 'float32', 'attn_impl': 'sdpa'},
+        'training': {
+            'output_dir': out,
+            'max_steps': 1,
+            'save_steps': 1000,
+            'logging_steps': 1,
+            'per_device_train_batch_size': 1,
+            'seed': 0,
+        },
+        'data': {'train': data, 'max_pixels': 65536, 'dataloader_num_workers': 0, 'dataloader_pin_memory': False},
+        'global_max_length': 2048,
+        'custom': {
+            'augmentation': {
+                'ops': [
+                    {'name': 'hflip', 'params': {'prob': 0.5}},
+                    {'name': 'rotate', 'params': {'max_deg': 10.0, 'prob': 0.5}},
+                ]
+            }
+        },
+    }
     with open(path, 'w') as f:
         yaml.safe_dump(cfg, f)
 
@@ -108,8 +125,12 @@ def store_of(output: str) -> str:
 def first_step(config: str) -> float:
     """Seconds from launching `geoaug-train train` to ms-swift logging the first step's loss."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, '-m', 'geoaug_train.cli', 'train', config],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'geoaug_train.cli', 'train', config],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = None
     for line in proc.stdout:
         if seen is None and "'loss'" in line:
@@ -135,13 +156,20 @@ def run(records: int, args, model: str, small_store: dict) -> dict:
     warm, _ = timed([sys.executable, '-m', 'geoaug_train.cli', 'prepare', config])
     _, proc = timed([sys.executable, '-c', OPEN_AND_FETCH, store_of(report)])
     opened = json.loads(proc.stdout)
-    res = {'records': records, 'objects': records * args.boxes, 'images': args.images,
-           'jsonl_mb': round(os.path.getsize(data) / 2**20, 1), 'generate_s': round(gen, 1),
-           'prepare_cold_s': round(cold, 2), 'prepare_warm_s': round(warm, 2), 'prepare_peak_rss_mb': round(peak_mb),
-           'store_mb': round(sum(e.stat().st_size for e in os.scandir(store_of(report))) / 2**20, 1),
-           'open_fetch_100_s': round(opened['open_fetch_100_s'], 3),
-           'rss_growth_mb': round(opened['rss_mb'] - small_store['rss_mb'], 1),
-           'prepare_report': report.strip().splitlines()}
+    res = {
+        'records': records,
+        'objects': records * args.boxes,
+        'images': args.images,
+        'jsonl_mb': round(os.path.getsize(data) / 2**20, 1),
+        'generate_s': round(gen, 1),
+        'prepare_cold_s': round(cold, 2),
+        'prepare_warm_s': round(warm, 2),
+        'prepare_peak_rss_mb': round(peak_mb),
+        'store_mb': round(sum(e.stat().st_size for e in os.scandir(store_of(report))) / 2**20, 1),
+        'open_fetch_100_s': round(opened['open_fetch_100_s'], 3),
+        'rss_growth_mb': round(opened['rss_mb'] - small_store['rss_mb'], 1),
+        'prepare_report': report.strip().splitlines(),
+    }
     if not args.skip_train:
         res['first_step_warm_s'] = round(first_step(config), 1)  # the store exists: a relaunch
         subprocess.run(['rm', '-rf', out])

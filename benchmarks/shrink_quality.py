@@ -7,6 +7,7 @@ time of each path (median of 5, one thread).
 
 Paths: ms-swift's (full decode, PIL bicubic resize, as qwen_vl_utils does), and geoaug's plan-then-decode
 (`geoaug.io.ImageSource`) at each reduced JPEG decode it can use, followed by its one warp."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ def grey(a):
 
 def psnr(a, ref):
     mse = np.mean((grey(a) - grey(ref)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def ssim(a, ref):
@@ -78,15 +79,20 @@ def main(argv=None):
             with ImageSource(path) as src:
                 dec = src.decode(min_scale=min_scale)
                 return aug.replay(plan, dec.image, frame=dec.original_size, image_scale=dec.scale).image, dec.scale
+
         return run
 
     rows = []
     img, ms = timed(swift)
-    rows.append({"path": "ms-swift: full decode + PIL bicubic", "ms": ms, "psnr": psnr(img, ref), "ssim": ssim(img, ref)})
+    rows.append(
+        {"path": "ms-swift: full decode + PIL bicubic", "ms": ms, "psnr": psnr(img, ref), "ssim": ssim(img, ref)}
+    )
     need = required_scale(plan)
     for label, min_scale in (("geoaug: full decode + warp", None), ("geoaug: as planned", need)):
         (img, scale), ms = timed(geo(min_scale))
-        rows.append({"path": f"{label} (decoded at {scale:g})", "ms": ms, "psnr": psnr(img, ref), "ssim": ssim(img, ref)})
+        rows.append(
+            {"path": f"{label} (decoded at {scale:g})", "ms": ms, "psnr": psnr(img, ref), "ssim": ssim(img, ref)}
+        )
     print(f"A4 page {w}x{h} JPEG -> {ow}x{oh}; plan needs scale >= {need:.3f}")
     print(f"{'path':52s} {'ms':>7s} {'PSNR dB':>8s} {'SSIM':>7s}")
     for r in rows:

@@ -1,5 +1,6 @@
 """Interleaved timing: every case runs once per round, in rotating order, so drift and noise from other
 processes fall on all cases alike. Medians, never means."""
+
 from __future__ import annotations
 
 import time
@@ -17,7 +18,7 @@ def interleaved(cases: dict, rounds: int = 15, repeat: int = 1, warmup: int = 1)
     samples = {n: [] for n in names}
     call = 0
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             t0 = time.perf_counter()
             for _ in range(repeat):
@@ -25,4 +26,3 @@ def interleaved(cases: dict, rounds: int = 15, repeat: int = 1, warmup: int = 1)
                 call += 1
             samples[name].append((time.perf_counter() - t0) / repeat)
     return {n: float(np.median(s)) for n, s in samples.items()}
-

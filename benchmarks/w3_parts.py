@@ -5,6 +5,7 @@ as in run.py.
 
     python benchmarks/w3_parts.py
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import geoaug  # noqa: E402
 from benchmarks import workloads as W  # noqa: E402
 
-AFFINES = {"crossing (W3)": {"rotate": 2.0, "scale": [1.01, 1.02]},
-           "nothing crosses": {"rotate": 0.5, "scale": [0.95, 0.96]}}
+AFFINES = {
+    "crossing (W3)": {"rotate": 2.0, "scale": [1.01, 1.02]},
+    "nothing crosses": {"rotate": 0.5, "scale": [0.95, 0.96]},
+}
 
 
 def best_ms(call, number: int = 100) -> float:
@@ -31,13 +34,19 @@ def main() -> None:
     cv2.setNumThreads(1)
     img = W.natural_image(640, 480)
     rng = np.random.default_rng(0)
-    boxes, quads, lines = W.random_boxes(10000, 640, 480, rng), W.random_quads(2000, 640, 480, rng), \
-        W.random_lines(1000, 640, 480, rng)
+    boxes, quads, lines = (
+        W.random_boxes(10000, 640, 480, rng),
+        W.random_quads(2000, 640, 480, rng),
+        W.random_lines(1000, 640, 480, rng),
+    )
     labels = {k: list(range(len(v))) for k, v in (("boxes", boxes), ("quads", quads), ("lines", lines))}
 
     def tables(kinds):
-        return {k: getattr(geoaug, k.title())(v, label=labels[k])
-                for k, v in (("boxes", boxes), ("quads", quads), ("lines", lines)) if k in kinds}
+        return {
+            k: getattr(geoaug, k.title())(v, label=labels[k])
+            for k, v in (("boxes", boxes), ("quads", quads), ("lines", lines))
+            if k in kinds
+        }
 
     for name, params in AFFINES.items():
         aug = geoaug.from_config([{"name": "affine", "params": params}])
@@ -47,10 +56,12 @@ def main() -> None:
         for kinds in (("boxes",), ("quads",), ("lines",), ("boxes", "quads", "lines")):
             extra[kinds] = best_ms(lambda: aug(img, **tables(kinds), seed=next(seeds))) - alone
         report = aug(img, **tables(("boxes", "quads", "lines")), seed=3).report
-        print(f"{name:16s} image alone {alone:.3f} ms; objects add: boxes {extra[('boxes',)]:.3f}, "
-              f"quads {extra[('quads',)]:.3f}, lines {extra[('lines',)]:.3f}, all three "
-              f"{extra[('boxes', 'quads', 'lines')]:.3f} ms ({extra[('boxes', 'quads', 'lines')] / alone:.0%}); "
-              f"clipped (seed 3): {dict(report.clipped)}")
+        print(
+            f"{name:16s} image alone {alone:.3f} ms; objects add: boxes {extra[('boxes',)]:.3f}, "
+            f"quads {extra[('quads',)]:.3f}, lines {extra[('lines',)]:.3f}, all three "
+            f"{extra[('boxes', 'quads', 'lines')]:.3f} ms ({extra[('boxes', 'quads', 'lines')] / alone:.0%}); "
+            f"clipped (seed 3): {dict(report.clipped)}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Every builder returns ``name -> callable(i)`` where ``i`` is the call number (used as the seed), so the
 runner can time them side by side. Libraries that are not installed are skipped, not faked.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -82,8 +83,10 @@ def document_page(w: int = 2480, h: int = 3508, lines: int = 300, seed: int = 0)
 def _alb():
     try:
         import os
+
         os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
         import albumentations as A
+
         return A
     except ImportError:
         return None
@@ -94,6 +97,7 @@ def _tv():
         import torch
         from torchvision import tv_tensors
         from torchvision.transforms import v2
+
         torch.set_num_threads(1)
         return torch, tv_tensors, v2
     except ImportError:
@@ -106,35 +110,50 @@ def seed_pipeline(img, boxes, probs: dict | None):
     h, w = img.shape[:2]
     labels = list(range(len(boxes)))
     cases = {}
-    aug = geoaug.from_config([
-        {"name": "hflip", "params": {"prob": p.get("hflip", 1.0)}},
-        {"name": "rotate", "params": {"max_deg": 15, "prob": p.get("rotate", 1.0)}},
-        {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": p.get("color_jitter", 1.0)}},
-        {"name": "pad_to_multiple", "params": {"multiple": 32}},
-    ])
+    aug = geoaug.from_config(
+        [
+            {"name": "hflip", "params": {"prob": p.get("hflip", 1.0)}},
+            {"name": "rotate", "params": {"max_deg": 15, "prob": p.get("rotate", 1.0)}},
+            {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": p.get("color_jitter", 1.0)}},
+            {"name": "pad_to_multiple", "params": {"multiple": 32}},
+        ]
+    )
     # The table is built inside the timed call, as a data loader builds it per sample (and as
     # albumentations receives its boxes and labels per call): its validation is part of the cost.
     cases["geoaug"] = lambda i: aug(img, boxes=geoaug.Boxes(boxes, label=labels), seed=i)
     A = _alb()
     if A is not None:
-        alb = A.Compose([
-            A.HorizontalFlip(p=p.get("hflip", 1.0)),
-            A.Rotate(limit=15, border_mode=cv2.BORDER_CONSTANT, fill=0, p=p.get("rotate", 1.0)),
-            A.ColorJitter(brightness=(0.85, 1.15), contrast=0, saturation=0, hue=0, p=p.get("color_jitter", 1.0)),
-            A.PadIfNeeded(min_height=None, min_width=None, pad_height_divisor=32, pad_width_divisor=32,
-                          position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=0),
-        ], bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]), seed=0)
+        alb = A.Compose(
+            [
+                A.HorizontalFlip(p=p.get("hflip", 1.0)),
+                A.Rotate(limit=15, border_mode=cv2.BORDER_CONSTANT, fill=0, p=p.get("rotate", 1.0)),
+                A.ColorJitter(brightness=(0.85, 1.15), contrast=0, saturation=0, hue=0, p=p.get("color_jitter", 1.0)),
+                A.PadIfNeeded(
+                    min_height=None,
+                    min_width=None,
+                    pad_height_divisor=32,
+                    pad_width_divisor=32,
+                    position="top_left",
+                    border_mode=cv2.BORDER_CONSTANT,
+                    fill=0,
+                ),
+            ],
+            bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+            seed=0,
+        )
         cases["albumentations"] = lambda i: alb(image=img, bboxes=boxes, labels=labels)
     tv = _tv()
     if tv is not None:
         torch, tvt, v2 = tv
         ph, pw = -(-h // 32) * 32 - h, -(-w // 32) * 32 - w
-        tr = v2.Compose([
-            v2.RandomHorizontalFlip(p=p.get("hflip", 1.0)),
-            v2.RandomApply([v2.RandomRotation(15, fill=0)], p=p.get("rotate", 1.0)),
-            v2.RandomApply([v2.ColorJitter(brightness=(0.85, 1.15))], p=p.get("color_jitter", 1.0)),
-            v2.Pad([0, 0, pw, ph], fill=0),
-        ])
+        tr = v2.Compose(
+            [
+                v2.RandomHorizontalFlip(p=p.get("hflip", 1.0)),
+                v2.RandomApply([v2.RandomRotation(15, fill=0)], p=p.get("rotate", 1.0)),
+                v2.RandomApply([v2.ColorJitter(brightness=(0.85, 1.15))], p=p.get("color_jitter", 1.0)),
+                v2.Pad([0, 0, pw, ph], fill=0),
+            ]
+        )
         tb = tvt.BoundingBoxes(torch.as_tensor(boxes, dtype=torch.float32), format="XYXY", canvas_size=(h, w))
         cases["torchvision"] = lambda i: tr(tvt.Image(torch.from_numpy(img).permute(2, 0, 1)), tb)
     return cases
@@ -162,10 +181,12 @@ def seed_floor(img, boxes):
 
     def floor4(i):
         inv, factor = draw(i)
-        wide = cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_RGB2RGBA), inv, (w, h), flags=flags,
-                              borderMode=cv2.BORDER_CONSTANT)
+        wide = cv2.warpAffine(
+            cv2.cvtColor(img, cv2.COLOR_RGB2RGBA), inv, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT
+        )
         out = cv2.convertScaleAbs(cv2.cvtColor(wide, cv2.COLOR_RGBA2RGB), alpha=factor)
         return cv2.copyMakeBorder(out, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
+
     return {"floor": floor, "floor 4ch": floor4}
 
 
@@ -174,32 +195,40 @@ def document(img, quads):
     h, w = img.shape[:2]
     nh, nw = qwen_smart_resize(h, w, 32, 65536, 1003520)
     cases = {}
-    aug = geoaug.from_config([
-        {"name": "rotate", "params": {"max_deg": 5, "fill": 255}},
-        {"name": "perspective", "params": {"scale": [0.02, 0.06], "fill": 255}},
-        {"name": "smart_resize", "params": {"factor": 32, "max_pixels": 1003520}},
-        {"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}},
-    ])
+    aug = geoaug.from_config(
+        [
+            {"name": "rotate", "params": {"max_deg": 5, "fill": 255}},
+            {"name": "perspective", "params": {"scale": [0.02, 0.06], "fill": 255}},
+            {"name": "smart_resize", "params": {"factor": 32, "max_pixels": 1003520}},
+            {"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}},
+        ]
+    )
     cases["geoaug"] = lambda i: aug(img, quads=quads, seed=i)
     kps = quads.reshape(-1, 2)
     A = _alb()
     if A is not None:
-        alb = A.Compose([
-            A.Rotate(limit=5, border_mode=cv2.BORDER_CONSTANT, fill=255, p=1),
-            A.Perspective(scale=(0.02, 0.06), border_mode=cv2.BORDER_CONSTANT, fill=255, p=1),
-            A.Resize(height=nh, width=nw),
-            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0, p=1),
-        ], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False), seed=0)
+        alb = A.Compose(
+            [
+                A.Rotate(limit=5, border_mode=cv2.BORDER_CONSTANT, fill=255, p=1),
+                A.Perspective(scale=(0.02, 0.06), border_mode=cv2.BORDER_CONSTANT, fill=255, p=1),
+                A.Resize(height=nh, width=nw),
+                A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0, p=1),
+            ],
+            keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+            seed=0,
+        )
         cases["albumentations"] = lambda i: alb(image=img, keypoints=kps)
     tv = _tv()
     if tv is not None:
         torch, tvt, v2 = tv
-        tr = v2.Compose([
-            v2.RandomRotation(5, fill=255),
-            v2.RandomPerspective(distortion_scale=0.1, p=1.0, fill=255),
-            v2.Resize((nh, nw), antialias=True),
-            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
-        ])
+        tr = v2.Compose(
+            [
+                v2.RandomRotation(5, fill=255),
+                v2.RandomPerspective(distortion_scale=0.1, p=1.0, fill=255),
+                v2.Resize((nh, nw), antialias=True),
+                v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
+            ]
+        )
         tk = tvt.KeyPoints(torch.as_tensor(kps, dtype=torch.float32), canvas_size=(h, w))
         cases["torchvision"] = lambda i: tr(tvt.Image(torch.from_numpy(img).permute(2, 0, 1)), tk)
     return cases, (nw, nh)
@@ -217,6 +246,7 @@ def document_floor(img, out_size):
         small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
         out = cv2.warpPerspective(small, pm, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
         return cv2.convertScaleAbs(out, alpha=1.07, beta=-5)
+
     return floor
 
 
@@ -235,17 +265,31 @@ def objects_case(img, n_boxes: int, max_deg: float = 2.0, scale=(1.01, 1.02), se
     # of the cost. Labels as Python lists (as most users pass them) and as arrays: list fields are copied
     # element by element whenever a table drops rows (geoaug/instances.py), arrays by one fancy index.
     gb, gq, gl = geoaug.Boxes(boxes, label=lb), geoaug.Quads(quads, label=lq), geoaug.Lines(lines, label=ll)
-    geo = {"geoaug": lambda i: aug(img, boxes=geoaug.Boxes(boxes, label=lb), quads=geoaug.Quads(quads, label=lq),
-                                   lines=geoaug.Lines(lines, label=ll), seed=i),
-           "geoaug, labels as arrays": lambda i: aug(img, boxes=geoaug.Boxes(boxes, label=ab),
-                                                     quads=geoaug.Quads(quads, label=aq),
-                                                     lines=geoaug.Lines(lines, label=al), seed=i)}
+    geo = {
+        "geoaug": lambda i: aug(
+            img,
+            boxes=geoaug.Boxes(boxes, label=lb),
+            quads=geoaug.Quads(quads, label=lq),
+            lines=geoaug.Lines(lines, label=ll),
+            seed=i,
+        ),
+        "geoaug, labels as arrays": lambda i: aug(
+            img,
+            boxes=geoaug.Boxes(boxes, label=ab),
+            quads=geoaug.Quads(quads, label=aq),
+            lines=geoaug.Lines(lines, label=al),
+            seed=i,
+        ),
+    }
     A = _alb()
     if A is not None:
         kps = np.concatenate([quads.reshape(-1, 2)] + ([np.concatenate(lines)] if lines else [np.zeros((0, 2))]))
         labels = list(range(len(boxes)))
-        alb = A.Compose([A.Affine(rotate=(-max_deg, max_deg), scale=scale, border_mode=cv2.BORDER_CONSTANT, p=1)],
-                        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
-                        keypoint_params=A.KeypointParams(format="xy", remove_invisible=False), seed=0)
+        alb = A.Compose(
+            [A.Affine(rotate=(-max_deg, max_deg), scale=scale, border_mode=cv2.BORDER_CONSTANT, p=1)],
+            bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+            keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+            seed=0,
+        )
         geo["albumentations"] = lambda i: alb(image=img, bboxes=boxes, labels=labels, keypoints=kps)
     return geo, (gb, gq, gl)

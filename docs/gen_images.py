@@ -5,6 +5,7 @@ sample, geometry drawn where geoaug puts it) and the pixel-frame convention figu
 
 Fixed seeds: running it twice gives the same bytes. Each picture is at most 320 px wide.
 """
+
 from __future__ import annotations
 
 import sys
@@ -26,8 +27,11 @@ OPS = {
     "vflip": ("street", {}, 0),
     "rot90": ("street", {"k": 1}, 0),
     "rotate": ("doc", {"max_deg": 20, "fill": [200, 200, 200]}, 3),
-    "affine": ("street", {"scale": [0.8, 0.8], "translate": [0.05, 0.05], "shear": 15, "rotate": 10,
-                          "fill": [200, 200, 200]}, 1),
+    "affine": (
+        "street",
+        {"scale": [0.8, 0.8], "translate": [0.05, 0.05], "shear": 15, "rotate": 10, "fill": [200, 200, 200]},
+        1,
+    ),
     "perspective": ("doc", {"scale": [0.05, 0.15], "fill": [200, 200, 200]}, 2),
     "resize": ("street", {"longest": 320}, 0),
     "smart_resize": ("street", {"factor": 32, "max_pixels": 65536}, 0),
@@ -43,8 +47,18 @@ OPS = {
     "gaussian_noise": ("street", {"std": [0.08, 0.1]}, 0),
     "jpeg": ("doc", {"quality": [5, 8]}, 0),
     "one_of": ("street", {"ops": [{"name": "hflip"}, {"name": "vflip"}]}, 0),
-    "some_of": ("street", {"ops": [{"name": "hflip"}, {"name": "gamma", "params": {"gamma": [2, 2]}},
-                                   {"name": "rotate", "params": {"max_deg": 15}}], "n": 2}, 0),
+    "some_of": (
+        "street",
+        {
+            "ops": [
+                {"name": "hflip"},
+                {"name": "gamma", "params": {"gamma": [2, 2]}},
+                {"name": "rotate", "params": {"max_deg": 15}},
+            ],
+            "n": 2,
+        },
+        0,
+    ),
 }
 
 
@@ -79,7 +93,7 @@ def convention_figure() -> Image.Image:
             d.rectangle([x0, y0, x0 + s, y0 + s], fill=shade, outline=(150, 150, 160))
             cx, cy = x0 + s / 2, y0 + s / 2
             d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=(40, 40, 40))
-            d.text((cx - 22, cy + 6), f"({i + .5:g},{j + .5:g})", fill=(60, 60, 60), font=f)
+            d.text((cx - 22, cy + 6), f"({i + 0.5:g},{j + 0.5:g})", fill=(60, 60, 60), font=f)
     for i in range(w + 1):
         d.text((m + i * s - 3, m - 18), str(i), fill=(0, 0, 0), font=f)
     for j in range(h + 1):

@@ -6,23 +6,30 @@ batched. Needs ``pip install datasets``; the transform itself (geoaug.interop.Ba
 
     python examples/hf_datasets_with_transform.py
 """
+
 import numpy as np
 from PIL import Image
 
 import geoaug
 from geoaug.interop import BatchTransform
 
-AUG = geoaug.from_config([{"name": "hflip", "params": {"prob": 0.5}},
-                          {"name": "random_crop", "params": {"scale": [0.6, 1.0]}},
-                          {"name": "resize", "params": {"longest": 64}}])
+AUG = geoaug.from_config(
+    [
+        {"name": "hflip", "params": {"prob": 0.5}},
+        {"name": "random_crop", "params": {"scale": [0.6, 1.0]}},
+        {"name": "resize", "params": {"longest": 64}},
+    ]
+)
 
 
 def toy_rows(n=4):
     rng = np.random.default_rng(0)
-    return {"image": [Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)) for _ in range(n)],
-            # x1, y1, x2, y2 pixel edges; COCO-style [x, y, w, h] columns: box_format="coco"
-            "boxes": [[[10, 10, 40, 30], [50, 20, 75, 55]] for _ in range(n)],
-            "label": [["cat", "dog"] for _ in range(n)]}
+    return {
+        "image": [Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)) for _ in range(n)],
+        # x1, y1, x2, y2 pixel edges; COCO-style [x, y, w, h] columns: box_format="coco"
+        "boxes": [[[10, 10, 40, 30], [50, 20, 75, 55]] for _ in range(n)],
+        "label": [["cat", "dog"] for _ in range(n)],
+    }
 
 
 def main():
@@ -35,8 +42,10 @@ def main():
     for epoch in range(2):
         transform.set_epoch(epoch)  # with a DataLoader, set it before the workers start each epoch
         row = aug_ds[1]
-        print(f"epoch {epoch}: image {row['image'].size}, boxes {np.round(row['boxes'], 1).tolist()}, "
-              f"labels {row['label']}")
+        print(
+            f"epoch {epoch}: image {row['image'].size}, boxes {np.round(row['boxes'], 1).tolist()}, "
+            f"labels {row['label']}"
+        )
     batch = aug_ds[0:3]
     same = np.array_equal(np.asarray(batch["image"][1]), np.asarray(aug_ds[1]["image"]))
     print("ok: row 1 is the same alone and in a batch" if same else "MISMATCH between batchings")

@@ -3,6 +3,7 @@ number of workers (each item is seeded from (seed, epoch, index)).
 
     python examples/torch_dataloader.py
 """
+
 import tempfile
 
 import numpy as np
@@ -12,18 +13,26 @@ from PIL import Image
 import geoaug
 from geoaug.interop import AugmentedDataset, read_coco, to_tv_boxes
 
-AUG = geoaug.from_config({"ops": [{"name": "hflip", "params": {"prob": 0.5}},
-                                  {"name": "rotate", "params": {"max_deg": 15}},
-                                  {"name": "color_jitter", "params": {"brightness": 0.2}}],
-                          "filters": {"boxes": {"min_visibility": 0.3}}})
+AUG = geoaug.from_config(
+    {
+        "ops": [
+            {"name": "hflip", "params": {"prob": 0.5}},
+            {"name": "rotate", "params": {"max_deg": 15}},
+            {"name": "color_jitter", "params": {"brightness": 0.2}},
+        ],
+        "filters": {"boxes": {"min_visibility": 0.3}},
+    }
+)
 
 
 def to_tensors(item):
     """One augmented item -> (image tensor CxHxW, target dict) in torchvision's detection layout."""
     image = torch.from_numpy(np.ascontiguousarray(item["image"])).permute(2, 0, 1)
-    target = {"boxes": to_tv_boxes(item["boxes"], item["size"]),
-              "labels": torch.as_tensor(item["boxes"].fields["category_id"], dtype=torch.int64),
-              "image_id": item["meta"]["id"]}
+    target = {
+        "boxes": to_tv_boxes(item["boxes"], item["size"]),
+        "labels": torch.as_tensor(item["boxes"].fields["category_id"], dtype=torch.int64),
+        "image_id": item["meta"]["id"],
+    }
     return image, target
 
 
@@ -34,8 +43,7 @@ def make_toy_coco(root):
         Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(f"{root}/{i}.png")
         images.append({"id": i, "file_name": f"{i}.png", "width": 64, "height": 48})
         anns.append({"id": 10 + i, "image_id": i, "category_id": 1 + i % 2, "bbox": [8, 6, 20 + i, 24]})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}
+    return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}
 
 
 def main():

@@ -4,6 +4,7 @@ one fused warp per run of geometric ops.
     aug = geoaug.from_config("aug.yaml")
     res = aug(image, boxes=boxes, quads=quads, lines=lines, seed=geoaug.sample_seed(0, epoch, index))
 """
+
 from . import (  # noqa: E402  (need the names above)
     ops,  # noqa: F401  (fills the registry)
     qwen,
@@ -22,7 +23,26 @@ from .seeding import sample_seed
 __version__ = "0.1.0"
 
 __all__ = [
-    "Boxes", "Quads", "Lines", "Pipeline", "Result", "Report", "from_config", "load_yaml", "make_op",
-    "available_ops", "REGISTRY", "sample_seed", "inverse", "ConfigError", "GeoaugError", "GeometryError",
-    "ImageError", "ImageTypeError", "ReplayError", "draw", "qwen", "tta",
+    "Boxes",
+    "Quads",
+    "Lines",
+    "Pipeline",
+    "Result",
+    "Report",
+    "from_config",
+    "load_yaml",
+    "make_op",
+    "available_ops",
+    "REGISTRY",
+    "sample_seed",
+    "inverse",
+    "ConfigError",
+    "GeoaugError",
+    "GeometryError",
+    "ImageError",
+    "ImageTypeError",
+    "ReplayError",
+    "draw",
+    "qwen",
+    "tta",
 ]

@@ -1,9 +1,10 @@
 """The ``geoaug`` command.
 
-    geoaug preview [CONFIG] [IMAGE_OR_JSONL] --out grid.png [--n 16] [--seed S]
-    geoaug preview --out preview.png            # bundled samples + bundled config, works on a fresh install
-    geoaug ops                                  # the op registry: names, kinds, params and defaults
+geoaug preview [CONFIG] [IMAGE_OR_JSONL] --out grid.png [--n 16] [--seed S]
+geoaug preview --out preview.png            # bundled samples + bundled config, works on a fresh install
+geoaug ops                                  # the op registry: names, kinds, params and defaults
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,7 @@ class ProgressBar:
 def resolve_config(arg):
     """A path, or the name of a bundled config (``seed``, ``showcase``)."""
     from .preview import CONFIGS_DIR
+
     if arg is None:
         return CONFIGS_DIR / f"{DEFAULT_CONFIG}.yaml"
     p = Path(arg)
@@ -47,6 +49,7 @@ def resolve_config(arg):
 def cmd_preview(args) -> int:
     from . import from_config
     from .preview import SAMPLES_DIR, contact_sheet, read_samples
+
     if args.example and (args.config or args.input):
         raise GeoaugError("--example uses the bundled config and samples; drop CONFIG and IMAGE_OR_JSONL")
     if args.n < 1:
@@ -55,8 +58,9 @@ def cmd_preview(args) -> int:
     aug = from_config(str(config))
     samples = read_samples(args.input or SAMPLES_DIR / "samples.jsonl")
     bar = None if args.quiet else ProgressBar("preview", force=args.progress)
-    sheet = contact_sheet(aug, samples, n=args.n, seed=args.seed, tile_size=args.tile, columns=args.columns,
-                          progress=bar)
+    sheet = contact_sheet(
+        aug, samples, n=args.n, seed=args.seed, tile_size=args.tile, columns=args.columns, progress=bar
+    )
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
@@ -68,6 +72,7 @@ def cmd_preview(args) -> int:
 
 def cmd_ops(args) -> int:
     from . import available_ops
+
     ops = available_ops()
     if args.json:
         print(json.dumps(ops, indent=2, default=str))
@@ -82,11 +87,18 @@ def cmd_ops(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="geoaug", description="Geometry-aware image augmentation.")
     sub = p.add_subparsers(dest="command", required=True)
-    pv = sub.add_parser("preview", help="contact sheet of augmented views with geometry and drawn params",
-                        description="Render N augmented views with their boxes, quads and lines drawn. "
-                                    "With no arguments: the bundled samples and config.")
-    pv.add_argument("config", nargs="?", help="YAML (ops, augmentation block or whole training config) or a "
-                                              "bundled config name: seed, showcase (default)")
+    pv = sub.add_parser(
+        "preview",
+        help="contact sheet of augmented views with geometry and drawn params",
+        description="Render N augmented views with their boxes, quads and lines drawn. "
+        "With no arguments: the bundled samples and config.",
+    )
+    pv.add_argument(
+        "config",
+        nargs="?",
+        help="YAML (ops, augmentation block or whole training config) or a "
+        "bundled config name: seed, showcase (default)",
+    )
     pv.add_argument("input", nargs="?", help="an image, or a JSONL of training records (default: bundled samples)")
     pv.add_argument("--out", default="preview.png", help="output PNG (default: preview.png)")
     pv.add_argument("--n", type=int, default=16, help="number of views (default: 16)")

@@ -7,6 +7,7 @@ area to speak of, see DEGENERATE, by the length of its outline), never above 1. 
 are dropped and reported. Only objects that actually cross an edge pay for exact geometry. A quad is cut
 the same alone or among any others (each row's numbers come from that row alone).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -35,8 +36,9 @@ QUAD_CLIP_POLICIES = ("clamp", "drop")
 DEGENERATE = 1e-6
 
 
-def clip_boxes(boxes: Boxes, w: float, h: float, report: Report, *, counter: str = "clipped",
-               owned: bool = False) -> Boxes:
+def clip_boxes(
+    boxes: Boxes, w: float, h: float, report: Report, *, counter: str = "clipped", owned: bool = False
+) -> Boxes:
     """``owned``: the coordinates are a fresh array of ours (a map's output), edited in place; a caller's
     array is copied first."""
     if len(boxes) == 0:
@@ -81,8 +83,15 @@ def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Bo
     assert boxes.outline is not None  # the caller's test
     pts = boxes.outline.points
     # an outline an earlier cut collapsed to a segment or a point is padded to the 3 points a ring needs
-    polys = shapely.make_valid(np.array([shapely.Polygon(pts[r] if len(pts[r]) >= 3 else np.concatenate(
-        [pts[r]] + [pts[r][-1:]] * 2)[:3]) for r in rows], dtype=object))
+    polys = shapely.make_valid(
+        np.array(
+            [
+                shapely.Polygon(pts[r] if len(pts[r]) >= 3 else np.concatenate([pts[r]] + [pts[r][-1:]] * 2)[:3])
+                for r in rows
+            ],
+            dtype=object,
+        )
+    )
     inter = shapely.intersection(polys, shapely.box(0.0, 0.0, w, h))
     area0, area1 = shapely.area(polys), shapely.area(inter)
     xyxy, vis, keep = boxes.xyxy.copy(), boxes.visibility.copy(), np.ones(len(boxes), dtype=bool)
@@ -107,8 +116,9 @@ def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Bo
             pts[r] = np.asarray(part.coords).reshape(-1, 2)
     getattr(report, counter)["boxes"] += int(keep[rows].sum())
     report.drop("boxes", boxes.index[~keep], "outside")
-    out = Boxes(xyxy, index=boxes.index, visibility=vis, outline=Lines(pts, _validate=False), _validate=False,
-                **boxes.fields)
+    out = Boxes(
+        xyxy, index=boxes.index, visibility=vis, outline=Lines(pts, _validate=False), _validate=False, **boxes.fields
+    )
     return out if keep.all() else out.take(np.nonzero(keep)[0])
 
 
@@ -127,8 +137,16 @@ def outside_points(flat: np.ndarray, w: float, h: float) -> np.ndarray:
     return _near(flat, w, h) == 0
 
 
-def clip_quads(quads: Quads, w: float, h: float, report: Report, *, policy: str = "clamp",
-               counter: str = "clipped", owned: bool = False) -> Quads:
+def clip_quads(
+    quads: Quads,
+    w: float,
+    h: float,
+    report: Report,
+    *,
+    policy: str = "clamp",
+    counter: str = "clipped",
+    owned: bool = False,
+) -> Quads:
     if len(quads) == 0:
         return quads
     pts = np.ascontiguousarray(quads.points)
@@ -205,7 +223,7 @@ def _cut(pts: np.ndarray, w: float, h: float):
     area0 = np.abs(twice) / 2
     thin = area0 <= least  # final for convex quads, whose shoelace area is their area; the rest: below
     turn = cross(edges, edges[:, _NEXT])  # at each corner (after its edge): strictly convex when all turn
-    turn *= turn[:, :1]                   # one way (so also simple and not degenerate)
+    turn *= turn[:, :1]  # one way (so also simple and not degenerate)
     convex = _all4(turn > 0)
     convex[thin] = False  # cut by GEOS like the other degenerate ones
     # cross(edge, canvas corner - quad corner), (n, 4 canvas corners, 4 edges): > 0 on the edge's inner
@@ -448,8 +466,9 @@ def _snap(pts: np.ndarray, w: float, h: float) -> None:
     np.minimum(y, h, out=y)
 
 
-def clip_lines(lines: Lines, w: float, h: float, report: Report, *, counter: str = "clipped",
-               owned: bool = False) -> Lines:
+def clip_lines(
+    lines: Lines, w: float, h: float, report: Report, *, counter: str = "clipped", owned: bool = False
+) -> Lines:
     if len(lines) == 0:
         return lines
     o, flat = lines.offsets, np.ascontiguousarray(lines.flat)
@@ -529,8 +548,7 @@ def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: flo
     dk = take_rows(d, k)
     ends = np.stack([take_rows(p0, k), take_rows(p1, k)])
     ends += np.stack([t0, t1 - 1.0])[..., None] * dk
-    _onto_sides(ends.reshape(-1, 2), np.concatenate([t0 > 0, t1 < 1]),
-                np.concatenate([side_in[k], side_out[k]]), w, h)
+    _onto_sides(ends.reshape(-1, 2), np.concatenate([t0 > 0, t1 < 1]), np.concatenate([side_in[k], side_out[k]]), w, h)
     # each visible segment emits its end point, and a piece's first segment also its start point
     end_at = np.cumsum(starts) + np.arange(len(k))
     out = np.empty((end_at[-1] + 1, 2))

@@ -1,5 +1,6 @@
 """Build a pipeline from the config users already write (YAML file, mapping, list, or a whole
 training config holding ``custom.augmentation``)."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,17 @@ from .errors import ConfigError
 from .params import bounded, short
 from .pipeline import Pipeline
 
-PIPELINE_KEYS = ("enabled", "ops", "filters", "fuse", "fill", "interpolation", "quad_order", "quad_clip",
-                 "input_outside")
+PIPELINE_KEYS = (
+    "enabled",
+    "ops",
+    "filters",
+    "fuse",
+    "fill",
+    "interpolation",
+    "quad_order",
+    "quad_clip",
+    "input_outside",
+)
 
 # Bounds on a YAML config, for configs shared and loaded from less trusted places. YAML aliases let a few hundred
 # bytes stand for 10^9 values (a "billion laughs"); PyYAML builds them as shared references in linear time, but
@@ -21,9 +31,9 @@ PIPELINE_KEYS = ("enabled", "ops", "filters", "fuse", "fill", "interpolation", "
 # every one. The loader counts the nodes each alias stands for while it composes, in time linear in the file,
 # and refuses a document that would expand beyond these. Real configs (geoaug's or geoaug-train's) hold a few
 # hundred nodes, ten levels deep.
-MAX_YAML_BYTES = 4 << 20       # a config file larger than 4 MiB is not a config
-MAX_YAML_NODES = 100_000       # nodes once every alias is expanded
-MAX_YAML_DEPTH = 100           # nesting, aliases expanded (composing recurses: deeper would overflow the stack)
+MAX_YAML_BYTES = 4 << 20  # a config file larger than 4 MiB is not a config
+MAX_YAML_NODES = 100_000  # nodes once every alias is expanded
+MAX_YAML_DEPTH = 100  # nesting, aliases expanded (composing recurses: deeper would overflow the stack)
 
 
 class _TooBig(Exception):
@@ -56,15 +66,21 @@ class BoundedSafeLoader(yaml.SafeLoader):
             size, levels = self._expanded[id(node)]
             self._nodes += size
         else:
-            kids = node.value if isinstance(node, yaml.SequenceNode) else \
-                [x for kv in node.value for x in kv] if isinstance(node, yaml.MappingNode) else ()
+            kids = (
+                node.value
+                if isinstance(node, yaml.SequenceNode)
+                else [x for kv in node.value for x in kv]
+                if isinstance(node, yaml.MappingNode)
+                else ()
+            )
             size = 1 + sum(self._expanded[id(k)][0] for k in kids)
             levels = 1 + max((self._expanded[id(k)][1] for k in kids), default=0)
             self._expanded[id(node)] = (size, levels)
             self._nodes += 1
         if self._nodes > MAX_YAML_NODES:
-            raise _TooBig(f"YAML expands to more than {MAX_YAML_NODES:,} nodes (aliases counted as what they "
-                          f"stand for)")
+            raise _TooBig(
+                f"YAML expands to more than {MAX_YAML_NODES:,} nodes (aliases counted as what they stand for)"
+            )
         if self._depth + levels > MAX_YAML_DEPTH:
             raise _TooBig(f"YAML nests deeper than {MAX_YAML_DEPTH} levels once its aliases are expanded")
         return node
@@ -82,8 +98,9 @@ def load_yaml_text(text: str | bytes, where: str = "<yaml>") -> object:
         raise ConfigError(f"{where}: {e}; geoaug refuses it (a YAML alias bomb?)") from None
     except yaml.constructor.ConstructorError as e:
         if "tag" in str(e.problem):
-            raise ConfigError(f"{where}: refused unsafe or unknown YAML tag ({_cut(str(e.problem), 200)}); geoaug "
-                              f"never executes YAML") from None
+            raise ConfigError(
+                f"{where}: refused unsafe or unknown YAML tag ({_cut(str(e.problem), 200)}); geoaug never executes YAML"
+            ) from None
         raise ConfigError(f"{where}: invalid YAML: {_cut(str(e), 300)}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{where}: invalid YAML: {_cut(str(e), 300)}") from None
@@ -92,7 +109,7 @@ def load_yaml_text(text: str | bytes, where: str = "<yaml>") -> object:
 
 
 def _cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n - 3] + "..."
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def load_yaml(path: str | os.PathLike[str]) -> object:
@@ -153,6 +170,7 @@ def from_config(cfg: Any) -> Pipeline:
         unknown = [k for k in block if not isinstance(k, str) or k not in PIPELINE_KEYS]
         if unknown:
             import difflib
+
             k = unknown[0]
             close = difflib.get_close_matches(k[:100], PIPELINE_KEYS, n=1) if isinstance(k, str) else []
             hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -3,6 +3,7 @@ one colour per label (stable across calls and processes), label text on a filled
 
     vis = geoaug.draw(res.image, boxes=res.boxes, quads=res.quads, lines=res.lines)
 """
+
 from __future__ import annotations
 
 import zlib
@@ -17,9 +18,22 @@ from .instances import as_boxes, as_lines, as_quads
 
 # Distinct, colour-blind-friendlier hues (Okabe-Ito + Tableau), RGB. Indexed by a hash of the label.
 PALETTE = [
-    (255, 64, 64), (0, 158, 115), (86, 180, 233), (230, 159, 0), (204, 121, 167), (240, 228, 66),
-    (0, 114, 178), (213, 94, 0), (148, 103, 189), (23, 190, 207), (188, 189, 34), (44, 160, 44),
-    (227, 119, 194), (255, 127, 14), (31, 119, 180), (152, 223, 138),
+    (255, 64, 64),
+    (0, 158, 115),
+    (86, 180, 233),
+    (230, 159, 0),
+    (204, 121, 167),
+    (240, 228, 66),
+    (0, 114, 178),
+    (213, 94, 0),
+    (148, 103, 189),
+    (23, 190, 207),
+    (188, 189, 34),
+    (44, 160, 44),
+    (227, 119, 194),
+    (255, 127, 14),
+    (31, 119, 180),
+    (152, 223, 138),
 ]
 _SHIFT = 4  # cv2 drawing takes fixed-point coordinates: 4 fractional bits keep sub-pixel placement
 
@@ -61,8 +75,9 @@ def as_rgb8(image) -> np.ndarray:
 def _labels_for(table, given, kind):
     if given is not None:
         if isinstance(given, (str, bytes)) or len(given) != len(table):
-            raise GeometryError(f"draw: labels for {kind} must be a list with one label per object "
-                                f"({len(table)} {kind}), got {given!r}")
+            raise GeometryError(
+                f"draw: labels for {kind} must be a list with one label per object ({len(table)} {kind}), got {given!r}"
+            )
         return list(given)
     return list(table.fields.get("label", [None] * len(table)))
 
@@ -74,8 +89,10 @@ def _split_labels(labels, tables):
     counts = {k: len(t[0]) if k == "points" else len(t) for k, t in tables.items()}
     kinds = [k for k, n in counts.items() if n]
     if len(kinds) != 1:
-        raise GeometryError(f"draw: a plain list of labels is ambiguous with {kinds or 'no'} geometry; "
-                            "pass labels={'boxes': [...], 'quads': [...], 'lines': [...]} instead")
+        raise GeometryError(
+            f"draw: a plain list of labels is ambiguous with {kinds or 'no'} geometry; "
+            "pass labels={'boxes': [...], 'quads': [...], 'lines': [...]} instead"
+        )
     return {kinds[0]: labels}
 
 
@@ -88,8 +105,19 @@ def _cv_pts(p) -> np.ndarray:
     return np.round((np.asarray(p, dtype=np.float64) - 0.5) * (1 << _SHIFT)).astype(np.int32)
 
 
-def draw(image, boxes=None, quads=None, lines=None, points=None, labels=None, *, thickness=None,
-         font_size=None, show_labels=True, colours=None):
+def draw(
+    image,
+    boxes=None,
+    quads=None,
+    lines=None,
+    points=None,
+    labels=None,
+    *,
+    thickness=None,
+    font_size=None,
+    show_labels=True,
+    colours=None,
+):
     """Return ``image`` with geometry drawn on it, as the same kind (numpy array or PIL image), RGB uint8.
 
     boxes/quads/lines: geoaug tables (labels read from ``.fields["label"]``) or arrays in pixel coordinates
@@ -103,8 +131,12 @@ def draw(image, boxes=None, quads=None, lines=None, points=None, labels=None, *,
     canvas = as_rgb8(image)
     h, w = canvas.shape[:2]
     t = thickness or max(1, int(round(min(w, h) / 250)))
-    tables = {"boxes": as_boxes(boxes), "quads": as_quads(quads), "lines": as_lines(lines),
-              "points": _as_points(points)}
+    tables = {
+        "boxes": as_boxes(boxes),
+        "quads": as_quads(quads),
+        "lines": as_lines(lines),
+        "points": _as_points(points),
+    }
     given = _split_labels(labels, tables)
     tags = []  # (x, y, text, colour) drawn last, on top of all geometry
     aa = cv2.LINE_AA
@@ -180,5 +212,3 @@ def _draw_tags(canvas, tags, size):
         d.rectangle([x0, y0, x0 + tw, y0 + th], fill=colour)
         d.text((x0 + 2 - l, y0 + 1 - t), text, fill=_ink(colour), font=f)
     return np.asarray(img).copy()
-
-

@@ -1,4 +1,5 @@
 """Pipeline-level filters: drop objects that augmentation made too small or too hidden, with their fields."""
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,9 @@ def parse_filters(cfg, where: str = "") -> dict:
                 raise ConfigError(f"{where}filters.{key} must be a mapping, got {short(val)}")
             for fk, fv in val.items():
                 if not isinstance(fk, str) or fk not in VALID[key]:
-                    raise ConfigError(f"{where}filters.{key}: unknown filter {short(fk)}; "
-                                      f"valid: {', '.join(VALID[key])}")
+                    raise ConfigError(
+                        f"{where}filters.{key}: unknown filter {short(fk)}; valid: {', '.join(VALID[key])}"
+                    )
                 out[key][fk] = _threshold(fv, fk, f"{where}filters.{key}.{fk}")
         elif isinstance(key, str) and key in VALID["boxes"]:
             limit = _threshold(val, key, f"{where}filters.{key}")
@@ -42,8 +44,10 @@ def parse_filters(cfg, where: str = "") -> dict:
                 if key in VALID[kind]:
                     out[kind].setdefault(key, limit)
         else:
-            raise ConfigError(f"{where}filters: unknown key {short(key)}; use {', '.join(VALID['boxes'])} "
-                              f"or a per-kind mapping under {', '.join(KINDS)}")
+            raise ConfigError(
+                f"{where}filters: unknown key {short(key)}; use {', '.join(VALID['boxes'])} "
+                f"or a per-kind mapping under {', '.join(KINDS)}"
+            )
     return out
 
 
@@ -77,8 +81,9 @@ def apply_filters(table, rules: dict, report: Report):
         wh = table.xyxy[:, 2:] - table.xyxy[:, :2]
         measures.update(min_area=lambda: wh[:, 0] * wh[:, 1], min_size=lambda: np.minimum(wh[:, 0], wh[:, 1]))
     elif isinstance(table, Quads):
-        measures.update(min_area=lambda: np.abs(signed_area(table.points)),
-                        min_size=lambda: _quad_min_side(table.points))
+        measures.update(
+            min_area=lambda: np.abs(signed_area(table.points)), min_size=lambda: _quad_min_side(table.points)
+        )
     elif isinstance(table, Lines):
         measures.update(min_size=table.lengths)
     for rule, limit in rules.items():

@@ -1,4 +1,5 @@
 """Map instance tables through a 3x3 matrix: boxes by their corners, quads and lines point by point."""
+
 from __future__ import annotations
 
 import cv2
@@ -19,10 +20,19 @@ def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
         return boxes
     if boxes.outline is not None:
         outline = map_lines(boxes.outline, a)
-        return Boxes(_row_bounds(outline), index=boxes.index, visibility=boxes.visibility, outline=outline,
-                     _validate=False, **boxes.fields)
-    xyxy = _affine_box_bounds(boxes.xyxy, a) if M.is_affine(a) else _corner_bounds(
-        M.apply_points(a, box_corners(boxes.xyxy)))
+        return Boxes(
+            _row_bounds(outline),
+            index=boxes.index,
+            visibility=boxes.visibility,
+            outline=outline,
+            _validate=False,
+            **boxes.fields,
+        )
+    xyxy = (
+        _affine_box_bounds(boxes.xyxy, a)
+        if M.is_affine(a)
+        else _corner_bounds(M.apply_points(a, box_corners(boxes.xyxy)))
+    )
     return Boxes(xyxy, index=boxes.index, visibility=boxes.visibility, _validate=False, **boxes.fields)
 
 
@@ -58,8 +68,9 @@ def map_quads(quads: Quads, a: np.ndarray, order: str = "clockwise") -> Quads:
     """Map point by point; with ``order="clockwise"`` a mirroring ``a`` re-orders (see reorder_if_mirrored)."""
     if len(quads) == 0:
         return quads
-    out = Quads(M.apply_points(a, quads.points), index=quads.index, visibility=quads.visibility,
-                _validate=False, **quads.fields)
+    out = Quads(
+        M.apply_points(a, quads.points), index=quads.index, visibility=quads.visibility, _validate=False, **quads.fields
+    )
     return reorder_if_mirrored(out, a) if order == "clockwise" else out
 
 
@@ -76,8 +87,9 @@ def reorder_if_mirrored(quads: Quads, net: np.ndarray) -> Quads:
 def map_lines(lines: Lines, a: np.ndarray) -> Lines:
     if len(lines) == 0:
         return lines
-    return Lines.from_flat(M.apply_points(a, lines.flat), lines.offsets, index=lines.index,
-                           visibility=lines.visibility, **lines.fields)
+    return Lines.from_flat(
+        M.apply_points(a, lines.flat), lines.offsets, index=lines.index, visibility=lines.visibility, **lines.fields
+    )
 
 
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

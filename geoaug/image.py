@@ -1,4 +1,5 @@
 """Image intake: accept numpy arrays and PIL images, work on HxWxC arrays, give back the same kind."""
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,8 @@ def check_unit_range(arr: np.ndarray, name: str = "image") -> None:
     raise ImageError(
         f"{name}: float32 {found}, but pixel ops read float images as [0, 1] (1.0 = white). Scale it first "
         f"(e.g. image / 255 for 0-255 data) or pass uint8/uint16; a pipeline without pixel ops (or "
-        f"replay(..., pixel_ops=False)) takes float images in any range")
+        f"replay(..., pixel_ops=False)) takes float images in any range"
+    )
 
 
 def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarray], object]]:
@@ -46,7 +48,8 @@ def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarr
         if pil_mode not in _PIL_MODES:
             raise ImageTypeError(
                 f"{name}: PIL mode {pil_mode!r} is not supported; use one of {sorted(_PIL_MODES)} "
-                f"(e.g. image.convert('RGB'))")
+                f"(e.g. image.convert('RGB'))"
+            )
         arr = np.asarray(image)
         if pil_mode == "I;16":
             arr = arr.astype(np.uint16, copy=False)
@@ -72,6 +75,7 @@ def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarr
         if pil_mode is None:
             return out
         from PIL import Image
+
         return Image.fromarray(np.ascontiguousarray(out))
 
     return work, restore
@@ -103,11 +107,11 @@ def _fill_value(fill, channels, dtype, unit) -> tuple:
     if top is not None:
         vals = [float(round(v)) if math.isfinite(v) else v for v in vals]  # half to even, as np.rint
         if not all(0.0 <= v <= top for v in vals):
-            raise ImageError(f"fill {_show(fill)} is outside the range of a {np.dtype(dtype).name} image "
-                             f"[0, {top:g}]")
+            raise ImageError(f"fill {_show(fill)} is outside the range of a {np.dtype(dtype).name} image [0, {top:g}]")
     elif unit and not all(np.float32(-UNIT_SLACK) <= np.float32(v) <= np.float32(1.0 + UNIT_SLACK) for v in vals):
-        raise ImageError(f"fill {_show(fill)} is outside [0, 1], the range of a float32 image that pixel ops "
-                         f"read (1.0 = white)")
+        raise ImageError(
+            f"fill {_show(fill)} is outside [0, 1], the range of a float32 image that pixel ops read (1.0 = white)"
+        )
     return tuple(vals + [0.0] * (4 - len(vals)))
 
 

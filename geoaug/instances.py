@@ -2,6 +2,7 @@
 
 One table per kind, never parallel lists: dropping or splitting a row moves every field with it.
 """
+
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable, KeysView, Mapping, Set, ValuesView
@@ -17,7 +18,7 @@ from .errors import GeometryError
 # Largest coordinate taken in: beyond 2^53 a float64 no longer holds every whole pixel, so such a number is no
 # pixel coordinate (an unscaled or uninitialised value), and keeping inputs far inside the float range is
 # what lets clipping square coordinates (areas, cross products) and hand them to GEOS without overflow.
-COORD_LIMIT = 2.0 ** 53
+COORD_LIMIT = 2.0**53
 
 
 def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -68,8 +69,13 @@ def _check_finite(kind: str, arr: np.ndarray, axis_names: tuple[str, ...]) -> No
     pos = np.argwhere(~(np.abs(arr) <= COORD_LIMIT))[0]
     row = int(pos[0])
     v = arr[tuple(pos)]
-    what = "is NaN" if np.isnan(v) else "is infinite" if np.isinf(v) else \
-        f"({v:g}) is beyond +-2^53: not a pixel coordinate"
+    what = (
+        "is NaN"
+        if np.isnan(v)
+        else "is infinite"
+        if np.isinf(v)
+        else f"({v:g}) is beyond +-2^53: not a pixel coordinate"
+    )
     field = axis_names[int(pos[-1])] if len(axis_names) > 1 else axis_names
     where = f"{kind}[{row}]" + (f".point[{int(pos[1])}]" if arr.ndim == 3 else "")
     raise GeometryError(f"{where}.{field} {what}")
@@ -165,17 +171,18 @@ class _Table:
     kind = "objects"
 
     if TYPE_CHECKING:  # each table kind defines it
+
         def take(self: _T, rows: np.ndarray, _gaps: np.ndarray | None = None) -> _T: ...
 
     def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility, copy_lists: bool = True) -> None:
         self.fields: dict[str, Any] = {}
         for name, values in fields.items():
             if type(values) is not list and not (isinstance(values, np.ndarray) and values.ndim):
-                _refuse_container(f"{self.kind} field {name!r}", values,
-                                  f"a list or an array of one value per object ({n})")
+                _refuse_container(
+                    f"{self.kind} field {name!r}", values, f"a list or an array of one value per object ({n})"
+                )
             if len(values) != n:
-                raise GeometryError(
-                    f"{self.kind} field {name!r} has {len(values)} values for {n} {self.kind}")
+                raise GeometryError(f"{self.kind} field {name!r} has {len(values)} values for {n} {self.kind}")
             # A caller's list is copied once, when it enters a table; tables derived inside geoaug (maps, clips,
             # takes) share their parent's field lists, which nothing edits in place.
             shared = isinstance(values, np.ndarray) or (type(values) is list and not copy_lists)
@@ -220,13 +227,24 @@ class Boxes(_Table):
             raise GeometryError(f"polygons[{int(short[0])}] needs at least 3 points")
         return cls(_row_bounds(outline), outline=outline, **fields)
 
-    def __init__(self, xyxy: Any = None, *, index: Any = None, visibility: Any = None, outline: Any = None,
-                 _validate: Any = True, **fields: Any) -> None:  # outline: Lines or None (Any: **fields call sites)
+    def __init__(
+        self,
+        xyxy: Any = None,
+        *,
+        index: Any = None,
+        visibility: Any = None,
+        outline: Any = None,
+        _validate: Any = True,
+        **fields: Any,
+    ) -> None:  # outline: Lines or None (Any: **fields call sites)
         if xyxy is None:
             arr = np.zeros((0, 4))
         else:
-            arr = _numbers("boxes", xyxy, (4,), ("x1", "y1", "x2", "y2")) if _validate else \
-                np.asarray(xyxy, dtype=np.float64)
+            arr = (
+                _numbers("boxes", xyxy, (4,), ("x1", "y1", "x2", "y2"))
+                if _validate
+                else np.asarray(xyxy, dtype=np.float64)
+            )
         if _validate:
             if arr.ndim == 1 and arr.size == 0:
                 arr = arr.reshape(0, 4)
@@ -238,7 +256,8 @@ class Boxes(_Table):
                 if inverted.any():
                     r = int(np.argmax(inverted))
                     raise GeometryError(
-                        f"boxes[{r}].{b} ({arr[r, hi]:g}) < {a} ({arr[r, lo]:g}): boxes are x1, y1, x2, y2")
+                        f"boxes[{r}].{b} ({arr[r, hi]:g}) < {a} ({arr[r, lo]:g}): boxes are x1, y1, x2, y2"
+                    )
         self.xyxy = arr
         if outline is not None:
             if not isinstance(outline, Lines) or len(outline) != len(arr):
@@ -250,8 +269,14 @@ class Boxes(_Table):
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         outline = None if self.outline is None else self.outline.take(rows)
-        return Boxes(take_rows(self.xyxy, rows), index=t["index"], visibility=t["visibility"], outline=outline,
-                     _validate=False, **t["fields"])
+        return Boxes(
+            take_rows(self.xyxy, rows),
+            index=t["index"],
+            visibility=t["visibility"],
+            outline=outline,
+            _validate=False,
+            **t["fields"],
+        )
 
     @property
     def area(self) -> np.ndarray:
@@ -263,13 +288,13 @@ class Quads(_Table):
 
     kind = "quads"
 
-    def __init__(self, points: Any = None, *, index: Any = None, visibility: Any = None, _validate: Any = True,
-                 **fields: Any) -> None:
+    def __init__(
+        self, points: Any = None, *, index: Any = None, visibility: Any = None, _validate: Any = True, **fields: Any
+    ) -> None:
         if points is None:
             arr = np.zeros((0, 4, 2))
         else:
-            arr = _numbers("quads", points, (4, 2), ("x", "y")) if _validate else \
-                np.asarray(points, dtype=np.float64)
+            arr = _numbers("quads", points, (4, 2), ("x", "y")) if _validate else np.asarray(points, dtype=np.float64)
         if _validate:
             if arr.size == 0 and arr.ndim < 3:
                 arr = arr.reshape(0, 4, 2)
@@ -285,7 +310,9 @@ class Quads(_Table):
     def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Quads:
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
-        return Quads(take_rows(self.points, rows), index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"])
+        return Quads(
+            take_rows(self.points, rows), index=t["index"], visibility=t["visibility"], _validate=False, **t["fields"]
+        )
 
 
 class Lines(_Table):
@@ -293,10 +320,16 @@ class Lines(_Table):
 
     kind = "lines"
 
-    def __init__(self, points: Iterable = (), *, index=None, visibility=None, _validate=True,
-                 _name: str = "lines", **fields):
-        if isinstance(points, np.ndarray) and points.ndim == 3 and points.shape[1] >= 2 and points.shape[2] == 2 \
-                and points.dtype.kind in "fiu":
+    def __init__(
+        self, points: Iterable = (), *, index=None, visibility=None, _validate=True, _name: str = "lines", **fields
+    ):
+        if (
+            isinstance(points, np.ndarray)
+            and points.ndim == 3
+            and points.shape[1] >= 2
+            and points.shape[2] == 2
+            and points.dtype.kind in "fiu"
+        ):
             # N lines of K points each, as one array: already flat in memory, no per-line work at all
             n, k = points.shape[:2]
             flat, offsets = points.reshape(-1, 2).astype(np.float64), np.arange(0, n * k + 1, k, dtype=np.int64)
@@ -316,8 +349,13 @@ class Lines(_Table):
             k, c = (int(v) for v in np.argwhere(~(np.abs(flat) <= COORD_LIMIT))[0])
             row = int(np.searchsorted(offsets, k, side="right") - 1)
             v = flat[k, c]
-            what = "is NaN" if np.isnan(v) else "is infinite" if np.isinf(v) else \
-                f"({v:g}) is beyond +-2^53: not a pixel coordinate"
+            what = (
+                "is NaN"
+                if np.isnan(v)
+                else "is infinite"
+                if np.isinf(v)
+                else f"({v:g}) is beyond +-2^53: not a pixel coordinate"
+            )
             raise GeometryError(f"{_name}[{row}].point[{k - offsets[row]}].{'xy'[c]} {what}")
         self._set_flat(flat, offsets)
         self._init_rows(len(offsets) - 1, fields, index, visibility, copy_lists=_validate)
@@ -338,7 +376,9 @@ class Lines(_Table):
         self.offsets = offsets
 
     @classmethod
-    def from_flat(cls, flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any) -> Lines:
+    def from_flat(
+        cls, flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any
+    ) -> Lines:
         """Build from concatenated points and row offsets without copying or re-validating."""
         obj = cls.__new__(cls)
         obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
@@ -348,7 +388,7 @@ class Lines(_Table):
     @property
     def points(self) -> list:
         o = self.offsets
-        return [self.flat[o[i]:o[i + 1]] for i in range(len(o) - 1)]
+        return [self.flat[o[i] : o[i + 1]] for i in range(len(o) - 1)]
 
     def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Lines:
         rows = np.asarray(rows, dtype=np.int64)
@@ -377,8 +417,13 @@ def _flat_fast(arrs: list):
     counts = np.fromiter(map(len, arrs), dtype=np.int64, count=len(arrs))
     # concatenate also accepts 1-d rows or rows of other widths; the flat shape tells them apart only
     # together with the row lengths (a 1-d row of 2 numbers has len 2 but adds 2 points' worth of scalars).
-    if flat.ndim != 2 or flat.shape[1] != 2 or flat.dtype.kind not in "fiu" or counts.sum() != len(flat) \
-            or counts.min() < 2:
+    if (
+        flat.ndim != 2
+        or flat.shape[1] != 2
+        or flat.dtype.kind not in "fiu"
+        or counts.sum() != len(flat)
+        or counts.min() < 2
+    ):
         return None, None
     offsets = np.zeros(len(arrs) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -423,6 +468,8 @@ def as_lines(x: Any) -> Lines:
     if x is None or isinstance(x, Lines):
         return _as_table(Lines, x)
     if isinstance(x, np.ndarray) and x.ndim == 2:
-        raise GeometryError(f"lines must be a sequence of (K, 2) arrays; got one array of shape {x.shape}"
-                            " (wrap a single line in a list)")
+        raise GeometryError(
+            f"lines must be a sequence of (K, 2) arrays; got one array of shape {x.shape}"
+            " (wrap a single line in a list)"
+        )
     return Lines(x)

@@ -8,6 +8,7 @@ validates all of it against the ops' own specs (params by the op's declared para
 what the op can draw), so a corrupted record is a ``ReplayError`` naming the step, the op and the field,
 never a KeyError deep inside, NaN geometry or an empty canvas.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -44,8 +45,11 @@ def _offsets() -> Param:
     one = Float(0, 0.45).check
 
     def check(v):
-        if not isinstance(v, (list, tuple)) or len(v) != 4 or \
-                not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in v):
+        if (
+            not isinstance(v, (list, tuple))
+            or len(v) != 4
+            or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in v)
+        ):
             raise ValueError(f"must be 4 [dx, dy] pairs, got {short(v)}")
         out = []
         for i, r in enumerate(v):
@@ -57,6 +61,7 @@ def _offsets() -> Param:
                     raise ValueError(f"[{i}][{j}] {e}") from None
             out.append(row)
         return out
+
     return Param(check)
 
 
@@ -66,18 +71,40 @@ def _offsets() -> Param:
 # the record's own params, so a hand-set draw (a fixed angle) replays. An op class may declare its own
 # ``draw_spec``; it takes precedence over this table. Ops missing from both fail a test.
 DRAW_SPECS: dict = {
-    "hflip": {}, "vflip": {}, "resize": {}, "smart_resize": {}, "crop": {}, "center_crop": {}, "pad": {},
-    "pad_to_multiple": {}, "grayscale": {},
+    "hflip": {},
+    "vflip": {},
+    "resize": {},
+    "smart_resize": {},
+    "crop": {},
+    "center_crop": {},
+    "pad": {},
+    "pad_to_multiple": {},
+    "grayscale": {},
     "rot90": {"k": Int(0, 3)},
     "rotate": {"angle": Float(-180, 180)},
-    "affine": {"scale": Float(0.01, 100), "angle": Float(-180, 180), "shear_x": Float(-89, 89),
-               "shear_y": Float(-89, 89), "tx": Float(-1, 1), "ty": Float(-1, 1)},
+    "affine": {
+        "scale": Float(0.01, 100),
+        "angle": Float(-180, 180),
+        "shear_x": Float(-89, 89),
+        "shear_y": Float(-89, 89),
+        "tx": Float(-1, 1),
+        "ty": Float(-1, 1),
+    },
     "perspective": {"offsets": _offsets()},
-    "random_crop": {"x": Int(0, MAX_RECORD_SIDE), "y": Int(0, MAX_RECORD_SIDE),
-                    "width": Int(1, MAX_RECORD_SIDE), "height": Int(1, MAX_RECORD_SIDE),
-                    "tries": Int(1, default=None), "fallback": Bool(default=None)},
-    "color_jitter": {"brightness": Float(0, 10, None), "contrast": Float(0, 10, None),
-                     "saturation": Float(0, 10, None), "hue": Float(-0.5, 0.5, None)},
+    "random_crop": {
+        "x": Int(0, MAX_RECORD_SIDE),
+        "y": Int(0, MAX_RECORD_SIDE),
+        "width": Int(1, MAX_RECORD_SIDE),
+        "height": Int(1, MAX_RECORD_SIDE),
+        "tries": Int(1, default=None),
+        "fallback": Bool(default=None),
+    },
+    "color_jitter": {
+        "brightness": Float(0, 10, None),
+        "contrast": Float(0, 10, None),
+        "saturation": Float(0, 10, None),
+        "hue": Float(-0.5, 0.5, None),
+    },
     "gamma": {"gamma": Float(0.01, 10)},
     "gaussian_blur": {"sigma": Float(0.01, 50)},
     "gaussian_noise": {"std": Float(0, 1), "seed": Int(0, 2**63 - 1)},
@@ -100,6 +127,7 @@ class CheckedRecord:
     """A record that passed ``check_record``: sizes as int tuples, steps as (op instance, draw) pairs,
     ``matrix`` the record's (None when a replay record leaves it out), ``forward`` the map the steps make
     from the forward input to the forward output."""
+
     input_size: tuple
     output_size: tuple
     matrix: np.ndarray | None
@@ -142,8 +170,13 @@ def _given(cls, params: dict) -> dict:
 
     def at_default(k, v):
         p = spec.get(k)
-        return p is not None and p.default is not REQUIRED and isinstance(v, bool) == isinstance(p.default, bool) \
+        return (
+            p is not None
+            and p.default is not REQUIRED
+            and isinstance(v, bool) == isinstance(p.default, bool)
             and _equal(v, p.default)
+        )
+
     return {k: v for k, v in params.items() if not at_default(k, v)}
 
 
@@ -174,8 +207,9 @@ def check_record(record: Any, use: str = "replay") -> CheckedRecord:
             raise ReplayError(f"{where}: record is missing {k!r}")
     version = record["version"]
     if isinstance(version, bool) or not isinstance(version, (int, float)) or version != RECORD_VERSION:
-        raise ReplayError(f"{where}: record.version {short(version)} is not one this geoaug reads "
-                          f"(version {RECORD_VERSION})")
+        raise ReplayError(
+            f"{where}: record.version {short(version)} is not one this geoaug reads (version {RECORD_VERSION})"
+        )
     inverted = record.get("inverted", False)
     if not isinstance(inverted, bool):
         raise ReplayError(f"{where}: record.inverted must be true or false, got {short(inverted)}")
@@ -200,19 +234,31 @@ def check_record(record: Any, use: str = "replay") -> CheckedRecord:
             a, size = op.transform(d, size)
             forward = a @ forward
             if max(size) > MAX_RECORD_SIDE:
-                raise ReplayError(f"{where} step {i} (op {op.name!r}): makes a {size[0]}x{size[1]} canvas, "
-                                  f"beyond {MAX_RECORD_SIDE} px a side (params or draw corrupted?)")
+                raise ReplayError(
+                    f"{where} step {i} (op {op.name!r}): makes a {size[0]}x{size[1]} canvas, "
+                    f"beyond {MAX_RECORD_SIDE} px a side (params or draw corrupted?)"
+                )
     end, end_key = (in_size, "input_size") if inverted else (out_size, "output_size")
     if end is not None and tuple(size) != end:
         raise ReplayError(f"{where}: record.{end_key} {list(end)} is not the size its steps make {list(size)}")
     if matrix is not None:
         expect = np.linalg.inv(forward) if inverted else forward
         if not (np.abs(matrix - expect) <= 1e-9 * (1.0 + np.abs(expect))).all():
-            raise ReplayError(f"{where}: record.matrix does not match the matrix its steps make (a draw or the "
-                              f"matrix edited?): {short(np.round(matrix, 6).tolist())} vs "
-                              f"{short(np.round(expect, 6).tolist())}")
-    return CheckedRecord(in_size, out_size if out_size is not None else tuple(size), matrix, steps, quad_clip,
-                         quad_order, inverted, forward)
+            raise ReplayError(
+                f"{where}: record.matrix does not match the matrix its steps make (a draw or the "
+                f"matrix edited?): {short(np.round(matrix, 6).tolist())} vs "
+                f"{short(np.round(expect, 6).tolist())}"
+            )
+    return CheckedRecord(
+        in_size,
+        out_size if out_size is not None else tuple(size),
+        matrix,
+        steps,
+        quad_clip,
+        quad_order,
+        inverted,
+        forward,
+    )
 
 
 def steps_json(steps) -> list:
@@ -222,8 +268,7 @@ def steps_json(steps) -> list:
 
 def _step(where, i, s):
     if not isinstance(s, dict):
-        raise ReplayError(f"{where} step {i}: must be a mapping with 'op', 'params' and 'draw', "
-                          f"got {short(s)}")
+        raise ReplayError(f"{where} step {i}: must be a mapping with 'op', 'params' and 'draw', got {short(s)}")
     name = s.get("op")
     label = _Label(where, i, name)
     for k in s:
@@ -298,8 +343,10 @@ def _size(where, name, v) -> tuple:
         if isinstance(x, float) and math.isfinite(x) and x.is_integer():
             x = int(x)
         if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not 1 <= x <= MAX_RECORD_SIDE:
-            raise ReplayError(f"{where}: record.{name}[{i}] ({'width' if i == 0 else 'height'}) must be an "
-                              f"integer in [1, {MAX_RECORD_SIDE}], got {short(x)}")
+            raise ReplayError(
+                f"{where}: record.{name}[{i}] ({'width' if i == 0 else 'height'}) must be an "
+                f"integer in [1, {MAX_RECORD_SIDE}], got {short(x)}"
+            )
         out.append(int(x))
     return tuple(out)
 
@@ -322,14 +369,22 @@ def _matrix(where, v) -> np.ndarray:
 
 
 # ---- inverse ----------------------------------------------------------------------------------------
-def inverse(record: dict, boxes: Any = None, quads: Any = None, lines: Any = None, *, quad_order: str | None = None,
-            quad_clip: str | None = None) -> Result:
+def inverse(
+    record: dict,
+    boxes: Any = None,
+    quads: Any = None,
+    lines: Any = None,
+    *,
+    quad_order: str | None = None,
+    quad_clip: str | None = None,
+) -> Result:
     """Geometry in the output frame of ``record`` -> its input frame, clipped to the input image exactly as
     the forward pass clips (``quad_clip`` and ``quad_order``: the forward pass's, from the record, unless
     given). Returns a Result whose ``image`` is None and whose ``replay`` is the record inverted (inverting
     that maps forward again). What comes back, per kind, is stated in the README ("Undo, replay,
     predictions")."""
     from .pipeline import Result
+
     rec = check_record(record, "inverse")
     quad_order = rec.quad_order if quad_order is None else quad_order
     quad_clip = rec.quad_clip if quad_clip is None else quad_clip
@@ -344,7 +399,14 @@ def inverse(record: dict, boxes: Any = None, quads: Any = None, lines: Any = Non
     b = clip_boxes(map_boxes(as_boxes(boxes), inv), w, h, report)
     q = clip_quads(map_quads(as_quads(quads), inv, quad_order), w, h, report, policy=quad_clip)
     ln = clip_lines(map_lines(as_lines(lines), inv), w, h, report)
-    out = {"version": RECORD_VERSION, "input_size": list(rec.output_size), "output_size": [w, h],
-           "matrix": inv.tolist(), "steps": steps_json(rec.steps),
-           "quad_clip": quad_clip, "quad_order": quad_order, "inverted": not rec.inverted}
+    out = {
+        "version": RECORD_VERSION,
+        "input_size": list(rec.output_size),
+        "output_size": [w, h],
+        "matrix": inv.tolist(),
+        "steps": steps_json(rec.steps),
+        "quad_clip": quad_clip,
+        "quad_order": quad_order,
+        "inverted": not rec.inverted,
+    }
     return Result(None, b, q, ln, inv, (w, h), tuple(rec.output_size), report, out)

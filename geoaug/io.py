@@ -2,6 +2,7 @@
 many pixels as the plan needs (JPEGs at 1/2, 1/4 or 1/8 through libjpeg's DCT scaling), reporting the
 exact scale so coordinates stay exact. ``to_rgb8`` turns any PIL mode into RGB uint8; ``probe_image``
 checks a file from its header and tail without decoding it."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from .errors import ImageError
 REDUCTIONS = (8, 4, 2)
 _STRAIGHT_ALPHA = ("RGBA", "LA", "PA")
 _PREMULTIPLIED_ALPHA = ("RGBa", "La")
-_TAIL_BYTES = 4096          # covers an end marker followed by a little NUL padding
+_TAIL_BYTES = 4096  # covers an end marker followed by a little NUL padding
 
 
 def to_rgb8(im: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
@@ -63,7 +64,7 @@ def _stretch(arr: np.ndarray) -> np.ndarray:
     if hi > lo:
         out = np.rint((np.clip(a, lo, hi) - lo) * (255.0 / (hi - lo)))
     else:
-        out = np.where(a > 0, 255.0, 0.0)   # also sends +inf to 255 and -inf to 0
+        out = np.where(a > 0, 255.0, 0.0)  # also sends +inf to 255 and -inf to 0
     out[np.isnan(a)] = 0
     out = out.astype(np.uint8)
     return np.ascontiguousarray(np.broadcast_to(out[..., None], out.shape + (3,)))
@@ -113,21 +114,23 @@ def probe_image(path: str | os.PathLike[str], decode: bool = False) -> ImageInfo
 
 @dataclass
 class Decoded:
-    image: np.ndarray          # HxWx3 uint8 RGB
-    scale: float               # decoded = original * scale (1, 1/2, 1/4 or 1/8)
-    original_size: tuple       # (width, height) of the file's full-resolution image
+    image: np.ndarray  # HxWx3 uint8 RGB
+    scale: float  # decoded = original * scale (1, 1/2, 1/4 or 1/8)
+    original_size: tuple  # (width, height) of the file's full-resolution image
 
 
 class ImageSource:
     """An image file opened for its header only: ``size`` costs no decoding.
 
-        with ImageSource(path, record="train.jsonl:17") as src:
-            plan = aug.plan(src.size, boxes=boxes, seed=seed)
-            dec = src.decode(min_scale=required_scale(plan))
-            res = aug.replay(plan, dec.image, boxes=boxes, frame=dec.original_size, image_scale=dec.scale)
+    with ImageSource(path, record="train.jsonl:17") as src:
+        plan = aug.plan(src.size, boxes=boxes, seed=seed)
+        dec = src.decode(min_scale=required_scale(plan))
+        res = aug.replay(plan, dec.image, boxes=boxes, frame=dec.original_size, image_scale=dec.scale)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, record: str = "", background: tuple[int, int, int] = (255, 255, 255)) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, record: str = "", background: tuple[int, int, int] = (255, 255, 255)
+    ) -> None:
         self.path, self.where, self.background = path, f"{record}: " if record else "", background
         try:
             self._im = Image.open(path)

@@ -4,6 +4,7 @@ Frame: an image of width W and height H covers [0, W] x [0, H]; pixel (i, j) is 
 centred on (i + 0.5, j + 0.5). OpenCV indexes pixel centres as integers, so a matrix A on our frame
 becomes ``T(-0.5) @ A @ T(+0.5)`` on OpenCV's.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -65,7 +66,11 @@ def index_map(a: np.ndarray, tol: float = 1e-9):
         return None
     lin = a[:2, :2]
     r = np.rint(lin)
-    if np.abs(lin - r).max() > tol or np.abs(np.abs(r).sum(axis=0) - 1).max() > 0 or np.abs(np.abs(r).sum(axis=1) - 1).max() > 0:
+    if (
+        np.abs(lin - r).max() > tol
+        or np.abs(np.abs(r).sum(axis=0) - 1).max() > 0
+        or np.abs(np.abs(r).sum(axis=1) - 1).max() > 0
+    ):
         return None
     t = a[:2, 2]
     rt = np.rint(t)

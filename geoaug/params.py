@@ -4,6 +4,7 @@ Also the bounds on a config as a whole (``check_config_size``, ``bounded``): con
 less trusted places, and a few hundred bytes of YAML aliases can stand for 10^9 values. Every walk over a config
 is paid for by the budget below before anything else looks at it, and every value an error message shows goes
 through ``short``, which never builds the full repr of a big or deeply shared value."""
+
 from __future__ import annotations
 
 import contextlib
@@ -38,14 +39,14 @@ def short(v, limit: int = SHORT) -> str:
     """``repr(v)`` cut to about ``limit`` characters, built from at most a few items per level: never the full
     repr of a long string, a huge integer, or a big or shared (aliased) structure."""
     s = _short(v, 2, limit)
-    return s if len(s) <= limit else s[:max(limit - 3, 1)] + "..."
+    return s if len(s) <= limit else s[: max(limit - 3, 1)] + "..."
 
 
 def _short(v, level, limit):
     if v is None or isinstance(v, (bool, float)):
         return repr(v)
     if isinstance(v, int):
-        if -10**30 < v < 10**30:
+        if -(10**30) < v < 10**30:
             return repr(v)
         return f"<{'-' if v < 0 else ''}integer of ~{int(v.bit_length() * 0.30103) + 1} digits>"
     if isinstance(v, (str, bytes)):
@@ -57,8 +58,11 @@ def _short(v, level, limit):
         if level <= 0:
             return f"{o}...{c}"
         items = islice(v.items(), SHORT_ITEMS) if isinstance(v, dict) else islice(v, SHORT_ITEMS)
-        parts = [f"{_short(k, 0, 20)}: {_short(x, level - 1, 20)}" for k, x in items] if isinstance(v, dict) \
+        parts = (
+            [f"{_short(k, 0, 20)}: {_short(x, level - 1, 20)}" for k, x in items]
+            if isinstance(v, dict)
             else [_short(x, level - 1, 20) for x in items]
+        )
         if len(v) > SHORT_ITEMS:
             parts.append(f"... ({len(v)} items)")
         return o + ", ".join(parts) + ("," if c == ")" and len(v) == 1 else "") + c
@@ -83,12 +87,16 @@ def check_config_size(cfg, where: str = "") -> None:
         v, depth, trail = stack.pop()
         if isinstance(v, (list, tuple, dict, set, frozenset)):
             if depth > MAX_CONFIG_DEPTH:
-                raise ConfigError(f"{where}config nests deeper than {MAX_CONFIG_DEPTH} levels{_at(cfg, trail)} (a "
-                                  f"recursive YAML alias or reference?); geoaug refuses it")
+                raise ConfigError(
+                    f"{where}config nests deeper than {MAX_CONFIG_DEPTH} levels{_at(cfg, trail)} (a "
+                    f"recursive YAML alias or reference?); geoaug refuses it"
+                )
             n += len(v) * (2 if isinstance(v, dict) else 1)
             if n > MAX_CONFIG_VALUES:
-                raise ConfigError(f"{where}config too large{_at(cfg, trail)}: more than {MAX_CONFIG_VALUES:,} values "
-                                  f"once YAML aliases and shared references are expanded; geoaug refuses it")
+                raise ConfigError(
+                    f"{where}config too large{_at(cfg, trail)}: more than {MAX_CONFIG_VALUES:,} values "
+                    f"once YAML aliases and shared references are expanded; geoaug refuses it"
+                )
             if isinstance(v, dict):
                 stack.extend((k, depth + 1, trail) for k in v if isinstance(k, (tuple, frozenset)))
                 stack.extend((x, depth + 1, (trail, k, x)) for k, x in v.items())
@@ -106,11 +114,18 @@ def _at(root, trail, limit=100) -> str:
         steps.append((key, value))
     text = _op_label(root).strip()[1:-1]  # "op 'rotate'" for an op's own config
     for key, value in reversed(steps):
-        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text and isinstance(key, str) \
-            else key if isinstance(key, str) else f"[{short(key, 20)}]"
+        text += (
+            f"[{key}]"
+            if isinstance(key, int)
+            else f".{key}"
+            if text and isinstance(key, str)
+            else key
+            if isinstance(key, str)
+            else f"[{short(key, 20)}]"
+        )
         text += _op_label(value)
         if len(text) > limit:
-            return f" at {text[:limit - 3]}..."
+            return f" at {text[: limit - 3]}..."
     return f" at {text}" if text else ""
 
 
@@ -165,6 +180,7 @@ def Float(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="") -> Param:
         if not lo <= v <= hi:
             raise ValueError(f"must be in [{lo:g}, {hi:g}], got {v:g}")
         return v
+
     return Param(check, default, doc)
 
 
@@ -179,6 +195,7 @@ def Int(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", optional=False) -> 
         if not lo <= v <= hi:
             raise ValueError(f"must be in [{lo:g}, {hi:g}], got {short(v)}")
         return v
+
     return Param(check, default, doc)
 
 
@@ -187,6 +204,7 @@ def Bool(default=REQUIRED, doc="") -> Param:
         if not isinstance(v, bool):
             raise ValueError(f"must be true or false, got {short(v)}")
         return v
+
     return Param(check, default, doc)
 
 
@@ -197,12 +215,15 @@ def Choice(options, default=REQUIRED, doc="") -> Param:
         if not any(type(v) is type(o) and v == o for o in options):
             raise ValueError(f"must be one of {list(options)}, got {short(v)}")
         return v
+
     return Param(check, default, doc)
 
 
-def Range(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", from_scalar=None, integer=False,
-          optional=False) -> Param:
+def Range(
+    lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", from_scalar=None, integer=False, optional=False
+) -> Param:
     """A [low, high] pair sampled uniformly. ``from_scalar`` turns a single number into a pair."""
+
     def check(v):
         if v is None and optional:
             return None
@@ -221,6 +242,7 @@ def Range(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", from_scalar=None,
         if a < lo or b > hi:
             raise ValueError(f"must lie within [{lo:g}, {hi:g}], got [{a:g}, {b:g}]")
         return [a, b]
+
     return Param(check, default, doc)
 
 
@@ -232,6 +254,7 @@ def Fill(default=0, doc="border fill: a number or one per channel") -> Param:
     checked when the image is known; what no supported image could take is refused here: NaN or inf, a
     value beyond float32, anything but a number, and lists of other lengths than 1, 3 or 4 (geoaug images
     have 1, 3 or 4 channels). A one-value list is that number, for any channel count."""
+
     def one(x):
         x = float(_num(x, FILL_WHAT))
         if abs(x) > _FLOAT32_MAX:
@@ -247,6 +270,7 @@ def Fill(default=0, doc="border fill: a number or one per channel") -> Param:
             vals = [one(x) for x in v]
             return vals[0] if len(vals) == 1 else vals
         return one(v)
+
     return Param(check, default, doc)
 
 

@@ -1,5 +1,6 @@
 """The pipeline: plan every op's draw, fold runs of geometric ops into one matrix, warp once per run,
 move geometry through the same matrices, clip once at each canvas that really exists, filter, report."""
+
 from __future__ import annotations
 
 import copy
@@ -65,8 +66,8 @@ class Result:
     quads: Quads
     lines: Lines
     matrix: np.ndarray
-    size: tuple                # (width, height) of the output canvas
-    input_size: tuple          # (width, height) of the input image
+    size: tuple  # (width, height) of the output canvas
+    input_size: tuple  # (width, height) of the input image
     report: Report = field(default_factory=Report)
     replay: dict = field(default_factory=dict)
     _pipeline: object = None
@@ -76,9 +77,16 @@ class Result:
         ``quad_clip`` and ordered by its ``quad_order`` (as the forward pass). What comes back, per kind: README,
         "Undo, replay, predictions"."""
         from .inverse import inverse as _inv
+
         p = self._pipeline
-        return _inv(self.replay, boxes=boxes, quads=quads, lines=lines,
-                    quad_order=getattr(p, "quad_order", None), quad_clip=getattr(p, "quad_clip", None))
+        return _inv(
+            self.replay,
+            boxes=boxes,
+            quads=quads,
+            lines=lines,
+            quad_order=getattr(p, "quad_order", None),
+            quad_clip=getattr(p, "quad_clip", None),
+        )
 
 
 def _image_size(arr):
@@ -89,9 +97,20 @@ class Pipeline:
     """Composable, fused augmentation. ``Pipeline(ops, filters=..., fuse=True)``; call it on an image and
     its boxes, quads and lines. ``ops`` are op instances or ``{"name", "params"}`` mappings."""
 
-    def __init__(self, ops=(), *, filters=None, fuse: bool = True, fill=0, interpolation: str = "linear",
-                 quad_order: str = "clockwise", quad_clip: str = "clamp", input_outside: str = "clip",
-                 enabled: bool = True, _where: str = ""):
+    def __init__(
+        self,
+        ops=(),
+        *,
+        filters=None,
+        fuse: bool = True,
+        fill=0,
+        interpolation: str = "linear",
+        quad_order: str = "clockwise",
+        quad_clip: str = "clamp",
+        input_outside: str = "clip",
+        enabled: bool = True,
+        _where: str = "",
+    ):
         # Every value is checked here, at build, within the config budget (see geoaug.params.bounded): nothing
         # is left to fail at call time or to be silently ignored.
         with bounded({"ops": ops, "filters": filters, "fill": fill}, _where):
@@ -107,10 +126,12 @@ class Pipeline:
                 raise ValueError("must be a number or a list of 1, 3 or 4 numbers, got None")
         except ValueError as e:
             raise ConfigError(f"{_where}fill {e}") from None
-        for name, val, allowed in (("interpolation", interpolation, tuple(INTERPOLATIONS)),
-                                   ("quad_order", quad_order, ("clockwise", "keep")),
-                                   ("quad_clip", quad_clip, QUAD_CLIP_POLICIES),
-                                   ("input_outside", input_outside, ("clip", "error"))):
+        for name, val, allowed in (
+            ("interpolation", interpolation, tuple(INTERPOLATIONS)),
+            ("quad_order", quad_order, ("clockwise", "keep")),
+            ("quad_clip", quad_clip, QUAD_CLIP_POLICIES),
+            ("input_outside", input_outside, ("clip", "error")),
+        ):
             if not isinstance(val, str) or val not in allowed:
                 raise ConfigError(f"{_where}{name} must be one of {list(allowed)}, got {short(val)}")
         for name, flag in (("fuse", fuse), ("enabled", enabled)):
@@ -124,8 +145,7 @@ class Pipeline:
         return f"Pipeline({self.ops}, fuse={self.fuse})"
 
     # ---- public entry points -------------------------------------------------------------------
-    def __call__(self, image, boxes=None, quads=None, lines=None, seed=None, *, frame=None,
-                 image_scale=None) -> Result:
+    def __call__(self, image, boxes=None, quads=None, lines=None, seed=None, *, frame=None, image_scale=None) -> Result:
         """Augment ``image`` and its geometry. ``frame=(W, H)``: the geometry is in the frame of a W x H
         original of which ``image`` is a scaled copy (e.g. a JPEG decoded at 1/2, ``image_scale=0.5``;
         default: the ratio of the sizes). Draws and result are those of the original; the scale folds into
@@ -138,10 +158,13 @@ class Pipeline:
         size = self._frame(arr, frame)
         tables, report = self._intake(size, boxes, quads, lines)
         steps = self._draw(size, tables, seed)
-        return self._execute(arr, restore, tables, report, steps, size, image_scale,
-                             ops=self.ops if self.enabled else ())
+        return self._execute(
+            arr, restore, tables, report, steps, size, image_scale, ops=self.ops if self.enabled else ()
+        )
 
-    def plan(self, size: tuple[int, int], boxes: Any = None, quads: Any = None, lines: Any = None, seed: Any = None) -> dict:
+    def plan(
+        self, size: tuple[int, int], boxes: Any = None, quads: Any = None, lines: Any = None, seed: Any = None
+    ) -> dict:
         """Draw every op for an image of ``size=(W, H)`` without touching pixels; returns the replay record
         (``matrix``, ``output_size``, ``steps``). Lets a loader decide how much of the image to decode
         before decoding it, then ``replay`` the plan on what it decoded."""
@@ -155,8 +178,20 @@ class Pipeline:
                 total = a @ total
         return _record(size, out, total, steps, self)
 
-    def replay(self, record: dict, image, boxes=None, quads=None, lines=None, *, frame=None,
-               image_scale=None, fill=None, interpolation: str | None = None, pixel_ops: bool = True) -> Result:
+    def replay(
+        self,
+        record: dict,
+        image,
+        boxes=None,
+        quads=None,
+        lines=None,
+        *,
+        frame=None,
+        image_scale=None,
+        fill=None,
+        interpolation: str | None = None,
+        pixel_ops: bool = True,
+    ) -> Result:
         """Re-apply exactly the draws of ``record`` (a result's ``.replay`` or a ``plan``) to another image of
         the same size (or, with ``frame``, a scaled copy of one). The record is checked first: a malformed one
         is a ``ReplayError`` naming the step, op and field.
@@ -261,8 +296,11 @@ class Pipeline:
         total = np.eye(3)
         size = in_size
         # pixels of `arr` in the frame: identity unless the image is a scaled copy of the frame
-        image_from_frame = M.scale(arr.shape[1] / in_size[0], arr.shape[0] / in_size[1]) if image_scale is None \
+        image_from_frame = (
+            M.scale(arr.shape[1] / in_size[0], arr.shape[0] / in_size[1])
+            if image_scale is None
             else M.scale(image_scale, image_scale)
+        )
         boxes, quads, lines = tables
         mapped = False
         pending: list = []  # pixel stages waiting to run, so adjacent tone curves fold into one pass
@@ -282,8 +320,14 @@ class Pipeline:
                 fill = op.fill if op.fill is not None else fill
             fill = self.fill if fill is None else fill
             border = fill_value(fill, arr.shape[2], arr.dtype, unit)
-            arr = warp(arr, a @ np.linalg.inv(image_from_frame), size, interpolation=self.interpolation,
-                       border=border, clip=(0.0, 1.0) if unit else None)
+            arr = warp(
+                arr,
+                a @ np.linalg.inv(image_from_frame),
+                size,
+                interpolation=self.interpolation,
+                border=border,
+                clip=(0.0, 1.0) if unit else None,
+            )
             image_from_frame = np.eye(3)
             arr = _run_post(arr, post, canvases, a, size, border, src)
             total = a @ total
@@ -297,10 +341,15 @@ class Pipeline:
         # no geometric op ran on a scaled copy of the frame: bring its pixels to the frame (a diagonal matrix;
         # np.allclose costs ~30 us a call)
         if abs(image_from_frame[0, 0] - 1) > 1e-9 or abs(image_from_frame[1, 1] - 1) > 1e-9:
-            arr = warp(arr, np.linalg.inv(image_from_frame), size, interpolation=self.interpolation,
-                       clip=(0.0, 1.0) if unit else None)
+            arr = warp(
+                arr,
+                np.linalg.inv(image_from_frame),
+                size,
+                interpolation=self.interpolation,
+                clip=(0.0, 1.0) if unit else None,
+            )
         if np.may_share_memory(arr, src):  # nothing made a new array (an identity pipeline): hand back a copy,
-            arr = np.array(arr)             # so writing into the result never reaches the caller's image
+            arr = np.array(arr)  # so writing into the result never reaches the caller's image
         if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
             boxes, quads, lines = (t.take(np.arange(len(t))) for t in (boxes, quads, lines))
         if self.quad_order == "clockwise":
@@ -450,6 +499,7 @@ class _NoPixels(Op):
     """A pixel step a replay leaves out (``pixel_ops=False``): no stages, but the step's place in the schedule
     (a blur or jpeg ends a fused run; a pointwise op rides along and keeps later fill exact), so a target's
     geometry and fill land exactly where the image's did. Not a pixel op: nothing reads the target's values."""
+
     kind = "skipped"
 
     def __init__(self, op):  # no validation: the op it stands for was built from checked params
@@ -477,8 +527,10 @@ def _check_fills(steps, pipeline_fill, channels):
         f = op.fill if op.fill is not None else pipeline_fill
         if isinstance(f, (list, tuple)) and len(f) != channels:
             whose = f"step {i} (op {op.name!r})" if op.fill is not None else "the pipeline's"
-            raise ImageError(f"replay: {whose} fill {list(f)} has {len(f)} values for a target of {channels} "
-                             f"channel(s); give replay(..., fill=...) for this target (e.g. fill=0 for a mask)")
+            raise ImageError(
+                f"replay: {whose} fill {list(f)} has {len(f)} values for a target of {channels} "
+                f"channel(s); give replay(..., fill=...) for this target (e.g. fill=0 for a mask)"
+            )
 
 
 def _raise_if_outside(t, w, h):

@@ -6,6 +6,7 @@ Input is an image, or a JSONL of training records (one per line, paths relative 
                                            {"label": "EXIT", "quad": [[x, y], [x, y], [x, y], [x, y]]},
                                            {"label": "lane", "line": [[x, y], [x, y], ...]}]}
 """
+
 from __future__ import annotations
 
 import math
@@ -73,10 +74,15 @@ def read_samples(path) -> list[Sample]:
     for _, where, rec in iter_jsonl(path):
         img_path, geo = parse_record(rec, where, path.parent)
         image = load_image(img_path, where)
-        samples.append(Sample(img_path.name, image,
-                              Boxes(np.reshape(geo["boxes"][0], (-1, 4)), label=geo["boxes"][1]),
-                              Quads(np.reshape(geo["quads"][0], (-1, 4, 2)), label=geo["quads"][1]),
-                              Lines(geo["lines"][0], label=geo["lines"][1])))
+        samples.append(
+            Sample(
+                img_path.name,
+                image,
+                Boxes(np.reshape(geo["boxes"][0], (-1, 4)), label=geo["boxes"][1]),
+                Quads(np.reshape(geo["quads"][0], (-1, 4, 2)), label=geo["quads"][1]),
+                Lines(geo["lines"][0], label=geo["lines"][1]),
+            )
+        )
     if not samples:
         raise RecordError(f"{path}: no records")
     return samples
@@ -129,9 +135,19 @@ def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np
     tw, th = max(1, round(w * s)), max(1, round(h * s))
     a = M.scale(tw / w, th / h)  # exactly what cv2.resize does to the frame
     img = as_rgb8(res.image)
-    img = np.asarray(Image.fromarray(img).resize((tw, th), Image.Resampling.BILINEAR if s > 1 else Image.Resampling.BOX))
-    vis = draw(img, boxes=map_boxes(res.boxes, a), quads=map_quads(res.quads, a, "keep"),
-               lines=map_lines(res.lines, a), colours=colours, thickness=2, font_size=11, show_labels="first")
+    img = np.asarray(
+        Image.fromarray(img).resize((tw, th), Image.Resampling.BILINEAR if s > 1 else Image.Resampling.BOX)
+    )
+    vis = draw(
+        img,
+        boxes=map_boxes(res.boxes, a),
+        quads=map_quads(res.quads, a, "keep"),
+        lines=map_lines(res.lines, a),
+        colours=colours,
+        thickness=2,
+        font_size=11,
+        show_labels="first",
+    )
     head = f"#{view} {sample_name} {w}x{h}"
     dropped = len(res.report.dropped)
     if dropped:
@@ -139,8 +155,15 @@ def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np
     return vis, [head] + caption(res)
 
 
-def contact_sheet(aug, samples: list[Sample], n: int = 16, seed: int = 0, tile_size: int = 300,
-                  columns: int | None = None, progress=None) -> Image.Image:
+def contact_sheet(
+    aug,
+    samples: list[Sample],
+    n: int = 16,
+    seed: int = 0,
+    tile_size: int = 300,
+    columns: int | None = None,
+    progress=None,
+) -> Image.Image:
     """N views, cycling through ``samples``; view i uses seed ``sample_seed(seed, 0, i)``."""
     colours = distinct_colours(lab for s in samples for lab in s.labels)
     tiles = []
@@ -166,6 +189,10 @@ def contact_sheet(aug, samples: list[Sample], n: int = 16, seed: int = 0, tile_s
         th, tw = img.shape[:2]
         sheet.paste(Image.fromarray(img), (x0 + (tile_size - tw) // 2, y0 + (tile_size - th) // 2))
         for j, line in enumerate(cap):
-            d.text((x0 + 4, y0 + tile_size + 4 + j * line_h), line, font=f,
-                   fill=(255, 255, 255) if j == 0 else (200, 200, 205))
+            d.text(
+                (x0 + 4, y0 + tile_size + 4 + j * line_h),
+                line,
+                font=f,
+                fill=(255, 255, 255) if j == 0 else (200, 200, 205),
+            )
     return sheet

@@ -9,6 +9,7 @@ the two directions are inverse within half a grid step.
     ans.boxes.xyxy, ans.boxes.fields["label"], ans.problems   # on the image the model saw
     ans.original.boxes.xyxy                                    # mapped back through the preprocessing
 """
+
 from __future__ import annotations
 
 import json
@@ -56,6 +57,7 @@ _NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
 class Problem:
     """Something in the answer that did not become geometry. ``index``: the item's position in the list
     (None for the answer as a whole)."""
+
     index: int | None
     reason: str
 
@@ -84,6 +86,7 @@ class Answer:
     """Parsed answer in pixels of the image the model saw (``size``); ``original``: the same geometry on
     the original image when a preprocessing record was given (boxes/quads/lines clipped as geoaug clips,
     points mapped and kept, ``original.points_inside`` says which lie in the image)."""
+
     boxes: Boxes
     quads: Quads
     lines: Lines
@@ -163,8 +166,11 @@ def _json_items(text: str, problems: _Problems):
         if body[pos] in "[{":
             end, depth = _nesting(body, pos)
             if depth > MAX_DEPTH:
-                problems.add(n, f"nested {depth} levels deep (at most {MAX_DEPTH} are read)"
-                                + ("" if end is not None else "; the answer ends inside it"))
+                problems.add(
+                    n,
+                    f"nested {depth} levels deep (at most {MAX_DEPTH} are read)"
+                    + ("" if end is not None else "; the answer ends inside it"),
+                )
                 if end is None:
                     return
                 n, pos = n + 1, end
@@ -231,13 +237,15 @@ def parse_answer(text: str, width: int, height: int, record: dict | None = None)
     width, height = _pixels("width", width), _pixels("height", height)
     if record is not None:
         from .inverse import check_record
+
         out = check_record(record, "inverse").output_size
         if out != (width, height):
-            raise GeometryError(f"parse_answer: record's output size {out} is not the model's image size "
-                                f"{(width, height)}")
+            raise GeometryError(
+                f"parse_answer: record's output size {out} is not the model's image size {(width, height)}"
+            )
     problems = _Problems()
     found: dict[str, tuple[list, list]] = {k: ([], []) for k in KEYS.values()}  # kind -> (coords, item dicts)
-    names: dict[str, dict] = {k: {} for k in KEYS.values()}      # kind -> extra field names, in order of appearance
+    names: dict[str, dict] = {k: {} for k in KEYS.values()}  # kind -> extra field names, in order of appearance
     scale = np.array([width / GRID, height / GRID])
     for i, item in _json_items(text, problems):
         if not isinstance(item, dict):
@@ -259,13 +267,21 @@ def parse_answer(text: str, width: int, height: int, record: dict | None = None)
                     if len(seen) < MAX_FIELDS:
                         seen[k] = None
                     else:
-                        problems.add(i, f"key {_quote(k)} not kept: at most {MAX_FIELDS} distinct keys per "
-                                        f"kind become fields")
+                        problems.add(
+                            i, f"key {_quote(k)} not kept: at most {MAX_FIELDS} distinct keys per kind become fields"
+                        )
             found[kind][0].append(arr * scale)
             found[kind][1].append(item)
     tables = {kind: _table(kind, coords, items, names[kind]) for kind, (coords, items) in found.items()}
-    ans = Answer(tables["boxes"], tables["quads"], tables["lines"], tables["points"], (width, height),
-                 problems.kept, problems_omitted=problems.omitted)
+    ans = Answer(
+        tables["boxes"],
+        tables["quads"],
+        tables["lines"],
+        tables["points"],
+        (width, height),
+        problems.kept,
+        problems_omitted=problems.omitted,
+    )
     if record is not None:
         ans.original = to_original(ans, record)
     return ans
@@ -280,8 +296,10 @@ def _pixels(name: str, v) -> int:
         except (TypeError, ValueError, OverflowError):
             ok = False
     if not ok:
-        raise GeometryError(f"parse_answer: {name} must be a positive whole number of pixels (the size of the "
-                            f"image the model saw), got {_quote(v)}")
+        raise GeometryError(
+            f"parse_answer: {name} must be a positive whole number of pixels (the size of the "
+            f"image the model saw), got {_quote(v)}"
+        )
     return int(v)
 
 
@@ -309,6 +327,7 @@ def to_original(ans: Answer, record: dict) -> Result:
     """Map a parsed answer back through a preprocessing record: a geoaug Result (image None) with
     ``points`` and ``points_inside`` added."""
     from .inverse import inverse
+
     res: Any = inverse(record, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)  # a Result; gains points below
     xy = M.apply_points(res.matrix, ans.points.xy) if len(ans.points) else np.zeros((0, 2))
     res.points = Points(xy)

@@ -1,5 +1,6 @@
 """The training-data record format, one object at a time: ``{"label": ..., "bbox" | "quad" | "line": ...}`` in
 pixel coordinates. Read by ``geoaug preview`` and by ``geoaug_train``: one place decides what is valid."""
+
 from __future__ import annotations
 
 import codecs
@@ -129,7 +130,7 @@ def _may_overflow(text: str, raw: bytes) -> bool:
     marks = raw[::_STRIDE].translate(_DIGIT_MARK)
     k = marks.find(b"0000")
     while k >= 0:
-        if raw[k * _STRIDE:(k + 3) * _STRIDE + 1].isdigit():
+        if raw[k * _STRIDE : (k + 3) * _STRIDE + 1].isdigit():
             return True
         k = marks.find(b"0000", k + 1)
     return False
@@ -154,7 +155,7 @@ def _lone_surrogate(obj):
 
 
 def _json_problem(text: str, e: json.JSONDecodeError) -> str:
-    """"<msg> at column <c>" for the line without its line ending, which would otherwise shift an error at the
+    """ "<msg> at column <c>" for the line without its line ending, which would otherwise shift an error at the
     end of the line onto "line 2, column 1" of the text json saw."""
     line = text.rstrip("\r\n")
     if line != text:
@@ -212,7 +213,7 @@ def iter_jsonl(path, error=RecordError):
     with f:
         for n, raw in enumerate(f, start=1):
             if n == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             if not raw or raw.isspace():
                 continue
             where = f"{path}:{n}"

@@ -1,4 +1,5 @@
 """Op registry keyed by the short names used in YAML (``hflip``, ``rotate``, ...)."""
+
 from __future__ import annotations
 
 import difflib
@@ -52,14 +53,17 @@ OP_KEYS = ("name", "params")
 def op_from_config(item: Any, where: str = "") -> Op:
     """``{"name": "rotate", "params": {...}}`` -> an op instance. Ops already built pass through."""
     from .ops.base import Op
+
     if isinstance(item, Op):
         return item
     if not isinstance(item, dict):
         raise ConfigError(f"{where}each op must be a mapping with 'name' and 'params', got {short(item)}")
     extra = [k for k in item if not isinstance(k, str) or k not in OP_KEYS]
     if extra:
-        raise ConfigError(f"{where}unknown key {short(extra[0])} in op {short(item.get('name'))}; "
-                          f"an op has 'name' and 'params' (put op settings under 'params')")
+        raise ConfigError(
+            f"{where}unknown key {short(extra[0])} in op {short(item.get('name'))}; "
+            f"an op has 'name' and 'params' (put op settings under 'params')"
+        )
     if "name" not in item:
         raise ConfigError(f"{where}op is missing 'name': {short(item)}")
     return make_op(item["name"], item.get("params"), where)  # params: a mapping, or null for the defaults
@@ -73,6 +77,8 @@ def available_ops() -> dict:
         name; required params have default None. Raises nothing.
     """
     from .params import REQUIRED
-    return {n: {"kind": c.kind, "params": {p: (None if s.default is REQUIRED else s.default)
-                                             for p, s in c.spec.items()}}
-            for n, c in sorted(REGISTRY.items())}
+
+    return {
+        n: {"kind": c.kind, "params": {p: (None if s.default is REQUIRED else s.default) for p, s in c.spec.items()}}
+        for n, c in sorted(REGISTRY.items())
+    }

@@ -1,4 +1,5 @@
 """What happened to the geometry: clipped, split, approximated and dropped objects, counted by reason."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -10,13 +11,13 @@ KINDS = ("boxes", "quads", "lines")
 
 @dataclass
 class Report:
-    clipped: Counter = field(default_factory=Counter)       # kind -> objects cut by a canvas edge
-    split: Counter = field(default_factory=Counter)         # kind -> extra pieces created (lines)
+    clipped: Counter = field(default_factory=Counter)  # kind -> objects cut by a canvas edge
+    split: Counter = field(default_factory=Counter)  # kind -> extra pieces created (lines)
     approximated: Counter = field(default_factory=Counter)  # kind -> clipped shapes not exactly representable
     input_clipped: Counter = field(default_factory=Counter)  # kind -> objects reaching outside the input image
-    dropped: list = field(default_factory=list)             # {"kind", "index", "reason", ...}
+    dropped: list = field(default_factory=list)  # {"kind", "index", "reason", ...}
     warnings: list = field(default_factory=list)
-    ops: list = field(default_factory=list)                 # names of the ops that ran, in order
+    ops: list = field(default_factory=list)  # names of the ops that ran, in order
 
     def drop(self, kind: str, indices: Any, reason: str, **extra: Any) -> None:
         for i in indices:
@@ -37,6 +38,12 @@ class Report:
         return "; ".join(parts) or "nothing clipped or dropped"
 
     def as_dict(self) -> dict:
-        return {"clipped": dict(self.clipped), "split": dict(self.split), "approximated": dict(self.approximated),
-                "input_clipped": dict(self.input_clipped), "dropped": list(self.dropped),
-                "warnings": list(self.warnings), "ops": list(self.ops)}
+        return {
+            "clipped": dict(self.clipped),
+            "split": dict(self.split),
+            "approximated": dict(self.approximated),
+            "input_clipped": dict(self.input_clipped),
+            "dropped": list(self.dropped),
+            "warnings": list(self.warnings),
+            "ops": list(self.ops),
+        }

@@ -1,4 +1,5 @@
 """Per-sample seeds that depend on what is drawn, never on which worker draws it."""
+
 from __future__ import annotations
 
 from typing import Any

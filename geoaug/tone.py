@@ -1,5 +1,6 @@
 """Pixel stages: tone curves (brightness, contrast, gamma) folded into one lookup pass, other stages run as
 given. A ``region`` limits what contrast's mean reads to the pixels that were image at that point."""
+
 from __future__ import annotations
 
 import cv2
@@ -98,8 +99,9 @@ def _histograms(arr, n, region=None):
     channels = range(3 if arr.shape[2] >= 3 else arr.shape[2])
     arr, mask = (arr, None) if region is None else region.select(arr)
     if n == 256:
-        return np.stack([cv2.calcHist([arr], [i], mask, [256], [0, 256]).reshape(-1)
-                         for i in channels]).astype(np.float64)
+        return np.stack([cv2.calcHist([arr], [i], mask, [256], [0, 256]).reshape(-1) for i in channels]).astype(
+            np.float64
+        )
     pick = (lambda c: c.ravel()) if mask is None else (lambda c: c[mask > 0])
     return np.stack([np.bincount(pick(arr[..., i]), minlength=n) for i in channels]).astype(np.float64)
 

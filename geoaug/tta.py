@@ -13,6 +13,7 @@ policy: NMS, voting, averaging).
     tta.boxes.xyxy, tta.boxes.fields["view"]     # all views' boxes on the original image
     tta.views[3].boxes                           # view 3 alone, on the original image
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class TTAResult:
     """``views``: per view, a geoaug Result (image None) with the predictions on the original image.
     ``boxes``/``quads``/``lines``: every view's predictions in one table each, ``fields["view"]`` saying
     which view. ``augmented``: the forward results (the views' images and replay records)."""
+
     views: list
     boxes: Boxes
     quads: Quads
@@ -47,24 +49,32 @@ def _prediction_tables(pred, where: str) -> dict:
     """dict of arrays/tables or anything with .boxes/.quads/.lines -> {kind: table}. A dict may carry
     ``labels`` / ``scores`` (or any other per-row list) under "<kind>_<field>" or, with one kind, plain."""
     if isinstance(pred, dict):
-        unknown = [k for k in pred if k not in KINDS and not any(k.startswith(f"{kd}_") for kd in KINDS)
-                   and k not in ("labels", "scores")]
+        unknown = [
+            k
+            for k in pred
+            if k not in KINDS and not any(k.startswith(f"{kd}_") for kd in KINDS) and k not in ("labels", "scores")
+        ]
         if unknown:
-            raise GeometryError(f"{where}: unknown key {unknown[0]!r}; a prediction has boxes, quads, lines "
-                                "(and labels/scores, or <kind>_<field> like boxes_scores)")
+            raise GeometryError(
+                f"{where}: unknown key {unknown[0]!r}; a prediction has boxes, quads, lines "
+                "(and labels/scores, or <kind>_<field> like boxes_scores)"
+            )
         get = pred.get
     else:
+
         def get(k, d=None):
             return getattr(pred, k, d)
+
     present = [k for k in KINDS if get(k) is not None]
     out = {}
     for kind, conv in zip(KINDS, (as_boxes, as_quads, as_lines)):
         t: Any = conv(get(kind))  # Boxes, Quads or Lines
         if isinstance(pred, dict) and get(kind) is not None and not hasattr(get(kind), "fields"):
-            extra = {k[len(kind) + 1:]: v for k, v in pred.items() if k.startswith(f"{kind}_")}
+            extra = {k[len(kind) + 1 :]: v for k, v in pred.items() if k.startswith(f"{kind}_")}
             if len(present) == 1:
-                extra.update({{"labels": "label", "scores": "score"}[k]: pred[k]
-                              for k in ("labels", "scores") if k in pred})
+                extra.update(
+                    {{"labels": "label", "scores": "score"}[k]: pred[k] for k in ("labels", "scores") if k in pred}
+                )
             t = t.take(np.arange(len(t)))  # a copy we may add fields to
             for name, vals in extra.items():
                 if len(vals) != len(t):
@@ -92,7 +102,15 @@ def _concat(tables: list, view_ids: list, cls):
     return cls(geo, index=index, visibility=vis, _validate=False, **fields)
 
 
-def predict_tta(predict_fn: Callable[[Any], Any], image: np.ndarray, aug: Pipeline, n: int = 8, seed: int = 0, *, include_original: bool = False) -> TTAResult:
+def predict_tta(
+    predict_fn: Callable[[Any], Any],
+    image: np.ndarray,
+    aug: Pipeline,
+    n: int = 8,
+    seed: int = 0,
+    *,
+    include_original: bool = False,
+) -> TTAResult:
     """Run ``predict_fn`` on ``n`` augmented views of ``image`` and map its predictions back.
 
     predict_fn(view_image) returns geometry in pixels of the view: a dict
@@ -117,6 +135,7 @@ def predict_tta(predict_fn: Callable[[Any], Any], image: np.ndarray, aug: Pipeli
     """
     from .config import from_config
     from .pipeline import Pipeline
+
     if not isinstance(aug, Pipeline):
         aug = from_config(aug)
     if n < 0 or int(n) != n:
@@ -132,6 +151,7 @@ def predict_tta(predict_fn: Callable[[Any], Any], image: np.ndarray, aug: Pipeli
     for res, v in zip(forward, ids):
         tables = _prediction_tables(predict_fn(res.image), f"predict_tta view {v}")
         views.append(res.inverse(**tables))
-    merged = {kind: _concat([getattr(r, kind) for r in views], ids, cls)
-              for kind, cls in zip(KINDS, (Boxes, Quads, Lines))}
+    merged = {
+        kind: _concat([getattr(r, kind) for r in views], ids, cls) for kind, cls in zip(KINDS, (Boxes, Quads, Lines))
+    }
     return TTAResult(views, merged["boxes"], merged["quads"], merged["lines"], forward)

@@ -1,5 +1,6 @@
 """Resample an image by a 3x3 matrix into a canvas: copy when the map is a pure index map,
 area-prefilter when it shrinks, and otherwise warp once with OpenCV."""
+
 from __future__ import annotations
 
 import cv2
@@ -30,8 +31,15 @@ WIDEN_TO_4 = {(np.dtype(np.uint8), cv2.INTER_LINEAR), (np.dtype(np.uint16), cv2.
 OVERSHOOTS = ("cubic", "lanczos")
 
 
-def warp(img: np.ndarray, a: np.ndarray, out_size: tuple[int, int], *, interpolation: str = "linear",
-         border: tuple = (0.0, 0.0, 0.0, 0.0), clip: tuple | None = None) -> np.ndarray:
+def warp(
+    img: np.ndarray,
+    a: np.ndarray,
+    out_size: tuple[int, int],
+    *,
+    interpolation: str = "linear",
+    border: tuple = (0.0, 0.0, 0.0, 0.0),
+    clip: tuple | None = None,
+) -> np.ndarray:
     """Image HxWxC -> (out_h, out_w, C) with output pixel p = input at A^-1 p (our frame).
 
     ``img`` is only read. The result is a new array, except for the identity map (same canvas), which
@@ -92,7 +100,7 @@ def _reduce_whole(img: np.ndarray, kx: int, ky: int) -> np.ndarray:
     h, w = img.shape[:2]
     w2, h2 = w // kx, h // ky
     ow, oh = -(-w // kx), -(-h // ky)
-    bulk = cv2.resize(img[:h2 * ky, :w2 * kx], (w2, h2), interpolation=cv2.INTER_AREA) if w2 and h2 else None
+    bulk = cv2.resize(img[: h2 * ky, : w2 * kx], (w2, h2), interpolation=cv2.INTER_AREA) if w2 and h2 else None
     if (ow, oh) == (w2, h2):
         assert bulk is not None  # w2 == ow >= 1 and h2 == oh >= 1 for a non-empty image
         return bulk[:, :, None] if bulk.ndim == 2 else bulk
@@ -100,10 +108,10 @@ def _reduce_whole(img: np.ndarray, kx: int, ky: int) -> np.ndarray:
     if bulk is not None:
         out[:h2, :w2] = bulk.reshape(h2, w2, -1)
     if ow > w2:  # right strip, full height (bottom-right corner included)
-        strip = cv2.copyMakeBorder(img[:, w2 * kx:], 0, oh * ky - h, 0, ow * kx - w, cv2.BORDER_REPLICATE)
+        strip = cv2.copyMakeBorder(img[:, w2 * kx :], 0, oh * ky - h, 0, ow * kx - w, cv2.BORDER_REPLICATE)
         out[:, w2:] = cv2.resize(strip, (1, oh), interpolation=cv2.INTER_AREA).reshape(oh, 1, -1)
     if oh > h2 and w2:  # bottom strip
-        strip = cv2.copyMakeBorder(img[h2 * ky:, :w2 * kx], 0, oh * ky - h, 0, 0, cv2.BORDER_REPLICATE)
+        strip = cv2.copyMakeBorder(img[h2 * ky :, : w2 * kx], 0, oh * ky - h, 0, 0, cv2.BORDER_REPLICATE)
         out[h2:, :w2] = cv2.resize(strip, (w2, 1), interpolation=cv2.INTER_AREA).reshape(1, w2, -1)
     return out
 
@@ -156,7 +164,7 @@ def _copy_index_map(img, lin, t, out_size, border):
     x0, y0 = max(ox, 0), max(oy, 0)
     x1, y1 = min(ox + sw, ow), min(oy + sh, oh)
     if x1 > x0 and y1 > y0:
-        part = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+        part = src[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         out = cv2.copyMakeBorder(part, y0, oh - y1, x0, ow - x1, cv2.BORDER_CONSTANT, value=border)
         return out.reshape(oh, ow, c)
     fill = np.asarray(border[:c], dtype=np.float64).astype(img.dtype)
@@ -174,7 +182,7 @@ class Region:
         """(pixels, mask or None) covering the region, for statistics such as a mean."""
         if self.mask is not None:
             return arr, self.mask
-        return arr[self.rows[0]:self.rows[1], self.cols[0]:self.cols[1]], None
+        return arr[self.rows[0] : self.rows[1], self.cols[0] : self.cols[1]], None
 
     def fill_outside(self, arr, border) -> None:
         """Writes into ``arr``: it must be an array of ours, never the caller's image."""

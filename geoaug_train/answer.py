@@ -1,4 +1,5 @@
 """Qwen3-VL's answer format: JSON objects with integer coordinates on a 0-1000 grid of the image it sees."""
+
 from __future__ import annotations
 
 import json

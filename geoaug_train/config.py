@@ -2,6 +2,7 @@
 
 Validation happens before anything heavy is imported so that a typo costs a second, not a model load.
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,8 +44,15 @@ def _is_str(v):
 class Field:
     """One leaf of the schema: a type check, an optional choice list and a default."""
 
-    def __init__(self, check: Callable[[Any], bool], kind: str, default: Any = None, required: bool = False,
-                 choices: tuple | None = None, minimum: float | None = None):
+    def __init__(
+        self,
+        check: Callable[[Any], bool],
+        kind: str,
+        default: Any = None,
+        required: bool = False,
+        choices: tuple | None = None,
+        minimum: float | None = None,
+    ):
         self.check, self.kind, self.default, self.required = check, kind, default, required
         self.choices, self.minimum = choices, minimum
 
@@ -167,13 +175,16 @@ def _check_cross_field(cfg: dict[str, Any]) -> None:
     if tr['warmup_ratio'] > 1:
         raise ConfigError(f"training.warmup_ratio: must be in [0, 1], got {tr['warmup_ratio']}")
     if tr['lr_scheduler_type'] not in KNOWN_SCHEDULERS and tr['lr_scheduler_type'] not in _scheduler_names():
-        raise ConfigError(f"training.lr_scheduler_type: unknown scheduler {tr['lr_scheduler_type']!r}"
-                          f"{_suggest(tr['lr_scheduler_type'], _scheduler_names(), 'values')}")
+        raise ConfigError(
+            f"training.lr_scheduler_type: unknown scheduler {tr['lr_scheduler_type']!r}"
+            f"{_suggest(tr['lr_scheduler_type'], _scheduler_names(), 'values')}"
+        )
     kwargs = tr['lr_scheduler_kwargs'] or {}
     if 'min_lr' in kwargs and not _is_number(kwargs['min_lr']):
         raise ConfigError(f"training.lr_scheduler_kwargs.min_lr: expected a number, got {kwargs['min_lr']!r}")
     if tr['lr_scheduler_type'] in ('cosine_with_min_lr', 'cosine_warmup_with_min_lr') and not (
-            'min_lr' in kwargs or 'min_lr_rate' in kwargs):
+        'min_lr' in kwargs or 'min_lr_rate' in kwargs
+    ):
         raise ConfigError(f"training.lr_scheduler_kwargs: {tr['lr_scheduler_type']} needs min_lr (or min_lr_rate)")
     if not 0 <= cfg['tuner']['lora_dropout'] < 1:
         raise ConfigError(f"tuner.lora_dropout: must be in [0, 1), got {cfg['tuner']['lora_dropout']}")
@@ -183,8 +194,10 @@ def _check_cross_field(cfg: dict[str, Any]) -> None:
     if tr['packing'] and augmentation_enabled(cfg):
         # ms-swift 4.6 packs only pre-encoded datasets (packing and lazy_tokenize are exclusive): the
         # packed samples would freeze a single augmentation draw for the whole run.
-        raise ConfigError('training.packing: cannot be combined with custom.augmentation, because ms-swift packs '
-                          'pre-encoded samples and every epoch would see the same draw; set packing: false')
+        raise ConfigError(
+            'training.packing: cannot be combined with custom.augmentation, because ms-swift packs '
+            'pre-encoded samples and every epoch would see the same draw; set packing: false'
+        )
 
 
 QWEN3_VL_TOKEN_PIXELS = 32 * 32  # one image token: a 16-pixel patch, merged 2 x 2
@@ -202,8 +215,10 @@ def swift_token_limit(bound: str, env: Mapping[str, str]) -> int | None:
         if pixels:
             return int(pixels) // QWEN3_VL_TOKEN_PIXELS
     except ValueError:
-        raise ConfigError(f'environment: IMAGE_{bound.upper()}_TOKEN_NUM / {bound.upper()}_PIXELS must be integers, '
-                          f'got {tokens or pixels!r}') from None
+        raise ConfigError(
+            f'environment: IMAGE_{bound.upper()}_TOKEN_NUM / {bound.upper()}_PIXELS must be integers, '
+            f'got {tokens or pixels!r}'
+        ) from None
     return None
 
 
@@ -220,16 +235,30 @@ def resolve_pixel_limits(data: dict[str, Any], env: Mapping[str, str]) -> None:
         limit = (swift if swift is not None else QWEN_VL_UTILS_TOKENS[bound]) * QWEN3_VL_TOKEN_PIXELS
         source = 'MAX_PIXELS/IMAGE_MAX_TOKEN_NUM' if bound == 'max' else 'MIN_PIXELS/IMAGE_MIN_TOKEN_NUM'
         if bound == 'max' and data[key] > limit:
-            raise ConfigError(f'data.max_pixels: {data[key]} exceeds the {limit} pixels ms-swift allows Qwen3-VL '
-                              f'({source}); qwen_vl_utils would shrink every image again after geoaug')
+            raise ConfigError(
+                f'data.max_pixels: {data[key]} exceeds the {limit} pixels ms-swift allows Qwen3-VL '
+                f'({source}); qwen_vl_utils would shrink every image again after geoaug'
+            )
         if bound == 'min' and data[key] < limit:
-            raise ConfigError(f'data.min_pixels: {data[key]} is below the {limit} pixels ms-swift enforces '
-                              f'({source}); qwen_vl_utils would enlarge small images again after geoaug')
+            raise ConfigError(
+                f'data.min_pixels: {data[key]} is below the {limit} pixels ms-swift enforces '
+                f'({source}); qwen_vl_utils would enlarge small images again after geoaug'
+            )
 
 
-KNOWN_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',
-                    'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'cosine_warmup_with_min_lr',
-                    'warmup_stable_decay')
+KNOWN_SCHEDULERS = (
+    'linear',
+    'cosine',
+    'cosine_with_restarts',
+    'polynomial',
+    'constant',
+    'constant_with_warmup',
+    'inverse_sqrt',
+    'reduce_lr_on_plateau',
+    'cosine_with_min_lr',
+    'cosine_warmup_with_min_lr',
+    'warmup_stable_decay',
+)
 
 
 def _scheduler_names() -> list[str]:
@@ -238,6 +267,7 @@ def _scheduler_names() -> list[str]:
     names = list(KNOWN_SCHEDULERS)
     try:
         from transformers import SchedulerType
+
         names += [s.value for s in SchedulerType if s.value not in names]
     except Exception:  # the train extra is missing: `train` fails later, loudly; `render` does not need it
         pass
@@ -280,6 +310,7 @@ def load_raw(path: str) -> dict[str, Any]:
     # 100 levels), whatever the file's origin; its errors are short and name the file
     from geoaug.config import load_yaml
     from geoaug.errors import ConfigError as GeoaugConfigError
+
     try:
         raw = load_yaml(path)
     except GeoaugConfigError as e:
@@ -333,10 +364,15 @@ def validate(raw: Mapping, base_dir: str = '.') -> dict[str, Any]:
     cfg = _validate(raw, SCHEMA, '')
     ds_given = cfg['deepspeed']['config']
     resolve_paths(cfg, base_dir)
-    if cfg['deepspeed']['enabled'] and ds_given not in DEEPSPEED_PRESETS and not os.path.isfile(
-            cfg['deepspeed']['config']):
-        raise ConfigError(f'deepspeed.config: {ds_given!r} is neither one of {list(DEEPSPEED_PRESETS)} '
-                          f'nor an existing JSON file{_suggest(ds_given, DEEPSPEED_PRESETS, "values")}')
+    if (
+        cfg['deepspeed']['enabled']
+        and ds_given not in DEEPSPEED_PRESETS
+        and not os.path.isfile(cfg['deepspeed']['config'])
+    ):
+        raise ConfigError(
+            f'deepspeed.config: {ds_given!r} is neither one of {list(DEEPSPEED_PRESETS)} '
+            f'nor an existing JSON file{_suggest(ds_given, DEEPSPEED_PRESETS, "values")}'
+        )
     _check_cross_field(cfg)
     if not os.path.isdir(cfg['model']['path']):
         raise ConfigError(f"model.path: not a local checkpoint directory: {cfg['model']['path']}")

@@ -6,6 +6,7 @@ them, loads the rows with ms-swift's dataset loader and wraps them in ms-swift's
 item is what the model receives (input_ids, labels, pixel_values, image_grid_thw, ...), augmented afresh
 on every fetch with the seed (training.seed, epoch, index).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ def _swift_args(cfg: dict[str, Any], prepared: dict[str, Any], template: str):
     from swift.utils import parse_args
 
     from .swift_args import sft_args
+
     argv = sft_args(cfg, prepared)
     argv[argv.index('--template') + 1] = template
     args, rest = parse_args(SftArguments, argv)
@@ -52,8 +54,9 @@ class TrainingDataset:
         return self._lazy.dataset
 
 
-def build_dataset(config: str | dict[str, Any], split: str = 'train', *, overrides: list[str] | None = None,
-                  plain: bool = False) -> TrainingDataset:
+def build_dataset(
+    config: str | dict[str, Any], split: str = 'train', *, overrides: list[str] | None = None, plain: bool = False
+) -> TrainingDataset:
     """The dataset the trainer iterates for ``split`` ('train' or 'val'); validation is never augmented.
 
     ``plain=True`` builds ms-swift's own path on the same records instead: the stock ``qwen3_vl`` template
@@ -66,6 +69,7 @@ def build_dataset(config: str | dict[str, Any], split: str = 'train', *, overrid
     from . import template as template_mod
     from .config import adapt_to_device, load_config
     from .prepare import prepare_run
+
     cfg = load_config(config, overrides) if isinstance(config, (str, os.PathLike)) else config
     if split not in ('train', 'val') or (split == 'val' and not cfg['data']['val']):
         raise ValueError(f"split must be 'train' or 'val' (with data.val set), got {split!r}")
@@ -97,6 +101,7 @@ def _plain_row(spec_path: str, split: str):
 
     from .answer import render_answer
     from .store import RecordStore
+
     with open(spec_path, encoding='utf-8') as f:
         spec = json.load(f)
     records = RecordStore(spec['store'])[split]
@@ -110,13 +115,27 @@ def _plain_row(spec_path: str, split: str):
         if not w:  # data.check_images: off
             with Image.open(rec.image) as im:
                 w, h = im.size
+
         def table(cls, key, empty):
             objs = [o for o in rec.objects if key in o]
             return cls([o[key] for o in objs] if objs else empty, label=[o['label'] for o in objs])
-        answer = render_answer(to_grid({'boxes': table(Boxes, 'bbox', None), 'quads': table(Quads, 'quad', None),
-                                        'lines': table(Lines, 'line', ())}, w, h))
-        row['messages'] = [{'role': 'user', 'content': '<image>' + (rec.prompt or spec['prompt'])},
-                           {'role': 'assistant', 'content': answer}]
+
+        answer = render_answer(
+            to_grid(
+                {
+                    'boxes': table(Boxes, 'bbox', None),
+                    'quads': table(Quads, 'quad', None),
+                    'lines': table(Lines, 'line', ()),
+                },
+                w,
+                h,
+            )
+        )
+        row['messages'] = [
+            {'role': 'user', 'content': '<image>' + (rec.prompt or spec['prompt'])},
+            {'role': 'assistant', 'content': answer},
+        ]
         row['chat_template_kwargs'] = kwargs or None
         return row
+
     return convert

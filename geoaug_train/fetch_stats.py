@@ -13,6 +13,7 @@ not, on every rank and node) keeps its own totals in memory and writes them, who
 The stats dir is `$GEOAUG_TRAIN_STATS_DIR`, else `fetch_stats/` next to `$GEOAUG_TRAIN_SPEC` (the run's
 `<output_dir>/geoaug/`); with neither set, `record` does nothing.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -31,9 +32,9 @@ from .template import SPEC_ENV
 STATS_DIR_ENV = 'GEOAUG_TRAIN_STATS_DIR'
 STATS_SUBDIR = 'fetch_stats'
 FILE_VERSION = 1
-FLUSH_EVERY = 256     # pending fetches that force a write
+FLUSH_EVERY = 256  # pending fetches that force a write
 FLUSH_INTERVAL = 5.0  # seconds between writes while fetching
-IDLE_FLUSH = 0.5      # an idle process with pending fetches writes them after this long (checked as often)
+IDLE_FLUSH = 0.5  # an idle process with pending fetches writes them after this long (checked as often)
 # How long after the last fetch every process's totals are surely on disk (an epoch-end reader waits this long).
 SETTLE_SECONDS = 2 * IDLE_FLUSH + 0.5
 KINDS = ('boxes', 'quads', 'lines')
@@ -68,8 +69,14 @@ def _add(counts: dict[str, int], key: str, n: int) -> None:
 class FetchStats:
     """One process's totals, keyed by (split, epoch). `directory=None` keeps them in memory only."""
 
-    def __init__(self, directory: str | None = None, *, flush_every: int = FLUSH_EVERY,
-                 flush_interval: float = FLUSH_INTERVAL, idle_flush: float | None = IDLE_FLUSH):
+    def __init__(
+        self,
+        directory: str | None = None,
+        *,
+        flush_every: int = FLUSH_EVERY,
+        flush_interval: float = FLUSH_INTERVAL,
+        idle_flush: float | None = IDLE_FLUSH,
+    ):
         self.directory = directory
         self.flush_every = int(flush_every)
         self.flush_interval = float(flush_interval)
@@ -90,6 +97,7 @@ class FetchStats:
             atexit.register(self._at_exit)
             try:  # what a forked multiprocessing child (a DataLoader worker) runs on its way out; atexit is not
                 from multiprocessing import util
+
                 util.Finalize(self, self._at_exit, exitpriority=100)
             except Exception:  # pragma: no cover
                 pass
@@ -106,8 +114,11 @@ class FetchStats:
             self._last_record = now
             moved_on = key != self._last_key
             self._last_key = key
-            if self.pending >= self.flush_every or now - self._last_write >= self.flush_interval or \
-                    (moved_on and self.pending > 1):
+            if (
+                self.pending >= self.flush_every
+                or now - self._last_write >= self.flush_interval
+                or (moved_on and self.pending > 1)
+            ):
                 self._write()
             elif self._thread is None and self.idle_flush:
                 self._thread = threading.Thread(target=self._idle_loop, name='geoaug-fetch-stats', daemon=True)
@@ -129,8 +140,12 @@ class FetchStats:
         report = getattr(sample, 'report', None)
         if report is None:
             return
-        for name, counter in (('clipped', report.clipped), ('input_clipped', report.input_clipped),
-                              ('split_pieces', report.split), ('approximated', report.approximated)):
+        for name, counter in (
+            ('clipped', report.clipped),
+            ('input_clipped', report.input_clipped),
+            ('split_pieces', report.split),
+            ('approximated', report.approximated),
+        ):
             if counter:
                 counts = e[name]
                 for kind, n in counter.items():
@@ -146,8 +161,13 @@ class FetchStats:
 
     # -- writing ------------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {'version': FILE_VERSION, 'host': self.host, 'pid': self.pid, 'time': time.time(),
-                'stats': [json.loads(json.dumps(e)) for e in self.entries.values()]}
+        return {
+            'version': FILE_VERSION,
+            'host': self.host,
+            'pid': self.pid,
+            'time': time.time(),
+            'stats': [json.loads(json.dumps(e)) for e in self.entries.values()],
+        }
 
     def flush(self) -> None:
         with self._lock:
@@ -156,8 +176,16 @@ class FetchStats:
 
     def _write(self) -> None:  # holds the lock
         self._last_write = time.monotonic()
-        text = json.dumps({'version': FILE_VERSION, 'host': self.host, 'pid': self.pid, 'time': time.time(),
-                           'stats': list(self.entries.values())}, separators=(',', ':'))
+        text = json.dumps(
+            {
+                'version': FILE_VERSION,
+                'host': self.host,
+                'pid': self.pid,
+                'time': time.time(),
+                'stats': list(self.entries.values()),
+            },
+            separators=(',', ':'),
+        )
         tmp = os.path.join(self.directory, '.' + os.path.basename(self.path) + '.tmp')
         try:
             os.makedirs(self.directory, exist_ok=True)
@@ -293,8 +321,12 @@ def _merge_docs(docs: Iterable[Mapping[str, Any]], unreadable: list[str]) -> dic
                     _add(by_reason, reason, int(n))
     order = {'train': 0, 'val': 1}
     stats = dict(sorted(stats.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0][0], kv[0][1])))
-    return {'processes': processes, 'hosts': sorted(h for h in hosts if h), 'unreadable': list(unreadable),
-            'stats': stats}
+    return {
+        'processes': processes,
+        'hosts': sorted(h for h in hosts if h),
+        'unreadable': list(unreadable),
+        'stats': stats,
+    }
 
 
 def _pct(n: int, d: int) -> str:
@@ -320,8 +352,11 @@ def format_entry(e: Mapping[str, Any]) -> str:
         n_drop = sum(reasons.values())
         text = f'{kind} {n_in:,} in, {_pct(n_drop, n_in)} dropped'
         if n_drop:
-            text += ' (' + ', '.join(f'{r} {_pct(c, n_in)}' for r, c in
-                                     sorted(reasons.items(), key=lambda rc: (-rc[1], rc[0]))) + ')'
+            text += (
+                ' ('
+                + ', '.join(f'{r} {_pct(c, n_in)}' for r, c in sorted(reasons.items(), key=lambda rc: (-rc[1], rc[0])))
+                + ')'
+            )
         text += f", {_pct(e['clipped'].get(kind, 0), n_in)} clipped"
         extra = [('input_clipped', 'reached outside the input image'), ('approximated', 'approximated')]
         for name, words in extra:
@@ -335,8 +370,10 @@ def format_entry(e: Mapping[str, Any]) -> str:
         parts.append(text)
     line = f"{e['split']} epoch {e['epoch']}: {e['fetches']:,} fetches; " + ('; '.join(parts) or 'no objects')
     if e['fallbacks']:
-        line += (f"; {e['fallbacks']:,} native-record fetches ({_pct(e['fallbacks'], e['fetches'])}) trained "
-                 'un-augmented because augmentation dropped a box (counted as dropped above)')
+        line += (
+            f"; {e['fallbacks']:,} native-record fetches ({_pct(e['fallbacks'], e['fetches'])}) trained "
+            'un-augmented because augmentation dropped a box (counted as dropped above)'
+        )
     return line
 
 
@@ -382,8 +419,11 @@ def make_callback_cls():
             out += [f'unreadable stats file, not counted: {b}' for b in merged['unreadable']]
             if out:
                 hosts = len(merged['hosts'])
-                print(f'[geoaug-train] augmentation per fetch {when} ({merged["processes"]} processes'
-                      f'{f" on {hosts} hosts" if hosts > 1 else ""}):', flush=True)
+                print(
+                    f'[geoaug-train] augmentation per fetch {when} ({merged["processes"]} processes'
+                    f'{f" on {hosts} hosts" if hosts > 1 else ""}):',
+                    flush=True,
+                )
                 for line in out:
                     print(f'[geoaug-train]   {line}', flush=True)
             return out
@@ -397,6 +437,7 @@ def register_callback() -> None:
     arguments initialise their callbacks (after plugins are imported), so a user's own `--callbacks` keep it.
     That patches a private ms-swift method, so on any ms-swift but the tested one it is skipped with a notice."""
     from . import swift_compat
+
     if not swift_compat.is_tested():
         swift_compat.notice('per-epoch fetch-stats callback off (training is unaffected)')
         return

@@ -4,6 +4,7 @@ The image reaches the model exactly as a validation image reaches it in training
 (non-augmented) pipeline, i.e. only the final smart_resize. That pipeline's replay record carries the answer's
 0-1000 grid back to the original image, so nothing here knows how the resize was computed.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ def _say(msg: str) -> None:
 def resolve_adapter(cfg: dict[str, Any], given: str | None) -> tuple[str | None, str]:
     """(adapter directory or None, a note saying which and why)."""
     from .train import latest_checkpoint
+
     if given:
         path = os.path.abspath(os.path.expanduser(given))
         if not os.path.isdir(path):
@@ -35,14 +37,20 @@ def resolve_adapter(cfg: dict[str, Any], given: str | None) -> tuple[str | None,
     latest = latest_checkpoint(cfg['training']['output_dir'])
     if latest:
         return latest, f'adapter: {latest} (latest checkpoint in training.output_dir)'
-    return None, (f"no checkpoint-N in training.output_dir ({cfg['training']['output_dir']}): "
-                  'predicting with the base model only')
+    return None, (
+        f"no checkpoint-N in training.output_dir ({cfg['training']['output_dir']}): predicting with the base model only"
+    )
 
 
 def plain_builder(cfg: dict[str, Any]) -> SampleBuilder:
     data = cfg['data']
-    return SampleBuilder(None, max_pixels=data['max_pixels'], min_pixels=data['min_pixels'],
-                         seed=cfg['training']['seed'], prompt=data['prompt'])
+    return SampleBuilder(
+        None,
+        max_pixels=data['max_pixels'],
+        min_pixels=data['min_pixels'],
+        seed=cfg['training']['seed'],
+        prompt=data['prompt'],
+    )
 
 
 def model_input(builder: SampleBuilder, path: str):
@@ -62,8 +70,7 @@ def _json_value(v):
 def _rows(table, kind: str, coords) -> list[dict[str, Any]]:
     rows, labels = [], table.fields.get('label', [None] * len(coords))
     for r, geom in enumerate(coords):
-        row = {'label': _json_value(labels[r]),
-               GEOMETRY_KEYS[kind]: np.round(np.asarray(geom, np.float64), 2).tolist()}
+        row = {'label': _json_value(labels[r]), GEOMETRY_KEYS[kind]: np.round(np.asarray(geom, np.float64), 2).tolist()}
         row.update({n: _json_value(v[r]) for n, v in table.fields.items() if n != 'label'})
         if hasattr(table, 'visibility'):  # below 1: the answer reached outside the image and was clipped
             row['visibility'] = round(float(table.visibility[r]), 4)
@@ -75,16 +82,21 @@ def map_answer(text: str, width: int, height: int, replay: dict[str, Any]):
     """Answer text on the 0-1000 grid of the `width x height` model image -> (parsed Answer, JSON-ready dict
     with `problems` and `objects` in pixels of the original image)."""
     from geoaug.qwen import parse_answer
+
     ans = parse_answer(text, width, height, record=replay)
     orig = ans.original
-    objects = {'boxes': _rows(orig.boxes, 'boxes', orig.boxes.xyxy),
-               'quads': _rows(orig.quads, 'quads', orig.quads.points),
-               'lines': _rows(orig.lines, 'lines', orig.lines.points),
-               'points': _rows(orig.points, 'points', orig.points.xy)}
+    objects = {
+        'boxes': _rows(orig.boxes, 'boxes', orig.boxes.xyxy),
+        'quads': _rows(orig.quads, 'quads', orig.quads.points),
+        'lines': _rows(orig.lines, 'lines', orig.lines.points),
+        'points': _rows(orig.points, 'points', orig.points.xy),
+    }
     problems = [{'index': p.index, 'reason': p.reason} for p in ans.problems]
     # The report indexes rows of one kind's table, not answer items: named in the reason, not as `index`.
-    problems += [{'index': None, 'reason': f"{d['kind']} row {d['index']} dropped on the original image: {d['reason']}"}
-                 for d in orig.report.dropped]
+    problems += [
+        {'index': None, 'reason': f"{d['kind']} row {d['index']} dropped on the original image: {d['reason']}"}
+        for d in orig.report.dropped
+    ]
     return ans, {'problems': problems, 'objects': objects}
 
 
@@ -94,10 +106,16 @@ def annotate(path: str, original) -> Any:
 
     import geoaug
     from geoaug.io import to_rgb8
+
     with Image.open(path) as im:
         image = Image.fromarray(to_rgb8(im))
-    return geoaug.draw(image, boxes=original.boxes, quads=original.quads, lines=original.lines,
-                       points=original.points if len(original.points) else None)
+    return geoaug.draw(
+        image,
+        boxes=original.boxes,
+        quads=original.quads,
+        lines=original.lines,
+        points=original.points if len(original.points) else None,
+    )
 
 
 class Predictor:
@@ -106,6 +124,7 @@ class Predictor:
     def __init__(self, cfg: dict[str, Any], adapter: str | None):
         import torch
         from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
         cuda = torch.cuda.is_available()
         for note in adapt_to_device(cfg, cuda):
             _say(note)
@@ -113,32 +132,43 @@ class Predictor:
         # A full fine-tune saves whole weights in checkpoint-N instead of an adapter.
         full = adapter and not os.path.isfile(os.path.join(adapter, 'adapter_config.json'))
         if full and not os.path.isfile(os.path.join(adapter, 'config.json')):
-            raise ConfigError(f'--adapter: {adapter} holds neither a LoRA adapter (adapter_config.json) '
-                              'nor full weights (config.json)')
+            raise ConfigError(
+                f'--adapter: {adapter} holds neither a LoRA adapter (adapter_config.json) '
+                'nor full weights (config.json)'
+            )
         if full:
             _say(f'{adapter} holds full weights (a full fine-tune): loading the model from there')
         self.processor = AutoProcessor.from_pretrained(model_path)
         ip = self.processor.image_processor
         if ip.patch_size * ip.merge_size != QWEN3_VL_FACTOR:
-            raise ConfigError(f'model.path: patch {ip.patch_size} x merge {ip.merge_size} is not the factor '
-                              f'{QWEN3_VL_FACTOR} geoaug resizes to; is this a Qwen3-VL checkpoint?')
+            raise ConfigError(
+                f'model.path: patch {ip.patch_size} x merge {ip.merge_size} is not the factor '
+                f'{QWEN3_VL_FACTOR} geoaug resizes to; is this a Qwen3-VL checkpoint?'
+            )
         kwargs = {'dtype': cfg['model']['torch_dtype']}
         if cfg['model']['attn_impl']:
             kwargs['attn_implementation'] = cfg['model']['attn_impl']
         model = Qwen3VLForConditionalGeneration.from_pretrained(adapter if full else model_path, **kwargs)
         if adapter and not full:
             from peft import PeftModel
+
             model = PeftModel.from_pretrained(model, adapter)
         self.device = 'cuda' if cuda else 'cpu'
         self.model = model.to(self.device).eval()
 
     def answer(self, image, prompt: str, max_new_tokens: int) -> str:
         import torch
+
         messages = [{'role': 'user', 'content': [{'type': 'image', 'image': image}, {'type': 'text', 'text': prompt}]}]
         # do_resize=False as in ms-swift's Qwen3-VL template: geoaug's smart_resize already gave the final size.
         inputs = self.processor.apply_chat_template(
-            messages, tokenize=True, add_generation_prompt=True, return_dict=True, return_tensors='pt',
-            processor_kwargs={'images_kwargs': {'do_resize': False}}).to(self.device)
+            messages,
+            tokenize=True,
+            add_generation_prompt=True,
+            return_dict=True,
+            return_tensors='pt',
+            processor_kwargs={'images_kwargs': {'do_resize': False}},
+        ).to(self.device)
         grid = inputs['image_grid_thw'][0].tolist()
         patch = self.processor.image_processor.patch_size
         if grid[1:] != [image.size[1] // patch, image.size[0] // patch]:
@@ -146,7 +176,7 @@ class Predictor:
         torch.manual_seed(0)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-        new_tokens = out[0, inputs['input_ids'].shape[1]:]
+        new_tokens = out[0, inputs['input_ids'].shape[1] :]
         return self.processor.decode(new_tokens, skip_special_tokens=True)
 
 
@@ -158,8 +188,15 @@ def output_stems(images: list[str]) -> list[str]:
     return stems
 
 
-def run_predict(cfg: dict[str, Any], images: list[str], *, adapter: str | None = None,
-                prompt: str | None = None, out_dir: str | None = None, max_new_tokens: int = 512) -> list[str]:
+def run_predict(
+    cfg: dict[str, Any],
+    images: list[str],
+    *,
+    adapter: str | None = None,
+    prompt: str | None = None,
+    out_dir: str | None = None,
+    max_new_tokens: int = 512,
+) -> list[str]:
     """Writes <out>/<stem>.json and <stem>.png per image; returns the JSON paths."""
     if max_new_tokens < 1:
         raise ConfigError('--max-new-tokens: must be >= 1')
@@ -179,9 +216,16 @@ def run_predict(cfg: dict[str, Any], images: list[str], *, adapter: str | None =
     for path, stem, (res, image) in zip(images, stems, inputs):
         text = predictor.answer(image, prompt, max_new_tokens)
         ans, mapped = map_answer(text, *image.size, res.replay)
-        meta = {'image': os.path.abspath(path), 'image_size': list(res.input_size),
-                'model_image_size': list(image.size), 'model': cfg['model']['path'], 'adapter': adapter,
-                'prompt': prompt, 'answer_text': text, **mapped}
+        meta = {
+            'image': os.path.abspath(path),
+            'image_size': list(res.input_size),
+            'model_image_size': list(image.size),
+            'model': cfg['model']['path'],
+            'adapter': adapter,
+            'prompt': prompt,
+            'answer_text': text,
+            **mapped,
+        }
         json_path = os.path.join(out_dir, stem + '.json')
         with open(json_path, 'w', encoding='utf-8') as f:
             json.dump(meta, f, ensure_ascii=False, indent=1)

@@ -3,6 +3,7 @@
 Every problem names the file and line, because the alternative in ms-swift is worse: a malformed
 media item is silently dropped, and a failing sample is silently replaced by a random other one.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ class DataError(ValueError):
 @dataclass
 class Record:
     """One training sample in pixel coordinates of its original image."""
+
     line: int  # 1-based line in the source JSONL
     image: str  # absolute path
     kind: str  # 'geoaug' or 'native'
@@ -61,16 +63,20 @@ def aspect_ratio_problem(width: int, height: int) -> str | None:
         return f'image is empty ({width}x{height} pixels)'
     ratio = max(width, height) / min(width, height)
     if ratio > MAX_ASPECT_RATIO:
-        return (f'aspect ratio {ratio:.1f}:1 ({width}x{height} pixels) is over {MAX_ASPECT_RATIO}:1, '
-                'which Qwen-VL\'s image resizing (smart_resize) refuses')
+        return (
+            f'aspect ratio {ratio:.1f}:1 ({width}x{height} pixels) is over {MAX_ASPECT_RATIO}:1, '
+            'which Qwen-VL\'s image resizing (smart_resize) refuses'
+        )
     return None
 
 
 def _unknown_keys(where: str, d: dict[str, Any], allowed, what: str) -> None:
     unknown = set(d) - set(allowed)
     if unknown:
-        raise DataError(f'{where}: unknown keys {sorted(unknown)}; {what} has only {list(allowed)} '
-                        '(anything else would be dropped before training)')
+        raise DataError(
+            f'{where}: unknown keys {sorted(unknown)}; {what} has only {list(allowed)} '
+            '(anything else would be dropped before training)'
+        )
 
 
 def _native_messages(where: str, messages, base_dir: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -102,9 +108,11 @@ def _native_messages(where: str, messages, base_dir: str) -> tuple[list[dict[str
                     value = item.get('image')
                     if not isinstance(value, str) or not value:
                         other = sorted(set(item) - {'type'})
-                        raise DataError(f'{cw}: an image item must carry its path under the key "image" '
-                                        f'(key must match type), got keys {other}; ms-swift would silently '
-                                        'drop this image')
+                        raise DataError(
+                            f'{cw}: an image item must carry its path under the key "image" '
+                            f'(key must match type), got keys {other}; ms-swift would silently '
+                            'drop this image'
+                        )
                     _unknown_keys(cw, item, ('type', 'image'), 'an image item')
                     text += '<image>'
                     images.append(_resolve(base_dir, value))
@@ -114,8 +122,10 @@ def _native_messages(where: str, messages, base_dir: str) -> tuple[list[dict[str
             raise DataError(f'{mw}.content: expected a string or a list of items')
         for marker in IMAGE_PAD_MARKERS:
             if marker in text:
-                raise DataError(f'{mw}: contains a hand-written {marker}; use an image item or the <image> tag, '
-                                'the template expands it to the right number of tokens')
+                raise DataError(
+                    f'{mw}: contains a hand-written {marker}; use an image item or the <image> tag, '
+                    'the template expands it to the right number of tokens'
+                )
         out.append({'role': msg['role'], 'content': text})
     return out, images
 
@@ -135,8 +145,9 @@ def _native_objects(where: str, objects) -> dict[str, Any]:
             raise DataError(f'{ow}.bbox[{b_i}]: expected [x1, y1, x2, y2] of finite numbers, got {brief_repr(box)}')
         x1, y1, x2, y2 = (float(c) for c in box)  # compared as floats, as they will be used
         if not (x1 < x2 and y1 < y2):
-            raise DataError(f'{ow}.bbox[{b_i}]: needs x1 < x2 and y1 < y2 (an inverted or empty box), '
-                            f'got {brief_repr(box)}')
+            raise DataError(
+                f'{ow}.bbox[{b_i}]: needs x1 < x2 and y1 < y2 (an inverted or empty box), got {brief_repr(box)}'
+            )
         boxes.append([x1, y1, x2, y2])
     refs = objects.get('ref', [])
     # No count rule between refs and boxes: ms-swift's own grounding example has a ref for the query's
@@ -147,10 +158,14 @@ def _native_objects(where: str, objects) -> dict[str, Any]:
         if not isinstance(ref, str) or not ref:
             raise DataError(f'{ow}.ref[{r_i}]: expected a non-empty string, got {brief_repr(ref)}')
     image_ids = objects.get('image_id')
-    if image_ids is not None and not (isinstance(image_ids, list) and len(image_ids) <= len(boxes)
-                                      and all(type(i) is int and i == 0 for i in image_ids)):
-        raise DataError(f'{ow}.image_id: a record has one image, so every image_id must be 0, '
-                        f'got {brief_repr(image_ids)}')
+    if image_ids is not None and not (
+        isinstance(image_ids, list)
+        and len(image_ids) <= len(boxes)
+        and all(type(i) is int and i == 0 for i in image_ids)
+    ):
+        raise DataError(
+            f'{ow}.image_id: a record has one image, so every image_id must be 0, got {brief_repr(image_ids)}'
+        )
     return {'ref': list(refs), 'bbox': boxes}
 
 
@@ -163,9 +178,11 @@ def _check_object_tags(where: str, messages: list[dict[str, Any]], objects: dict
         count = sum(m['content'].count(tag) for m in messages)
         n = len(objects[key]) if objects else 0
         if count and count != n:
-            raise DataError(f'{where}: {count} {tag} tags in the messages for {n} entries in objects.{key}; '
-                            f'ms-swift fills the k-th {tag} with objects.{key}[k] (an extra tag would stay '
-                            'literal text, a missing one would leave its entry out)')
+            raise DataError(
+                f'{where}: {count} {tag} tags in the messages for {n} entries in objects.{key}; '
+                f'ms-swift fills the k-th {tag} with objects.{key}[k] (an extra tag would stay '
+                'literal text, a missing one would leave its entry out)'
+            )
 
 
 def _parse_native(where: str, rec: dict[str, Any], base_dir: str, line: int) -> Record:

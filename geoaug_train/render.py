@@ -3,6 +3,7 @@
 The preview draws the answer's 0-1000 coordinates back onto the augmented image, so it checks the
 text the model is trained on, not geoaug's internal geometry.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,14 @@ def draw_objects(image, objects: list[dict[str, Any]]):
     """Draw the answer as the model reads it: its 0-1000 text parsed back onto the image."""
     import geoaug
     from geoaug.qwen import parse_answer
+
     ans = parse_answer(render_answer(objects), *image.size)
     return geoaug.draw(image, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)
 
 
 def contact_sheet(images, cell: int = 256):
     from PIL import Image
+
     cols = max(1, math.ceil(math.sqrt(len(images))))
     rows = max(1, math.ceil(len(images) / cols))
     sheet = Image.new('RGB', (cols * cell, rows * cell), (40, 40, 40))
@@ -39,8 +42,13 @@ def contact_sheet(images, cell: int = 256):
 def run_render(cfg: dict[str, Any], out_dir: str, num: int, epoch: int = 0) -> list[str]:
     data = cfg['data']
     records = open_store(cfg)['train']
-    builder = SampleBuilder((cfg.get('custom') or {}).get('augmentation'), max_pixels=data['max_pixels'],
-                            min_pixels=data['min_pixels'], seed=cfg['training']['seed'], prompt=data['prompt'])
+    builder = SampleBuilder(
+        (cfg.get('custom') or {}).get('augmentation'),
+        max_pixels=data['max_pixels'],
+        min_pixels=data['min_pixels'],
+        seed=cfg['training']['seed'],
+        prompt=data['prompt'],
+    )
     os.makedirs(out_dir, exist_ok=True)
     written, drawn = [], []
     stats = FetchStats()  # in memory: what augmentation dropped and clipped in what was rendered
@@ -51,8 +59,14 @@ def run_render(cfg: dict[str, Any], out_dir: str, num: int, epoch: int = 0) -> l
         stem = os.path.join(out_dir, f'{index:05d}')
         sample.image.save(stem + '.png')
         meta = {
-            'source': where, 'image': record.image, 'index': index, 'epoch': epoch, 'seed': sample.seed,
-            'image_size': list(sample.image.size), 'messages': sample.messages, 'objects': sample.objects,
+            'source': where,
+            'image': record.image,
+            'index': index,
+            'epoch': epoch,
+            'seed': sample.seed,
+            'image_size': list(sample.image.size),
+            'messages': sample.messages,
+            'objects': sample.objects,
             'fallback_unaugmented': sample.fallback,
         }
         with open(stem + '.json', 'w', encoding='utf-8') as f:

@@ -3,6 +3,7 @@
 Shared by the ms-swift template (training) and `geoaug-train render`, so what `render` writes is what
 the model is trained on.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,8 +27,10 @@ class SampleError(RuntimeError):
 
 
 def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -> dict[str, Any]:
-    resize = {'name': 'smart_resize',
-              'params': {'factor': QWEN3_VL_FACTOR, 'max_pixels': int(max_pixels), 'min_pixels': int(min_pixels)}}
+    resize = {
+        'name': 'smart_resize',
+        'params': {'factor': QWEN3_VL_FACTOR, 'max_pixels': int(max_pixels), 'min_pixels': int(min_pixels)},
+    }
     if not augment or not aug:
         return {'ops': [resize]}
     if isinstance(aug, list):
@@ -39,6 +42,7 @@ def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -
     ops = cfg.get('ops')
     if ops is not None and not isinstance(ops, list):  # {} / 0 / false must not quietly mean "no ops"
         from geoaug.errors import ConfigError
+
         raise ConfigError(f'custom.augmentation.ops: expected a list of ops, got {type(ops).__name__} {ops!r:.60}')
     cfg['ops'] = list(ops or []) + [resize]
     return cfg
@@ -74,6 +78,7 @@ def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
     from geoaug.errors import ImageError
     from geoaug.instances import as_boxes, as_lines, as_quads
     from geoaug.io import ImageSource, required_scale
+
     # Tables built (and validated) once, for both the plan and the run.
     geometry = {k: conv(geometry.get(k)) for k, conv in (('boxes', as_boxes), ('quads', as_quads), ('lines', as_lines))}
     try:
@@ -95,6 +100,7 @@ class SampleBuilder:
 
     def __init__(self, augmentation: Any, *, max_pixels: int, min_pixels: int, seed: int, prompt: str):
         import geoaug
+
         self.seed = int(seed)
         self.prompt = prompt
         self.train_pipeline = geoaug.from_config(pipeline_config(augmentation, max_pixels, min_pixels, True))
@@ -104,6 +110,7 @@ class SampleBuilder:
 
     def build(self, record: Record, *, split: str, epoch: int, index: int, where: str = '') -> Sample:
         import geoaug
+
         where = where or f'record at line {record.line}'
         augment = split == 'train'
         seed = geoaug.sample_seed(self.seed, int(epoch), int(index)) if augment else 0
@@ -124,13 +131,22 @@ class SampleBuilder:
         boxes = np.array([record.objects[p]['bbox'] for p in by_kind['bbox']], np.float64).reshape(-1, 4)
         quads = np.array([record.objects[p]['quad'] for p in by_kind['quad']], np.float64).reshape(-1, 4, 2)
         lines = [np.array(record.objects[p]['line'], np.float64) for p in by_kind['line']]
-        res, image = augment_record(pipeline, record, seed, where, boxes=boxes if len(boxes) else None,
-                                    quads=quads if len(quads) else None, lines=lines if lines else None)
+        res, image = augment_record(
+            pipeline,
+            record,
+            seed,
+            where,
+            boxes=boxes if len(boxes) else None,
+            quads=quads if len(quads) else None,
+            lines=lines if lines else None,
+        )
         width, height = image.size
         placed = []  # (original position, piece number, grid object): keeps the user's object order
-        tables = (('bbox', getattr(res, 'boxes', None), lambda t: t.xyxy),
-                  ('quad', getattr(res, 'quads', None), lambda t: t.points),
-                  ('line', getattr(res, 'lines', None), lambda t: t.points))
+        tables = (
+            ('bbox', getattr(res, 'boxes', None), lambda t: t.xyxy),
+            ('quad', getattr(res, 'quads', None), lambda t: t.points),
+            ('line', getattr(res, 'lines', None), lambda t: t.points),
+        )
         for kind, table, geometry in tables:
             if _rows(table) == 0:
                 continue
@@ -139,19 +155,34 @@ class SampleBuilder:
                 pos = by_kind[kind][int(src)]
                 placed.append((pos, piece, {'label': record.objects[pos]['label'], KEY_OF[kind]: coords}))
         objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
-        messages = [{'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
-                    {'role': 'assistant', 'content': render_answer(objects)}]
+        messages = [
+            {'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
+            {'role': 'assistant', 'content': render_answer(objects)},
+        ]
         objects_in = {'boxes': len(boxes), 'quads': len(quads), 'lines': len(lines)}
         objects_out = {name: _rows(table) for name, (_, table, _) in zip(('boxes', 'quads', 'lines'), tables)}
-        return Sample(image=image, seed=seed, objects=objects, messages=messages, array=res.image,
-                      report=res.report, objects_in=objects_in, objects_out=objects_out)
+        return Sample(
+            image=image,
+            seed=seed,
+            objects=objects,
+            messages=messages,
+            array=res.image,
+            report=res.report,
+            objects_in=objects_in,
+            objects_out=objects_out,
+        )
 
     def _native(self, pipeline, record: Record, seed: int, where: str) -> Sample:
         native = record.native_objects
         if not native or not native['bbox']:
             res, image = augment_record(pipeline, record, seed, where)
-            return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages), native_objects=native,
-                          report=res.report)
+            return Sample(
+                image=image,
+                seed=seed,
+                messages=copy.deepcopy(record.messages),
+                native_objects=native,
+                report=res.report,
+            )
         boxes = np.array(native['bbox'], np.float64).reshape(-1, 4)
         res, image = augment_record(pipeline, record, seed, where, boxes=boxes)
         report = res.report  # a fallback's drops are reported as what augmentation did (and counted as such)
@@ -166,12 +197,24 @@ class SampleBuilder:
         bbox = np.asarray(res.boxes.xyxy, np.float64)[order].tolist()
         width, height = image.size
         objects = [grid_object(ref, 'bbox', b, width, height) for ref, b in zip(native.get('ref') or [], bbox)]
-        return Sample(image=image, seed=seed, messages=copy.deepcopy(record.messages),
-                      native_objects={'ref': list(native.get('ref') or []), 'bbox': bbox}, objects=objects,
-                      fallback=fallback, report=report, objects_in={'boxes': len(boxes)},
-                      objects_out={'boxes': len(bbox)})
+        return Sample(
+            image=image,
+            seed=seed,
+            messages=copy.deepcopy(record.messages),
+            native_objects={'ref': list(native.get('ref') or []), 'bbox': bbox},
+            objects=objects,
+            fallback=fallback,
+            report=report,
+            objects_in={'boxes': len(boxes)},
+            objects_out={'boxes': len(bbox)},
+        )
 
 
 def builder_from_spec(spec: Mapping[str, Any]) -> SampleBuilder:
-    return SampleBuilder(spec['augmentation'], max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'],
-                         seed=spec['seed'], prompt=spec['prompt'])
+    return SampleBuilder(
+        spec['augmentation'],
+        max_pixels=spec['max_pixels'],
+        min_pixels=spec['min_pixels'],
+        seed=spec['seed'],
+        prompt=spec['prompt'],
+    )

@@ -15,6 +15,7 @@ Per split: `rec_*` (one entry per record: source file, line, image, kind, object
 `obj_*` (per object: kind, point and label offsets, drop code), `points` (x, y float64), `label`/`text`
 (UTF-8 blobs) and `keep` (dataset index -> record row: records whose image was skipped are left out).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,26 +41,41 @@ POINTS_OF = {'bbox': 2, 'quad': 4}  # a box is stored as its two corners
 GEOAUG, NATIVE = 0, 1
 # obj_drop codes: why prepare left an object out (0: kept)
 KEPT, OUTSIDE, DEGENERATE, PARTLY_OUTSIDE = 0, 1, 2, 3
-DROP_REASONS = {OUTSIDE: 'wholly outside its image', DEGENERATE: 'no area/length inside its image',
-                PARTLY_OUTSIDE: 'partly outside its image (objects_outside: drop)'}
+DROP_REASONS = {
+    OUTSIDE: 'wholly outside its image',
+    DEGENERATE: 'no area/length inside its image',
+    PARTLY_OUTSIDE: 'partly outside its image (objects_outside: drop)',
+}
 CHUNK_BYTES = 8 << 20
 COLUMNS = {  # name -> dtype, with the number of values per row where it is not 1
-    'rec_file': np.int32, 'rec_line': np.int64, 'rec_image': np.int64, 'rec_kind': np.uint8,
-    'rec_obj': np.int64, 'rec_text': np.int64, 'text': np.uint8,
-    'obj_kind': np.uint8, 'obj_pts': np.int64, 'obj_label': np.int64, 'obj_drop': np.uint8, 'label': np.uint8,
-    'points': np.float64, 'keep': np.int64,
+    'rec_file': np.int32,
+    'rec_line': np.int64,
+    'rec_image': np.int64,
+    'rec_kind': np.uint8,
+    'rec_obj': np.int64,
+    'rec_text': np.int64,
+    'text': np.uint8,
+    'obj_kind': np.uint8,
+    'obj_pts': np.int64,
+    'obj_label': np.int64,
+    'obj_drop': np.uint8,
+    'label': np.uint8,
+    'points': np.float64,
+    'keep': np.int64,
 }
 IMAGE_COLUMNS = {'path_off': np.int64, 'path': np.uint8, 'w': np.int32, 'h': np.int32}
 
 
 # ----------------------------------------------------------------------------------------------- parsing
 
+
 @dataclass
 class ChunkColumns:
     """What a worker parsed from one byte range of one file: columns, with offsets local to the chunk."""
+
     lines: np.ndarray
-    images: list[str]          # distinct resolved paths in this chunk
-    rec_image: np.ndarray      # index into `images`
+    images: list[str]  # distinct resolved paths in this chunk
+    rec_image: np.ndarray  # index into `images`
     rec_kind: np.ndarray
     rec_nobj: np.ndarray
     text: bytes
@@ -68,7 +84,7 @@ class ChunkColumns:
     obj_npts: np.ndarray
     label: bytes
     label_len: np.ndarray
-    points: np.ndarray         # (P, 2)
+    points: np.ndarray  # (P, 2)
 
 
 class _ChunkBuilder:
@@ -95,13 +111,19 @@ class _ChunkBuilder:
 
     def finish(self) -> ChunkColumns:
         return ChunkColumns(
-            lines=np.asarray(self.lines, np.int64), images=list(self.images),
-            rec_image=np.asarray(self.rec_image, np.int64), rec_kind=np.asarray(self.rec_kind, np.uint8),
-            rec_nobj=np.asarray(self.rec_nobj, np.int64), text=b''.join(self.texts),
+            lines=np.asarray(self.lines, np.int64),
+            images=list(self.images),
+            rec_image=np.asarray(self.rec_image, np.int64),
+            rec_kind=np.asarray(self.rec_kind, np.uint8),
+            rec_nobj=np.asarray(self.rec_nobj, np.int64),
+            text=b''.join(self.texts),
             text_len=np.fromiter(map(len, self.texts), np.int64, len(self.texts)),
-            obj_kind=np.asarray(self.obj_kind, np.uint8), obj_npts=np.asarray(self.obj_npts, np.int64),
-            label=b''.join(self.labels), label_len=np.fromiter(map(len, self.labels), np.int64, len(self.labels)),
-            points=np.asarray(self.flat, np.float64).reshape(-1, 2))
+            obj_kind=np.asarray(self.obj_kind, np.uint8),
+            obj_npts=np.asarray(self.obj_npts, np.int64),
+            label=b''.join(self.labels),
+            label_len=np.fromiter(map(len, self.labels), np.int64, len(self.labels)),
+            points=np.asarray(self.flat, np.float64).reshape(-1, 2),
+        )
 
 
 def _flatten_fast(objects) -> list[tuple[int, str, list]] | None:
@@ -229,6 +251,7 @@ def chunk_tasks(path: str, chunk_bytes: int = CHUNK_BYTES) -> list[tuple[str, in
 
 # ------------------------------------------------------------------------------------------------ writing
 
+
 class _ColumnWriter:
     """Appends chunks to one split's column files, turning chunk-local counts into global offsets."""
 
@@ -316,11 +339,12 @@ class _PreadColumn:
 
 
 def _strings(off, blob, i: int) -> str:
-    a, b = off[i:i + 2]
+    a, b = off[i : i + 2]
     return bytes(blob[a:b]).decode('utf-8')
 
 
 # ----------------------------------------------------------------------------------------------- the key
+
 
 def store_key(data: dict[str, Any]) -> str:
     """What the store is built from: each source file's path, size and mtime, and the data options that
@@ -330,12 +354,16 @@ def store_key(data: dict[str, Any]) -> str:
         for path in data.get(split) or []:
             st = os.stat(path)
             sources.setdefault(split, []).append([path, st.st_size, st.st_mtime_ns])
-    what = {'version': STORE_VERSION, 'sources': sources,
-            'options': {k: data.get(k) for k in ('check_images', 'objects_outside', 'skip_bad_images')}}
+    what = {
+        'version': STORE_VERSION,
+        'sources': sources,
+        'options': {k: data.get(k) for k in ('check_images', 'objects_outside', 'skip_bad_images')},
+    }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
 # ------------------------------------------------------------------------------------------- the checks
+
 
 def check_image(task: tuple[str, str]) -> tuple[int, int, str | None]:
     """(width, height, problem) of one image file: header by default, a full decode on request."""
@@ -343,6 +371,7 @@ def check_image(task: tuple[str, str]) -> tuple[int, int, str | None]:
     from geoaug.io import probe_image
 
     from .records import aspect_ratio_problem
+
     path, mode = task
     try:
         info = probe_image(path, decode=mode == 'decode')
@@ -352,17 +381,20 @@ def check_image(task: tuple[str, str]) -> tuple[int, int, str | None]:
     return info.width, info.height, aspect and f'image {path}: {aspect}'
 
 
-def _visible(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray, w: np.ndarray, h: np.ndarray,
-             picked: np.ndarray) -> np.ndarray:
+def _visible(
+    kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray, w: np.ndarray, h: np.ndarray, picked: np.ndarray
+) -> np.ndarray:
     """For the objects `picked` (indices), whether any area (quads, boxes) or length (lines) lies inside
     their image. Exact: boxes in closed form, quads and lines by shapely (only those reaching outside)."""
     import shapely
+
     out = np.zeros(len(picked), bool)
     box = kinds[picked] == 0
     b = picked[box]
     p0, p1 = pts[starts[b]], pts[starts[b] + 1]
-    out[box] = (np.minimum(p1[:, 0], w[b]) > np.maximum(p0[:, 0], 0)) & \
-        (np.minimum(p1[:, 1], h[b]) > np.maximum(p0[:, 1], 0))
+    out[box] = (np.minimum(p1[:, 0], w[b]) > np.maximum(p0[:, 0], 0)) & (
+        np.minimum(p1[:, 1], h[b]) > np.maximum(p0[:, 1], 0)
+    )
     for kind, measure in ((1, shapely.area), (2, shapely.length)):
         j = np.flatnonzero(kinds[picked] == kind)
         if not len(j):
@@ -389,7 +421,8 @@ def _degenerate(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray) -> np.nd
         zero = q[(x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y).sum(1) == 0]
         if len(zero):  # a bow-tie's lobes cancel in the shoelace sum: only the repaired shape tells
             import shapely
-            out[zero] = [shapely.make_valid(shapely.Polygon(pts[starts[o]:starts[o] + 4])).area == 0 for o in zero]
+
+            out[zero] = [shapely.make_valid(shapely.Polygon(pts[starts[o] : starts[o] + 4])).area == 0 for o in zero]
     ln = np.flatnonzero(kinds == 2)
     if len(ln):
         seg = np.hypot(*np.diff(pts, axis=0).T)
@@ -400,13 +433,17 @@ def _degenerate(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray) -> np.nd
     return out
 
 
-def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray, policy: str,
-                   where, block: int = 1 << 15) -> dict[str, Any]:
+def check_geometry(
+    folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray, policy: str, where, block: int = 1 << 15
+) -> dict[str, Any]:
     """Every object against its own image, blockwise over the memory-mapped columns. Marks dropped objects in
     `obj_drop` and returns the counts by kind, the records affected and the worst ones."""
     from geoaug.clip import HAIR
-    col = {n: _column(folder, f'{split}.{n}', COLUMNS[n]) for n in ('rec_obj', 'rec_image', 'rec_kind', 'obj_kind',
-                                                                   'obj_pts', 'points')}
+
+    col = {
+        n: _column(folder, f'{split}.{n}', COLUMNS[n])
+        for n in ('rec_obj', 'rec_image', 'rec_kind', 'obj_kind', 'obj_pts', 'points')
+    }
     drop_col = _column(folder, f'{split}.obj_drop', np.uint8, mode='r+')
     rec_obj, n_rec = col['rec_obj'], len(col['rec_image'])
     counts = {k: {'objects': 0, 'clipped': 0, 'outside': 0, 'degenerate': 0, 'partly_dropped': 0} for k in KINDS}
@@ -418,10 +455,10 @@ def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray
         if o0 == o1:
             continue
         kinds = np.asarray(col['obj_kind'][o0:o1])
-        po = np.asarray(col['obj_pts'][o0:o1 + 1])
-        pts = np.asarray(col['points'][po[0]:po[-1]])
+        po = np.asarray(col['obj_pts'][o0 : o1 + 1])
+        pts = np.asarray(col['points'][po[0] : po[-1]])
         starts = po - po[0]
-        obj_rec = np.repeat(np.arange(r0, r1), np.diff(rec_obj[r0:r1 + 1]))
+        obj_rec = np.repeat(np.arange(r0, r1), np.diff(rec_obj[r0 : r1 + 1]))
         img = np.asarray(col['rec_image'])[obj_rec]
         w, h = img_w[img].astype(np.float64), img_h[img].astype(np.float64)
         for k, name in enumerate(KINDS):
@@ -450,10 +487,11 @@ def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray
             o = int(np.flatnonzero(bad)[0])
             r = int(obj_rec[o])
             j = o + o0 - int(rec_obj[r])
-            why = 'has no area or length' if degenerate[o] else (
-                f'reaches outside its {int(w[o])}x{int(h[o])} image')
-            raise DataError(f'{where(r)}.objects[{j}] ({KINDS[kinds[o]]}) {why} '
-                            '(data.objects_outside: error; set clip or drop to count such objects instead)')
+            why = 'has no area or length' if degenerate[o] else (f'reaches outside its {int(w[o])}x{int(h[o])} image')
+            raise DataError(
+                f'{where(r)}.objects[{j}] ({KINDS[kinds[o]]}) {why} '
+                '(data.objects_outside: error; set clip or drop to count such objects instead)'
+            )
         drop_col[o0:o1] = code
         for k, name in enumerate(KINDS):
             mine = kinds == k
@@ -474,12 +512,20 @@ def check_geometry(folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray
         'records_affected': int(len(affected)),
         'records_emptied': int(((per_rec_drop == nobj) & (nobj > 0)).sum()),
         'native_objects_outside_kept': native_touched,
-        'worst': [{'where': where(int(r)), 'objects': int(nobj[r]), 'dropped': int(per_rec_drop[r]),
-                   'clipped': int(per_rec_clip[r])} for r in worst],
+        'worst': [
+            {
+                'where': where(int(r)),
+                'objects': int(nobj[r]),
+                'dropped': int(per_rec_drop[r]),
+                'clipped': int(per_rec_clip[r]),
+            }
+            for r in worst
+        ],
     }
 
 
 # ------------------------------------------------------------------------------------------------ building
+
 
 class _Progress:
     """A tqdm bar on a terminal (ms-swift brings tqdm); in a log file, a line every few seconds and one at the
@@ -492,8 +538,10 @@ class _Progress:
         if sys.stderr.isatty():
             try:
                 from tqdm import tqdm
-                self.bar = tqdm(total=total, desc=f'[geoaug-train] {what}', unit=f' {unit}', unit_scale=True,
-                                mininterval=0.5)
+
+                self.bar = tqdm(
+                    total=total, desc=f'[geoaug-train] {what}', unit=f' {unit}', unit_scale=True, mininterval=0.5
+                )
             except ImportError:
                 pass
 
@@ -519,6 +567,7 @@ class _Progress:
 
 def _pool(workers: int):
     import multiprocessing as mp
+
     if workers <= 1:
         return None
     # fork: workers start in milliseconds and need no importable __main__; they only parse and read files.
@@ -613,8 +662,13 @@ def build_store(data: dict[str, Any], folder: str, workers: int = 1) -> dict[str
             raise DataError(f'data.{split}: every record was skipped for a bad image')
         _write(folder, f'{split}.keep', keep, np.int64)
         geometry = check_geometry(folder, split, img_w, img_h, data.get('objects_outside') or 'clip', where)
-        report['splits'][split] = {'files': files, 'records': int(len(rec_image)), 'kept': int(len(keep)),
-                                   'skipped_bad_image': int(len(rec_image) - len(keep)), 'geometry': geometry}
+        report['splits'][split] = {
+            'files': files,
+            'records': int(len(rec_image)),
+            'kept': int(len(keep)),
+            'skipped_bad_image': int(len(rec_image) - len(keep)),
+            'geometry': geometry,
+        }
         write_swift_rows(folder, split)
     seconds['geometry'] = time.time() - t2
     report['images']['problems'] = [f'{first_use[i]}: {problems[i]}' for i in sorted(problems)][:20]
@@ -628,11 +682,12 @@ def write_swift_rows(folder: str, split: str) -> str:
     record up in the store at fetch). Native rows keep their messages and objects for ms-swift's own path."""
     store = SplitRecords(folder, split)
     path = os.path.join(folder, f'{split}.swift.jsonl')
-    geoaug_messages = json.dumps([{'role': 'user', 'content': '<image>'},
-                                  {'role': 'assistant', 'content': ANSWER_PLACEHOLDER}])
+    geoaug_messages = json.dumps(
+        [{'role': 'user', 'content': '<image>'}, {'role': 'assistant', 'content': ANSWER_PLACEHOLDER}]
+    )
     off = _column(folder, 'images.path_off', np.int64)
     blob = bytes(_column(folder, 'images.path', np.uint8))
-    image_json = [json.dumps(blob[off[j]:off[j + 1]].decode('utf-8')) for j in range(len(off) - 1)]
+    image_json = [json.dumps(blob[off[j] : off[j + 1]].decode('utf-8')) for j in range(len(off) - 1)]
     kept = np.asarray(_column(folder, f'{split}.keep', np.int64))
     native = np.asarray(_column(folder, f'{split}.rec_kind', np.uint8))[kept] == NATIVE
     rec_image = np.asarray(_column(folder, f'{split}.rec_image', np.int64))[kept].tolist()
@@ -651,6 +706,7 @@ def write_swift_rows(folder: str, split: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ reading
+
 
 class SplitRecords:
     """One split of a store: ``len``, ``record(i)``, ``where(i)``, ``image(i)``, ``image_size(i)``; ``i`` is the
@@ -695,18 +751,18 @@ class SplitRecords:
 
     def record(self, i: int) -> Record:
         r = self._row(i)
-        o0, o1 = (int(v) for v in self.col('rec_obj')[r:r + 2])
-        po = self.col('obj_pts')[o0:o1 + 1]
-        pts = self.col('points')[po[0]:po[-1]].tolist()
-        lo = self.col('obj_label')[o0:o1 + 1]
-        labels = bytes(self.col('label')[lo[0]:lo[-1]])
+        o0, o1 = (int(v) for v in self.col('rec_obj')[r : r + 2])
+        po = self.col('obj_pts')[o0 : o1 + 1]
+        pts = self.col('points')[po[0] : po[-1]].tolist()
+        lo = self.col('obj_label')[o0 : o1 + 1]
+        labels = bytes(self.col('label')[lo[0] : lo[-1]])
         kinds, drops = self.col('obj_kind')[o0:o1].tolist(), self.col('obj_drop')[o0:o1].tolist()
         objects = []
         for j, (k, d) in enumerate(zip(kinds, drops)):
             if d:
                 continue
-            p = pts[po[j] - po[0]:po[j + 1] - po[0]]
-            label = labels[lo[j] - lo[0]:lo[j + 1] - lo[0]].decode('utf-8')
+            p = pts[po[j] - po[0] : po[j + 1] - po[0]]
+            label = labels[lo[j] - lo[0] : lo[j + 1] - lo[0]].decode('utf-8')
             objects.append({'label': label, KINDS[k]: p[0] + p[1] if k == 0 else p})
         text = _strings(self.col('rec_text'), self.col('text'), r)
         line, image = int(self.col('rec_line')[r]), self.image(i)
@@ -754,13 +810,16 @@ class RecordStore:
 
 # ------------------------------------------------------------------------------- build once, share by all
 
-def open_or_build(data: dict[str, Any], default_dir: str, workers: int | None = None,
-                  log=print) -> tuple[RecordStore, bool]:
+
+def open_or_build(
+    data: dict[str, Any], default_dir: str, workers: int | None = None, log=print
+) -> tuple[RecordStore, bool]:
     """The store for these data settings: reused when one with the same key exists, else built under an
     exclusive lock (every other process asking for the same key waits, then opens the finished store; a
     half-built store lives under a temporary name and is never opened). Returns (store, built now)."""
     import fcntl
     import shutil
+
     cache_dir = data.get('cache_dir') or default_dir
     key = store_key(data)
     final = os.path.join(cache_dir, key)

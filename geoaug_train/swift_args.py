@@ -1,4 +1,5 @@
 """Map the validated config onto ms-swift 4.6 `sft` arguments; ms-swift and transformers do the work."""
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ TESTED_SWIFT_VERSION only. On any other version:
   `BatchSamplerShard` still keeps the epoch as `curr_seed - base_seed`, else startup stops with an error
   naming both versions.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,11 +24,13 @@ _noticed: set[str] = set()
 def installed_version() -> str:
     """The installed ms-swift version ('' when it cannot be read)."""
     from importlib import metadata
+
     try:
         return metadata.version('ms-swift')
     except metadata.PackageNotFoundError:
         try:
             import swift
+
             return str(getattr(swift, '__version__', ''))
         except ImportError:
             return ''
@@ -43,8 +46,12 @@ def notice(what: str) -> None:
     if what in _noticed:
         return
     _noticed.add(what)
-    print(f'[geoaug-train] ms-swift {installed_version() or "(unknown version)"} is installed; geoaug_train is '
-          f'tested on {TESTED_SWIFT_VERSION}: {what}', file=sys.stderr, flush=True)
+    print(
+        f'[geoaug-train] ms-swift {installed_version() or "(unknown version)"} is installed; geoaug_train is '
+        f'tested on {TESTED_SWIFT_VERSION}: {what}',
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 class UnsupportedSwiftError(RuntimeError):
@@ -55,4 +62,5 @@ def unsupported(what: str) -> UnsupportedSwiftError:
     return UnsupportedSwiftError(
         f'ms-swift {installed_version() or "(unknown version)"} is installed, but geoaug_train is tested on '
         f'ms-swift {TESTED_SWIFT_VERSION} and cannot run on this one: {what}. '
-        f'Install the tested version: pip install "ms-swift=={TESTED_SWIFT_VERSION}"')
+        f'Install the tested version: pip install "ms-swift=={TESTED_SWIFT_VERSION}"'
+    )

@@ -11,6 +11,7 @@ exactly what the stock step returns (tests/train/test_train_fastpath.py checks t
 - `add_dynamic_eos`: ms-swift's `Template._add_dynamic_eos` with the scan over labels done in numpy.
 - `int_tensor` / `bool_tensor`: `torch.tensor(list)` without its per-element Python conversion.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,15 +31,21 @@ import numpy as np
 _NUMBER = re.compile(r'(?<![^\x21-\x2f\x3a-\x7e])( *[0-9]++)(?=[\x00-\x7f]|\Z)')
 
 # The pre-tokenizers the cuts above were checked against (pre-token regexes, tokenizers' JSON form).
-_QWEN2_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
-                r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+_QWEN2_SPLIT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 _ACCEPTED_PRE_TOKENIZERS = (
     # GPT-2 style byte level: ' ?\p{N}+' keeps a digit run (with one leading space) whole.
     {'type': 'ByteLevel', 'add_prefix_space': False, 'use_regex': True},
     # Qwen2/2.5/3 (transformers' Qwen2Tokenizer and the checkpoints' tokenizer.json): one pre-token per digit.
-    {'type': 'Sequence', 'pretokenizers': [
-        {'type': 'Split', 'pattern': {'Regex': _QWEN2_SPLIT}, 'behavior': 'Isolated', 'invert': False},
-        {'type': 'ByteLevel', 'add_prefix_space': False, 'use_regex': False}]},
+    {
+        'type': 'Sequence',
+        'pretokenizers': [
+            {'type': 'Split', 'pattern': {'Regex': _QWEN2_SPLIT}, 'behavior': 'Isolated', 'invert': False},
+            {'type': 'ByteLevel', 'add_prefix_space': False, 'use_regex': False},
+        ],
+    },
 )
 _ACCEPTED_NORMALIZERS = (None, {'type': 'NFC'})
 
@@ -56,8 +63,11 @@ def _matches(node, accepted) -> bool:
         return node is accepted
     if accepted.get('type') == 'Sequence':
         subs = node.get('pretokenizers') if node.get('type') == 'Sequence' else None
-        return subs is not None and len(subs) == len(accepted['pretokenizers']) and all(
-            _matches(s, a) for s, a in zip(subs, accepted['pretokenizers']))
+        return (
+            subs is not None
+            and len(subs) == len(accepted['pretokenizers'])
+            and all(_matches(s, a) for s, a in zip(subs, accepted['pretokenizers']))
+        )
     return _strip(node, accepted.keys()) == accepted
 
 
@@ -142,8 +152,9 @@ class ChunkedTokenizer:
         return list(chain.from_iterable(map(cache.__getitem__, pieces)))
 
 
-def add_dynamic_eos(input_ids: list[int], labels: list[int], loss_scale: list | None,
-                    suffix_tokens_id: list[int], stock: Callable) -> None:
+def add_dynamic_eos(
+    input_ids: list[int], labels: list[int], loss_scale: list | None, suffix_tokens_id: list[int], stock: Callable
+) -> None:
     """In place, as ms-swift's `Template._add_dynamic_eos`: inside each run of -100 labels that follows a
     trained token, a leading copy of the suffix (e.g. <|im_end|>) becomes trained too. The runs are found
     with numpy; labels holding any other negative value take ``stock`` (the original) instead."""
@@ -175,6 +186,7 @@ def add_dynamic_eos(input_ids: list[int], labels: list[int], loss_scale: list | 
 def int_tensor(values: list[int]):
     """`torch.tensor(values)` for a list of Python ints (int64), built through numpy."""
     import torch
+
     if not values:  # torch.tensor([]) is float32
         return torch.tensor(values)
     return torch.from_numpy(np.fromiter(values, np.int64, len(values)))
@@ -183,4 +195,5 @@ def int_tensor(values: list[int]):
 def bool_tensor(values: list):
     """`torch.tensor(values, dtype=torch.bool)` for a list of truth values."""
     import torch
+
     return torch.from_numpy(np.array(values, dtype=bool).reshape(len(values)))

@@ -11,6 +11,7 @@ Verified against ms-swift 4.6.0:
   (`chat_template_kwargs.geoaug_index`, a column ms-swift keeps), and the epoch travels with each
   sampled index (`EpochIndex`), which is the only thing that reaches a persistent worker every fetch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,6 +60,7 @@ def _patch_epoch_tracking() -> None:
     from swift.dataset.utils import LazyLLMDataset
 
     from . import swift_compat
+
     if getattr(BatchSamplerShard, '_geoaug_patched', False):
         return
     # Correctness needs this patch (each epoch draws new augmentations): on an untested ms-swift it is kept
@@ -66,7 +68,8 @@ def _patch_epoch_tracking() -> None:
     if not swift_compat.is_tested() and not _epoch_attrs_ok(BatchSamplerShard):
         raise swift_compat.unsupported(
             'swift.dataloader.shard.BatchSamplerShard no longer keeps the epoch as curr_seed - base_seed after '
-            'set_epoch, which geoaug_train reads to draw new augmentations each epoch')
+            'set_epoch, which geoaug_train reads to draw new augmentations each epoch'
+        )
     sampler_iter = BatchSamplerShard.__iter__
     dataset_getitem = LazyLLMDataset.__getitem__
 
@@ -98,6 +101,7 @@ class _Spec:
     def __init__(self, path: str):
         from .samples import builder_from_spec
         from .store import RecordStore
+
         with open(path, encoding='utf-8') as f:
             raw = json.load(f)
         self.store = RecordStore(raw['store'])
@@ -123,16 +127,29 @@ def apply_sample(inputs, sample, record) -> None:
             raise RuntimeError(f'unexpected conversation shape for a geoaug record: {inputs.messages}')
         inputs.messages = [dict(m) for m in sample.messages]
     elif sample.native_objects is not None:
-        inputs.objects = {'ref': list(sample.native_objects['ref']),
-                          'bbox': [list(b) for b in sample.native_objects['bbox']]}
+        inputs.objects = {
+            'ref': list(sample.native_objects['ref']),
+            'bbox': [list(b) for b in sample.native_objects['bbox']],
+        }
 
 
 def _log_fetch(split: str, index: int, epoch: int, sample) -> None:
     path = os.environ.get(FETCH_LOG_ENV)
     if not path:
         return
-    line = json.dumps({'split': split, 'index': index, 'epoch': epoch, 'seed': sample.seed,
-                       'size': list(sample.image.size), 'pid': os.getpid()}) + '\n'
+    line = (
+        json.dumps(
+            {
+                'split': split,
+                'index': index,
+                'epoch': epoch,
+                'seed': sample.seed,
+                'size': list(sample.image.size),
+                'pid': os.getpid(),
+            }
+        )
+        + '\n'
+    )
     with open(path, 'a', encoding='utf-8') as f:  # one short O_APPEND write per line: safe across workers
         f.write(line)
 
@@ -159,16 +176,26 @@ def _make_template_cls(fast: bool = True):
                 record, where = records.record(int(index)), records.where(int(index))
                 sample = spec.builder.build(record, split=split, epoch=current_epoch(), index=int(index), where=where)
                 if sample.fallback:
-                    print(f'[geoaug-train] {where}: augmentation dropped a box of a native record; '
-                          'this fetch is trained un-augmented', file=sys.stderr, flush=True)
+                    print(
+                        f'[geoaug-train] {where}: augmentation dropped a box of a native record; '
+                        'this fetch is trained un-augmented',
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 apply_sample(inputs, sample, record)
                 _log_fetch(split, int(index), current_epoch(), sample)
                 from .fetch_stats import record as _record_fetch_stats  # dropped/clipped per epoch, all processes
+
                 _record_fetch_stats(split, current_epoch(), sample)
             super()._preprocess_inputs(inputs)
-            if self._geoaug_fast and index is not None and sample.array is not None and len(inputs.images) == 1 \
-                    and inputs.images[0] is sample.image \
-                    and _at_fixed_point(sample.image, inputs, self.processor.image_processor.patch_size):
+            if (
+                self._geoaug_fast
+                and index is not None
+                and sample.array is not None
+                and len(inputs.images) == 1
+                and inputs.images[0] is sample.image
+                and _at_fixed_point(sample.image, inputs, self.processor.image_processor.patch_size)
+            ):
                 # ms-swift needed the PIL image above; the image processor would only turn it back into
                 # this array (a full copy per fetch), so hand it the array itself: identical pixel_values.
                 inputs.images[0] = sample.array
@@ -187,7 +214,8 @@ def _make_template_cls(fast: bool = True):
             chunked = self.__dict__.get('_geoaug_chunked')
             if chunked is None or chunked.tokenizer is not self.tokenizer:  # built lazily, per tokenizer
                 chunked = self._geoaug_chunked = ChunkedTokenizer(
-                    self.tokenizer, lambda texts: Qwen3VLTemplate._tokenize(self, texts))
+                    self.tokenizer, lambda texts: Qwen3VLTemplate._tokenize(self, texts)
+                )
             return chunked(context)
 
         def __getstate__(self):  # the cache (and its bound stock call) is rebuilt in each worker
@@ -210,8 +238,11 @@ def _make_template_cls(fast: bool = True):
             # qwen_vl_utils.fetch_image would copy the image twice (to_rgb, then a resize to the size it
             # already has). An image geoaug already brought to a smart_resize fixed point goes straight on:
             # same pixels, same image_grid_thw, two fewer copies per fetch.
-            if media_type == 'image' and self.mode not in ('vllm', 'lmdeploy') and \
-                    _at_fixed_point(inputs.images[index], inputs, self.processor.image_processor.patch_size):
+            if (
+                media_type == 'image'
+                and self.mode not in ('vllm', 'lmdeploy')
+                and _at_fixed_point(inputs.images[index], inputs, self.processor.image_processor.patch_size)
+            ):
                 return ['<|vision_start|><|image_pad|><|vision_end|>']
             return super().replace_tag(media_type, index, inputs)
 
@@ -224,6 +255,7 @@ def _at_fixed_point(image, inputs, patch_size: int) -> bool:
     import numpy as np
     from PIL import Image
     from qwen_vl_utils import vision_process as vp
+
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             return False
@@ -236,8 +268,8 @@ def _at_fixed_point(image, inputs, patch_size: int) -> bool:
     if 'resized_height' in kwargs or 'resized_width' in kwargs:
         return False
     factor = int(patch_size * vp.SPATIAL_MERGE_SIZE)
-    lo = kwargs.get('min_pixels', vp.IMAGE_MIN_TOKEN_NUM * factor ** 2)
-    hi = kwargs.get('max_pixels', vp.IMAGE_MAX_TOKEN_NUM * factor ** 2)
+    lo = kwargs.get('min_pixels', vp.IMAGE_MIN_TOKEN_NUM * factor**2)
+    hi = kwargs.get('max_pixels', vp.IMAGE_MAX_TOKEN_NUM * factor**2)
     return vp.smart_resize(h, w, factor=factor, min_pixels=lo, max_pixels=hi) == (h, w)
 
 
@@ -247,13 +279,17 @@ def register() -> None:
     from swift.template import TEMPLATE_MAPPING, register_template
 
     from . import swift_compat
+
     if TEMPLATE_TYPE in TEMPLATE_MAPPING:
         return
     _patch_epoch_tracking()
     fast = swift_compat.is_tested()
     if not fast:
-        swift_compat.notice('template fast paths off (stock ms-swift encoding, same result, slower); '
-                            'epoch tracking kept (its sampler attributes are present)')
+        swift_compat.notice(
+            'template fast paths off (stock ms-swift encoding, same result, slower); '
+            'epoch tracking kept (its sampler attributes are present)'
+        )
     base = TEMPLATE_MAPPING['qwen3_vl']
-    register_template(dataclasses.replace(base, template_type=TEMPLATE_TYPE,
-                                          template_cls=_make_template_cls(fast=fast)))
+    register_template(
+        dataclasses.replace(base, template_type=TEMPLATE_TYPE, template_cls=_make_template_cls(fast=fast))
+    )

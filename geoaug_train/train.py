@@ -3,6 +3,7 @@
 ms-swift's launcher (`python -m swift.cli.main sft`) starts torchrun itself when NPROC_PER_NODE or
 NNODES is set, so multi-GPU and multi-node runs use its variables unchanged.
 """
+
 from __future__ import annotations
 
 import glob
@@ -36,8 +37,16 @@ def launch_env(cfg: dict[str, Any], spec_path: str, base: dict[str, str] | None 
     launched = any(env.get(k) for k in DISTRIBUTED_LAUNCH_VARS) or 'RANK' in env
     if cfg['deepspeed']['enabled'] and not launched:
         # DeepSpeed outside torchrun otherwise probes MPI (mpi4py) to discover its world.
-        env.update({'RANK': '0', 'LOCAL_RANK': '0', 'WORLD_SIZE': '1', 'LOCAL_WORLD_SIZE': '1',
-                    'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(_free_port())})
+        env.update(
+            {
+                'RANK': '0',
+                'LOCAL_RANK': '0',
+                'WORLD_SIZE': '1',
+                'LOCAL_WORLD_SIZE': '1',
+                'MASTER_ADDR': '127.0.0.1',
+                'MASTER_PORT': str(_free_port()),
+            }
+        )
     return env
 
 
@@ -49,6 +58,7 @@ def latest_checkpoint(output_dir: str) -> str | None:
 
 def run_train(cfg: dict[str, Any], extra_swift_args: list[str] | None = None) -> int:
     import torch
+
     for note in adapt_to_device(cfg, torch.cuda.is_available()):
         print(f'[geoaug-train] {note}', flush=True)
     prepared = prepare_run(cfg)

@@ -1,5 +1,6 @@
 """Shared test setup. In CI (CI=true) a test that skips because the training extra is missing fails the
 run: the extra is installed there, so a skip would hide a broken install."""
+
 import os
 
 from hypothesis import HealthCheck, settings

@@ -1,4 +1,5 @@
 """Test helpers: the coordinate image used by the oracle, and a bilinear read-back."""
+
 import numpy as np
 
 FILL = -1.0e4
@@ -20,7 +21,7 @@ def read_back(img: np.ndarray, pts: np.ndarray):
         if i0 < 0 or j0 < 0 or i0 + 1 >= w or j0 + 1 >= h:
             out.append(None)
             continue
-        patch = img[j0:j0 + 2, i0:i0 + 2].astype(np.float64)
+        patch = img[j0 : j0 + 2, i0 : i0 + 2].astype(np.float64)
         if np.abs(patch[..., 2] - 1.0).max() > 1e-4:
             out.append(None)
             continue

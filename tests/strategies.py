@@ -1,4 +1,5 @@
 """Hypothesis strategies: geometric op configs, image sizes and geometry inside an image."""
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -71,5 +72,7 @@ def boxes_in(draw, w, h, n_max=4):
 @st.composite
 def lines_in(draw, w, h, n_max=3):
     n = draw(st.integers(0, n_max))
-    return [np.array([[draw(st.floats(0, w)), draw(st.floats(0, h))] for _ in range(draw(st.integers(2, 5)))])
-            for _ in range(n)]
+    return [
+        np.array([[draw(st.floats(0, w)), draw(st.floats(0, h))] for _ in range(draw(st.integers(2, 5)))])
+        for _ in range(n)
+    ]

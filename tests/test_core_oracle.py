@@ -1,6 +1,7 @@
 """The coordinate oracle: warp an image whose pixels hold their own centre coordinates together with the
 geometry; every output point must read back the input point it came from. Half a pixel of drift in any op
 or chain fails here."""
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -31,6 +32,7 @@ def canvases(res):
 def resamplings(res):
     """How many interpolating warps produced the image (index maps copy, they do not count)."""
     from geoaug.matrix import index_map
+
     mats = [c[0] for c in canvases(res)]
     if res._pipeline.fuse:
         return 0 if index_map(res.matrix) is not None else 1
@@ -43,6 +45,7 @@ def well_inside(res, src_pt, margin=1.5):
     ``margin`` pixels inside every canvas they passed through. A shrinking warp first averages the source
     over its footprint (1/scale pixels a side), so on the input canvas the margin grows by that footprint."""
     from geoaug.matrix import apply_points
+
     shrink = min(1.0, float(np.linalg.svd(np.asarray(res.matrix)[:2, :2], compute_uv=False).min()))
     for k, (a, (w, h)) in enumerate(canvases(res)):
         m = margin / shrink if k == 0 else margin
@@ -111,9 +114,13 @@ def test_a_point_within_the_shrink_footprint_of_the_edge_is_not_held_to_the_orac
     (4, 68), 2 px from the image edge, 0.23 px off: the area prefilter's ~3 px footprint reaches the padding.
     The same point 6 px inside reads back within the tolerance."""
     from helpers import read_back
-    ops = [{"name": "pad_to_multiple", "params": {"multiple": 23}}, {"name": "rotate", "params": {"max_deg": 1, "expand": True}},
-           {"name": "pad_to_multiple", "params": {"multiple": 23}},
-           {"name": "smart_resize", "params": {"factor": 8, "min_pixels": 1024, "max_pixels": 2048}}]
+
+    ops = [
+        {"name": "pad_to_multiple", "params": {"multiple": 23}},
+        {"name": "rotate", "params": {"max_deg": 1, "expand": True}},
+        {"name": "pad_to_multiple", "params": {"multiple": 23}},
+        {"name": "smart_resize", "params": {"factor": 8, "min_pixels": 1024, "max_pixels": 2048}},
+    ]
     lines = [np.array([[0.0, 0.0], [4.0, 68.0]]), np.array([[10.0, 10.0], [8.0, 62.0]])]
     res = geoaug.Pipeline(ops, fill=FILL)(coordinate_image(70, 70), lines=lines, seed=0)
     assert not well_inside(res, lines[0][1]) and well_inside(res, lines[1][1])
@@ -125,12 +132,16 @@ def test_oracle_is_not_vacuous_on_a_rotate_scale_pad_chain():
     w, h = 120, 90
     quads = np.array([[[40, 30], [80, 32], [78, 60], [38, 58]]], float)
     lines = [np.array([[30.0, 40.0], [60.0, 50.0], [90.0, 45.0]])]
-    ops = [{"name": "rotate", "params": {"max_deg": 20}}, {"name": "affine", "params": {"scale": [0.7, 0.8]}},
-           {"name": "perspective", "params": {"scale": [0.02, 0.05]}}, {"name": "pad_to_multiple",
-                                                                        "params": {"multiple": 32}}]
+    ops = [
+        {"name": "rotate", "params": {"max_deg": 20}},
+        {"name": "affine", "params": {"scale": [0.7, 0.8]}},
+        {"name": "perspective", "params": {"scale": [0.02, 0.05]}},
+        {"name": "pad_to_multiple", "params": {"multiple": 32}},
+    ]
     for fuse in (True, False):
         res = geoaug.Pipeline(ops, fill=FILL, quad_order="keep", fuse=fuse)(
-            coordinate_image(w, h), quads=quads, lines=lines, seed=3)
+            coordinate_image(w, h), quads=quads, lines=lines, seed=3
+        )
         assert check_readback(res, quads, lines) == 7
 
 
@@ -144,8 +155,7 @@ def test_strong_shrink_still_reads_back():
     assert check_readback(res, quads, []) == 4
 
 
-@given(st.integers(8, 64), st.integers(8, 64), st.lists(geometric_op(INDEX_OPS), min_size=1, max_size=5),
-       st.booleans())
+@given(st.integers(8, 64), st.integers(8, 64), st.lists(geometric_op(INDEX_OPS), min_size=1, max_size=5), st.booleans())
 def test_index_ops_copy_pixels_exactly(w, h, ops, fuse):
     """Flips, rot90, integer crops and pads: every output pixel equals the input pixel its centre maps from."""
     src = coordinate_image(w, h)
@@ -172,6 +182,7 @@ def test_hflip_and_resize_follow_the_documented_convention():
     assert np.array_equal(res.image, img[:, ::-1])
     assert res.boxes.xyxy.tolist() == [[3.0, 0.0, 4.0, 3.0]]  # x' = W - x
     import cv2
+
     big = (np.random.default_rng(0).random((30, 40, 3)) * 255).astype(np.uint8)
     r = geoaug.Pipeline([{"name": "resize", "params": {"width": 80, "height": 60}}])(big, boxes=[[10, 10, 20, 20]])
     assert r.boxes.xyxy.tolist() == [[20.0, 20.0, 40.0, 40.0]]  # x' = s * x
@@ -184,17 +195,25 @@ def test_hflip_and_resize_follow_the_documented_convention():
 def test_dtype_and_channels_round_trip(dtype, channels):
     shape = (20, 30) if channels is None else (20, 30, channels)
     img = (np.random.default_rng(0).random(shape) * (255 if dtype != np.float32 else 1)).astype(dtype)
-    aug = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 10}}, {"name": "color_jitter",
-                          "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "hue": 0.05}},
-                           {"name": "gamma"}, {"name": "gaussian_blur"}, {"name": "gaussian_noise"},
-                           {"name": "jpeg"}, {"name": "grayscale", "params": {"prob": 0.5}},
-                           {"name": "pad_to_multiple", "params": {"multiple": 16}}])
+    aug = geoaug.Pipeline(
+        [
+            {"name": "rotate", "params": {"max_deg": 10}},
+            {"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "hue": 0.05}},
+            {"name": "gamma"},
+            {"name": "gaussian_blur"},
+            {"name": "gaussian_noise"},
+            {"name": "jpeg"},
+            {"name": "grayscale", "params": {"prob": 0.5}},
+            {"name": "pad_to_multiple", "params": {"multiple": 16}},
+        ]
+    )
     out = aug(img, seed=1).image
     assert out.dtype == img.dtype and out.shape == ((32, 32) + shape[2:])
 
 
 def test_pil_in_pil_out():
     from PIL import Image
+
     img = Image.new("RGB", (50, 40), (10, 200, 30))
     res = geoaug.from_config([{"name": "pad_to_multiple", "params": {"multiple": 32}}])(img, boxes=[[1, 1, 5, 5]])
     assert isinstance(res.image, Image.Image) and res.image.size == (64, 64) and res.image.mode == "RGB"
@@ -204,6 +223,7 @@ def test_plan_then_replay_on_a_half_scale_decode_matches_full_resolution():
     """A loader may plan first, decode at 1/2 (as a JPEG DCT decode does), and replay the plan on that:
     geometry is identical to the full-resolution run and pixels still read back their source points."""
     import cv2
+
     w, h = 160, 120
     quads = np.array([[[40, 30], [100, 34], [98, 70], [38, 66]]], float)
     ops = [{"name": "rotate", "params": {"max_deg": 20}}, {"name": "resize", "params": {"longest": 60}}]

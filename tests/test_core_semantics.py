@@ -1,4 +1,5 @@
 """Pipeline semantics: determinism, clipping, instance-table alignment, quad order, config shapes."""
+
 import json
 
 import numpy as np
@@ -10,11 +11,19 @@ import geoaug
 
 from strategies import boxes_in, geometric_op, lines_in, quads_in
 
-SEED_CFG = {"custom": {"augmentation": {"enabled": True, "ops": [
-    {"name": "hflip", "params": {"prob": 0.3}},
-    {"name": "rotate", "params": {"max_deg": 15.0, "prob": 0.3}},
-    {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": 0.3}},
-    {"name": "pad_to_multiple", "params": {"multiple": 32}}]}}}
+SEED_CFG = {
+    "custom": {
+        "augmentation": {
+            "enabled": True,
+            "ops": [
+                {"name": "hflip", "params": {"prob": 0.3}},
+                {"name": "rotate", "params": {"max_deg": 15.0, "prob": 0.3}},
+                {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": 0.3}},
+                {"name": "pad_to_multiple", "params": {"multiple": 32}},
+            ],
+        }
+    }
+}
 
 
 def noise_image(w=125, h=94, c=3, seed=0):
@@ -23,13 +32,18 @@ def noise_image(w=125, h=94, c=3, seed=0):
 
 def test_seed_config_shapes_all_accepted(tmp_path):
     import yaml
+
     p = tmp_path / "train.yaml"
     p.write_text(yaml.safe_dump({"model": {"path": "x"}, **SEED_CFG}))
     block = SEED_CFG["custom"]["augmentation"]
     for cfg in (SEED_CFG, p, block, block["ops"]):
         aug = geoaug.from_config(cfg)
         assert [o.name for o in aug.ops] == ["hflip", "rotate", "color_jitter", "pad_to_multiple"]
-    assert geoaug.from_config({"enabled": False, "ops": block["ops"]})(noise_image(), seed=0).image.shape == (94, 125, 3)
+    assert geoaug.from_config({"enabled": False, "ops": block["ops"]})(noise_image(), seed=0).image.shape == (
+        94,
+        125,
+        3,
+    )
 
 
 def test_same_seed_same_bytes_and_worker_independent_seeds():
@@ -56,15 +70,21 @@ def test_all_output_geometry_inside_canvas_and_fields_aligned(w, h, data):
     boxes = boxes + [shift, 0, shift, 0]
     quads = quads + [shift, 0]
     lines = [ln + [shift, 0] for ln in lines]
-    b = geoaug.Boxes(np.clip(boxes, [-w, 0, -w, 0], [2 * w, h, 2 * w, h]) if len(boxes) else boxes,
-                     label=[f"b{i}" for i in range(len(boxes))], score=np.arange(len(boxes), dtype=float))
+    b = geoaug.Boxes(
+        np.clip(boxes, [-w, 0, -w, 0], [2 * w, h, 2 * w, h]) if len(boxes) else boxes,
+        label=[f"b{i}" for i in range(len(boxes))],
+        score=np.arange(len(boxes), dtype=float),
+    )
     q = geoaug.Quads(quads, text=[f"q{i}" for i in range(len(quads))])
     ln = geoaug.Lines(lines, label=[f"l{i}" for i in range(len(lines))])
     aug = geoaug.Pipeline(ops, filters={"min_visibility": data.draw(st.sampled_from([0.0, 0.3]))})
     res = aug(np.zeros((h, w, 3), np.uint8), boxes=b, quads=q, lines=ln, seed=data.draw(st.integers(0, 99)))
     W, H = res.size
-    for pts in (res.boxes.xyxy.reshape(-1, 2), res.quads.points.reshape(-1, 2),
-                np.concatenate(res.lines.points) if len(res.lines) else np.zeros((0, 2))):
+    for pts in (
+        res.boxes.xyxy.reshape(-1, 2),
+        res.quads.points.reshape(-1, 2),
+        np.concatenate(res.lines.points) if len(res.lines) else np.zeros((0, 2)),
+    ):
         assert (pts >= 0).all() and (pts[:, 0] <= W).all() and (pts[:, 1] <= H).all()
     # every row's fields are those of the input row it came from
     assert res.boxes.fields["label"] == [f"b{i}" for i in res.boxes.index]
@@ -73,8 +93,11 @@ def test_all_output_geometry_inside_canvas_and_fields_aligned(w, h, data):
     assert res.lines.fields["label"] == [f"l{i}" for i in res.lines.index]
     assert ((res.boxes.visibility >= 0) & (res.boxes.visibility <= 1 + 1e-9)).all()
     # nothing vanishes unreported: every input row is in the output or in the drop list
-    for kind, n, table in (("boxes", len(boxes), res.boxes), ("quads", len(quads), res.quads),
-                           ("lines", len(lines), res.lines)):
+    for kind, n, table in (
+        ("boxes", len(boxes), res.boxes),
+        ("quads", len(quads), res.quads),
+        ("lines", len(lines), res.lines),
+    ):
         dropped = {d["index"] for d in res.report.dropped if d["kind"] == kind}
         assert set(table.index.tolist()) | dropped == set(range(n))
 
@@ -114,6 +137,7 @@ def test_mirrored_quads_stay_clockwise_from_top_left():
     for op in ("hflip", "vflip"):
         out = geoaug.Pipeline([{"name": op}])(img, quads=q).quads.points[0]
         from geoaug.geometry import signed_area
+
         assert signed_area(out) > 0  # clockwise on screen
         assert np.argmin(out.sum(axis=1)) == 0  # first point is the top-left one
     raw = geoaug.Pipeline([{"name": "hflip"}], quad_order="keep")(img, quads=q).quads.points[0]
@@ -121,8 +145,10 @@ def test_mirrored_quads_stay_clockwise_from_top_left():
 
 
 def test_filters_drop_with_labels_and_report_reason():
-    aug = geoaug.Pipeline([{"name": "crop", "params": {"x": 0, "y": 0, "width": 50, "height": 50}}],
-                          filters={"boxes": {"min_visibility": 0.5, "min_area": 10}})
+    aug = geoaug.Pipeline(
+        [{"name": "crop", "params": {"x": 0, "y": 0, "width": 50, "height": 50}}],
+        filters={"boxes": {"min_visibility": 0.5, "min_area": 10}},
+    )
     b = geoaug.Boxes([[0, 0, 10, 10], [40, 0, 60, 10], [45, 45, 100, 100], [1, 1, 3, 3]], label=list("abcd"))
     res = aug(np.zeros((100, 100), np.uint8), boxes=b)
     assert res.boxes.fields["label"] == ["a", "b"]
@@ -140,10 +166,15 @@ def test_random_crop_never_cuts_away_every_object():
 
 
 def test_combinators_and_replay_json():
-    aug = geoaug.from_config([{"name": "one_of", "params": {"ops": [{"name": "hflip"}, {"name": "vflip"}],
-                                                            "weights": [1, 3]}},
-                              {"name": "some_of", "params": {"ops": [{"name": "rotate"}, {"name": "gamma"},
-                                                                     {"name": "grayscale"}], "n": [1, 2]}}])
+    aug = geoaug.from_config(
+        [
+            {"name": "one_of", "params": {"ops": [{"name": "hflip"}, {"name": "vflip"}], "weights": [1, 3]}},
+            {
+                "name": "some_of",
+                "params": {"ops": [{"name": "rotate"}, {"name": "gamma"}, {"name": "grayscale"}], "n": [1, 2]},
+            },
+        ]
+    )
     img = noise_image()
     seen = set()
     for s in range(40):
@@ -159,10 +190,12 @@ def test_combinators_and_replay_json():
 
 def test_smart_resize_matches_qwen_rule():
     from geoaug.ops import qwen_smart_resize
+
     assert qwen_smart_resize(3508, 2480, 32, 4096, 1003520) == (1184, 832)
     assert qwen_smart_resize(940, 1250, 32, 4096, 16777216) == (928, 1248)
     res = geoaug.from_config([{"name": "smart_resize", "params": {"max_pixels": 1003520}}])(
-        np.zeros((3508, 2480, 3), np.uint8), boxes=[[0, 0, 2480, 3508]])
+        np.zeros((3508, 2480, 3), np.uint8), boxes=[[0, 0, 2480, 3508]]
+    )
     assert res.size == (832, 1184) and np.allclose(res.boxes.xyxy, [[0, 0, 832, 1184]])
 
 
@@ -193,7 +226,9 @@ def test_boxes_from_polygons_stay_tight_under_rotation_and_clip_by_the_polygon()
 _all_but_a_few = st.sets(st.integers(0, 39), max_size=3).map(lambda gone: [i for i in range(40) if i not in gone])
 
 
-@given(_all_but_a_few | st.lists(st.integers(0, 39), max_size=60).map(sorted) | st.lists(st.integers(0, 39), max_size=60))
+@given(
+    _all_but_a_few | st.lists(st.integers(0, 39), max_size=60).map(sorted) | st.lists(st.integers(0, 39), max_size=60)
+)
 def test_take_gives_the_same_rows_for_list_and_array_fields(rows):
     # list fields are gathered by runs of consecutive rows, arrays by np.take: both are rows[k] for every k
     names = [f"obj{i}" for i in range(40)]
@@ -222,7 +257,9 @@ def test_lines_of_equal_length_as_one_array():
     as_array, as_list = geoaug.Lines(pts, label=list("abcdefg")), geoaug.Lines(list(pts), label=list("abcdefg"))
     assert np.array_equal(as_array.flat, as_list.flat) and np.array_equal(as_array.offsets, as_list.offsets)
     res = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 20}}])(noise_image(100, 100), lines=pts, seed=3)
-    ref = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 20}}])(noise_image(100, 100), lines=list(pts), seed=3)
+    ref = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 20}}])(
+        noise_image(100, 100), lines=list(pts), seed=3
+    )
     assert all(np.array_equal(a, b) for a, b in zip(res.lines.points, ref.lines.points))
     with pytest.raises(geoaug.GeometryError, match=r"lines\[0\] needs at least 2 points"):
         geoaug.Lines(np.zeros((3, 1, 2)))

@@ -1,4 +1,5 @@
 """geoaug.draw and the `geoaug preview` / `geoaug ops` commands."""
+
 import json
 
 import numpy as np
@@ -35,11 +36,21 @@ def test_box_edges_sit_on_the_box_pixels():
 
 def test_colour_per_label_is_stable_and_drawn():
     assert label_colour("cat") == label_colour("cat") and label_colour("cat") in PALETTE
-    out = geoaug.draw(np.zeros((60, 60, 3), np.uint8), boxes=geoaug.Boxes([[10, 10, 50, 50]], label=["cat"]),
-                      thickness=5, show_labels=False)
+    out = geoaug.draw(
+        np.zeros((60, 60, 3), np.uint8),
+        boxes=geoaug.Boxes([[10, 10, 50, 50]], label=["cat"]),
+        thickness=5,
+        show_labels=False,
+    )
     assert tuple(out[30, 10]) == label_colour("cat")
-    given = geoaug.draw(np.zeros((60, 60, 3), np.uint8), boxes=[[10, 10, 50, 50]], labels=["cat"], thickness=5,
-                        show_labels=False, colours={"cat": (1, 2, 3)})
+    given = geoaug.draw(
+        np.zeros((60, 60, 3), np.uint8),
+        boxes=[[10, 10, 50, 50]],
+        labels=["cat"],
+        thickness=5,
+        show_labels=False,
+        colours={"cat": (1, 2, 3)},
+    )
     assert tuple(given[30, 10]) == (1, 2, 3)
     cols = distinct_colours(["b", "a", "c", "a"])
     assert cols == distinct_colours(["c", "b", "a"]) and len(set(cols.values())) == 3
@@ -96,20 +107,29 @@ def test_preview_same_seed_same_sheet(tmp_path):
 
 def test_preview_takes_a_training_config_and_a_plain_image(tmp_path):
     cfg = tmp_path / "train.yaml"
-    cfg.write_text(yaml.safe_dump({"model": {"name": "x"}, "custom": {"augmentation": {
-        "enabled": True, "ops": [{"name": "rotate", "params": {"max_deg": 10}}]}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"name": "x"},
+                "custom": {"augmentation": {"enabled": True, "ops": [{"name": "rotate", "params": {"max_deg": 10}}]}},
+            }
+        )
+    )
     img = tmp_path / "im.png"
     Image.fromarray(np.full((30, 40, 3), 128, np.uint8)).save(img)
     assert main(["preview", str(cfg), str(img), "--out", str(tmp_path / "o.png"), "--n", "2", "--quiet"]) == 0
 
 
-@pytest.mark.parametrize("obj, field", [
-    ({"label": "EXIT", "quad": [[0, 0], [1, 0], [1, 1]]}, "objects[1].quad"),
-    ({"label": "cat", "bbox": [5, 5, 1, 1]}, "objects[1].bbox"),
-    ({"label": "", "bbox": [1, 1, 5, 5]}, "objects[1].label"),
-    ({"label": "lane", "line": [[0, 0], ["a", 1]]}, "objects[1].line[1]"),
-    ({"label": "x"}, "objects[1]: needs exactly one"),
-])
+@pytest.mark.parametrize(
+    "obj, field",
+    [
+        ({"label": "EXIT", "quad": [[0, 0], [1, 0], [1, 1]]}, "objects[1].quad"),
+        ({"label": "cat", "bbox": [5, 5, 1, 1]}, "objects[1].bbox"),
+        ({"label": "", "bbox": [1, 1, 5, 5]}, "objects[1].label"),
+        ({"label": "lane", "line": [[0, 0], ["a", 1]]}, "objects[1].line[1]"),
+        ({"label": "x"}, "objects[1]: needs exactly one"),
+    ],
+)
 def test_bad_record_names_line_and_field(tmp_path, capsys, obj, field):
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "a.png")
     good = {"image": "a.png", "objects": [{"label": "cat", "bbox": [1, 1, 5, 5]}]}

@@ -2,6 +2,7 @@
 the result's matrix; op-by-op (`fuse: false`) agrees wherever no intermediate canvas crops; index maps
 are copied; shrinking warps are area-prefiltered; tone curves fold into one pass; the fast OpenCV paths
 (4-channel widening, convertScaleAbs, whole-factor area reduction, rectangle clipping) change nothing."""
+
 import cv2
 import numpy as np
 import pytest
@@ -23,8 +24,9 @@ def natural_image(w=320, h=240, seed=0, channels=3):
     """Smooth gradients and a few filled shapes: what photos look like to a bilinear kernel."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.dstack([xx / w * 180 + 40, yy / h * 160 + 50, 128 + 80 * np.sin(xx / 23) * np.cos(yy / 31),
-                     np.full_like(xx, 255)])[..., :channels]
+    img = np.dstack(
+        [xx / w * 180 + 40, yy / h * 160 + 50, 128 + 80 * np.sin(xx / 23) * np.cos(yy / 31), np.full_like(xx, 255)]
+    )[..., :channels]
     img = np.ascontiguousarray(img.astype(np.uint8))
     for _ in range(6):
         c = tuple(int(v) for v in rng.integers(0, 255, channels))
@@ -35,9 +37,14 @@ def natural_image(w=320, h=240, seed=0, channels=3):
 
 def single_warp(img, res, fill=0, matrix=None):
     """The reference: one cv2 warp of the input by res.matrix (or `matrix`), in OpenCV's pixel-centre convention."""
-    return cv2.warpPerspective(img, M.to_cv(res.matrix if matrix is None else matrix), res.size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(fill,) * 4).reshape(
-        res.size[1], res.size[0], -1)
+    return cv2.warpPerspective(
+        img,
+        M.to_cv(res.matrix if matrix is None else matrix),
+        res.size,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(fill,) * 4,
+    ).reshape(res.size[1], res.size[0], -1)
 
 
 def mean_abs(a, b):
@@ -46,12 +53,21 @@ def mean_abs(a, b):
 
 # ---- one warp per run ---------------------------------------------------------------------------
 CHAINS = [
-    [{"name": "rotate", "params": {"max_deg": 20}}, {"name": "affine", "params": {"scale": [0.9, 1.1], "shear": 5}},
-     {"name": "pad_to_multiple", "params": {"multiple": 32}}],
-    [{"name": "hflip"}, {"name": "rotate", "params": {"max_deg": 15, "expand": True}},
-     {"name": "perspective", "params": {"scale": [0.02, 0.06]}}],
-    [{"name": "perspective"}, {"name": "resize", "params": {"width": 300, "height": 260}},
-     {"name": "center_crop", "params": {"width": 256, "height": 224}}],
+    [
+        {"name": "rotate", "params": {"max_deg": 20}},
+        {"name": "affine", "params": {"scale": [0.9, 1.1], "shear": 5}},
+        {"name": "pad_to_multiple", "params": {"multiple": 32}},
+    ],
+    [
+        {"name": "hflip"},
+        {"name": "rotate", "params": {"max_deg": 15, "expand": True}},
+        {"name": "perspective", "params": {"scale": [0.02, 0.06]}},
+    ],
+    [
+        {"name": "perspective"},
+        {"name": "resize", "params": {"width": 300, "height": 260}},
+        {"name": "center_crop", "params": {"width": 256, "height": 224}},
+    ],
 ]
 
 
@@ -100,9 +116,12 @@ def test_pointwise_pixel_ops_inside_a_run_ride_in_its_one_warp(monkeypatch):
     real = P.warp
     monkeypatch.setattr(P, "warp", lambda *a, **k: calls.append(1) or real(*a, **k))
     # expand: the rotate canvas must not crop what the pad would show (fused semantics differ there)
-    chain = [{"name": "rotate", "params": {"max_deg": 10, "expand": True}},
-             {"name": "color_jitter", "params": {"brightness": [0.8, 1.2]}},
-             {"name": "gamma"}, {"name": "pad", "params": {"right": 7, "bottom": 3}}]
+    chain = [
+        {"name": "rotate", "params": {"max_deg": 10, "expand": True}},
+        {"name": "color_jitter", "params": {"brightness": [0.8, 1.2]}},
+        {"name": "gamma"},
+        {"name": "pad", "params": {"right": 7, "bottom": 3}},
+    ]
     img = natural_image()
     fused = geoaug.Pipeline(chain)(img, seed=3)
     assert len(calls) == 1
@@ -116,9 +135,11 @@ def test_contrast_inside_a_run_sees_what_op_by_op_sees(fill):
     """Contrast reads the image mean and changes the fill: inside a fused run it must read the canvas it
     sits on (earlier fill included, as op by op) and leave the fill of later ops exact."""
     img = np.full((100, 150, 3), 200, np.uint8)
-    chain = [{"name": "rotate", "params": {"max_deg": 20, "expand": True}},
-             {"name": "color_jitter", "params": {"contrast": [0.5, 0.5], "brightness": [1.1, 1.1]}},
-             {"name": "pad", "params": {"right": 7, "bottom": 5, "left": 3}}]
+    chain = [
+        {"name": "rotate", "params": {"max_deg": 20, "expand": True}},
+        {"name": "color_jitter", "params": {"contrast": [0.5, 0.5], "brightness": [1.1, 1.1]}},
+        {"name": "pad", "params": {"right": 7, "bottom": 5, "left": 3}},
+    ]
     fused = geoaug.Pipeline(chain, fill=fill)(img, seed=3)
     split = geoaug.Pipeline(chain, fill=fill, fuse=False)(img, seed=3)
     assert mean_abs(fused.image, split.image) < 1.0
@@ -129,14 +150,27 @@ def test_contrast_inside_a_run_sees_what_op_by_op_sees(fill):
 
 # ---- fuse: false agrees where no intermediate canvas crops --------------------------------------
 AGREEING = [
-    [{"name": "hflip"}, {"name": "resize", "params": {"width": 250, "height": 190}},
-     {"name": "pad", "params": {"left": 5, "top": 3, "right": 2}}],
-    [{"name": "rotate", "params": {"max_deg": 25, "expand": True}}, {"name": "hflip"},
-     {"name": "resize", "params": {"longest": 280}}],
-    [{"name": "vflip"}, {"name": "pad", "params": {"left": 11, "bottom": 4}}, {"name": "rot90", "params": {"k": 1}},
-     {"name": "crop", "params": {"x": 3, "y": 5, "width": 200, "height": 150}}],
-    [{"name": "pad_to_multiple", "params": {"multiple": 64}}, {"name": "hflip"},
-     {"name": "center_crop", "params": {"width": 300, "height": 200}}],
+    [
+        {"name": "hflip"},
+        {"name": "resize", "params": {"width": 250, "height": 190}},
+        {"name": "pad", "params": {"left": 5, "top": 3, "right": 2}},
+    ],
+    [
+        {"name": "rotate", "params": {"max_deg": 25, "expand": True}},
+        {"name": "hflip"},
+        {"name": "resize", "params": {"longest": 280}},
+    ],
+    [
+        {"name": "vflip"},
+        {"name": "pad", "params": {"left": 11, "bottom": 4}},
+        {"name": "rot90", "params": {"k": 1}},
+        {"name": "crop", "params": {"x": 3, "y": 5, "width": 200, "height": 150}},
+    ],
+    [
+        {"name": "pad_to_multiple", "params": {"multiple": 64}},
+        {"name": "hflip"},
+        {"name": "center_crop", "params": {"width": 300, "height": 200}},
+    ],
 ]
 
 
@@ -144,7 +178,7 @@ def _objects(w, h, rng):
     c = rng.uniform([30, 30], [w - 30, h - 30], (20, 2))
     boxes = np.concatenate([c - 12, c + 12], axis=1)
     quads = c[:8, None, :] + np.array([[-15, -6], [15, -6], [15, 6], [-15, 6]])
-    lines = [c[k:k + 3] for k in range(0, 15, 3)]
+    lines = [c[k : k + 3] for k in range(0, 15, 3)]
     return boxes, quads, lines
 
 
@@ -171,8 +205,12 @@ def test_op_by_op_agrees_with_fused_where_nothing_crops_in_between(chain, seed):
 def test_index_maps_copy_pixels_exactly(dtype):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 250, (37, 53, 3)).astype(dtype)  # noise: any interpolation would show
-    chain = [{"name": "hflip"}, {"name": "rot90", "params": {"k": 1}}, {"name": "pad", "params": {"left": 2, "top": 1}},
-             {"name": "crop", "params": {"x": 1, "y": 4, "width": 30, "height": 40}}]
+    chain = [
+        {"name": "hflip"},
+        {"name": "rot90", "params": {"k": 1}},
+        {"name": "pad", "params": {"left": 2, "top": 1}},
+        {"name": "crop", "params": {"x": 1, "y": 4, "width": 30, "height": 40}},
+    ]
     res = geoaug.Pipeline(chain, fill=7)(img, seed=0)
     ref = np.rot90(img[:, ::-1], 1)
     ref = np.pad(ref, ((1, 0), (2, 0), (0, 0)), constant_values=7)[4:44, 1:31]
@@ -196,8 +234,10 @@ def test_shrinking_warp_does_not_alias(scale):
     stripes = np.zeros((h, w, 3), np.uint8)
     stripes[:, ::2] = 255
     size = (int(w * scale), int(h * scale))
-    chain = [{"name": "rotate", "params": {"max_deg": 3}},
-             {"name": "resize", "params": {"width": size[0], "height": size[1]}}]
+    chain = [
+        {"name": "rotate", "params": {"max_deg": 3}},
+        {"name": "resize", "params": {"width": size[0], "height": size[1]}},
+    ]
     res = geoaug.Pipeline(chain, fill=127)(stripes, seed=1)
     inner = res.image[5:-5, 5:-5].astype(float)
     area = cv2.resize(stripes, size, interpolation=cv2.INTER_AREA).astype(float)
@@ -223,8 +263,11 @@ def test_prefilter_keeps_the_geometry_of_the_fused_map():
     """Document-like: rotate + perspective + big shrink. Pixels still line up with res.matrix: compare
     against a reference made by warping an area-reduced copy by the exactly corrected matrix."""
     img = natural_image(900, 1200)
-    chain = [{"name": "rotate", "params": {"max_deg": 5}}, {"name": "perspective"},
-             {"name": "smart_resize", "params": {"factor": 32, "max_pixels": 120000, "min_pixels": 1024}}]
+    chain = [
+        {"name": "rotate", "params": {"max_deg": 5}},
+        {"name": "perspective"},
+        {"name": "smart_resize", "params": {"factor": 32, "max_pixels": 120000, "min_pixels": 1024}},
+    ]
     res = geoaug.Pipeline(chain)(img, seed=4)
     small = cv2.resize(img, (300, 400), interpolation=cv2.INTER_AREA)
     ref = cv2.warpPerspective(small, M.to_cv(res.matrix @ M.scale(3, 3)), res.size, flags=cv2.INTER_LINEAR)
@@ -242,8 +285,14 @@ def test_widened_warp_equals_the_three_channel_warp(dtype, projective):
     out = Wp._cv_warp(img, a, (230, 170), cv2.INTER_LINEAR, (9, 8, 7, 0))
     inv = np.linalg.inv(M.to_cv(a))
     fn = cv2.warpAffine if not projective else cv2.warpPerspective
-    ref = fn(img, inv[:2] if not projective else inv, (230, 170), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-             borderMode=cv2.BORDER_CONSTANT, borderValue=(9, 8, 7, 0))
+    ref = fn(
+        img,
+        inv[:2] if not projective else inv,
+        (230, 170),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(9, 8, 7, 0),
+    )
     np.testing.assert_array_equal(out, ref)
 
 
@@ -265,8 +314,11 @@ def _tone_reference(img, factors):
 @given(st.floats(0.5, 1.6), st.floats(0.6, 1.4), st.floats(0.7, 1.4))
 def test_tone_curves_fold_into_one_exact_pass(b, c, g):
     img = natural_image(64, 48)
-    stages = [ToneStage(lambda x, m, top: x * b), ToneStage(lambda x, m, top: x * c + (1 - c) * m, needs_mean=True),
-              ToneStage(lambda x, m, top: top * np.power(x / top, g))]
+    stages = [
+        ToneStage(lambda x, m, top: x * b),
+        ToneStage(lambda x, m, top: x * c + (1 - c) * m, needs_mean=True),
+        ToneStage(lambda x, m, top: top * np.power(x / top, g)),
+    ]
     out = T._apply_tone(img, stages)
     ref = _tone_reference(img, [("brightness", b), ("contrast", c), ("gamma", g)])
     assert np.abs(out.astype(float) - ref).max() <= 1  # folding skips intermediate rounding only
@@ -293,7 +345,7 @@ def test_folded_tone_touches_colour_only_and_equals_the_table(channels):
     mean = float(np.dot(np.rint(b).reshape(-1, colour.shape[2]).mean(axis=0), grey))
     ref = np.rint(np.clip(b * 0.8 + 0.2 * mean, 0, 255))
     assert out.shape == img.shape and out.dtype == np.uint8
-    assert np.abs(out[..., :colour.shape[2]].astype(float) - ref).max() <= 1
+    assert np.abs(out[..., : colour.shape[2]].astype(float) - ref).max() <= 1
     if channels == 4:
         np.testing.assert_array_equal(out[..., 3], img[..., 3])
 
@@ -328,8 +380,11 @@ def _overlay_pieces(p, w, h):
 _coord = st.integers(-4000, 14000).map(lambda v: v / 100)  # centi-pixels: no denormals to trip GEOS
 
 
-@given(st.lists(st.lists(st.tuples(_coord, _coord.map(lambda v: v * 0.8)), min_size=2, max_size=6),
-                min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.lists(st.tuples(_coord, _coord.map(lambda v: v * 0.8)), min_size=2, max_size=6), min_size=1, max_size=12
+    )
+)
 def test_line_clipping_matches_a_per_line_overlay(raw):
     lines = [np.asarray(r, dtype=float) for r in raw]
     lines = [ln for ln in lines if np.hypot(*np.diff(ln, axis=0).T).sum() > 1e-6] or [np.array([[1.0, 1], [5, 5]])]
@@ -363,8 +418,13 @@ def test_a_line_is_cut_only_where_it_leaves_the_canvas():
     assert out.visibility[0] == pytest.approx((2 * np.hypot(50, 50) + 50 + 20) / (2 * np.hypot(50, 50) + 50 + 60))
 
 
-@given(st.lists(st.tuples(st.floats(-30, 130), st.floats(-30, 110), st.floats(3, 40), st.floats(-80, 80)),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.floats(-30, 130), st.floats(-30, 110), st.floats(3, 40), st.floats(-80, 80)),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_quad_clipping_keeps_the_overlay_area(raw):
     quads = []
     for cx, cy, s, deg in raw:
@@ -385,14 +445,26 @@ def test_quad_clipping_keeps_the_overlay_area(raw):
 _qcoord = st.integers(-3000, 13000).map(lambda v: v / 100)
 
 
-@given(st.lists(st.tuples(_qcoord, _qcoord, st.integers(0, 3), st.integers(1, 6000).map(lambda v: v / 100),
-                          st.integers(1, 6000).map(lambda v: v / 100), st.sampled_from([0, 30, 45, 90, 137])),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(
+            _qcoord,
+            _qcoord,
+            st.integers(0, 3),
+            st.integers(1, 6000).map(lambda v: v / 100),
+            st.integers(1, 6000).map(lambda v: v / 100),
+            st.sampled_from([0, 30, 45, 90, 137]),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_quads_cut_in_numpy_match_the_overlay(raw):
     # Quads (often axis-aligned, so edges run along canvas sides and corners land on them) cut by the canvas:
     # the same kept area as GEOS's overlay, a quad exactly when the overlay's simplified result has 4 corners,
     # and then the same 4 corners.
     from geoaug.clip import _cut_quads
+
     quads = []
     for cx, cy, k, sx, sy, deg in raw:
         t = np.deg2rad(deg)
@@ -413,14 +485,18 @@ def test_quads_cut_in_numpy_match_the_overlay(raw):
 _icoord = st.integers(-20, 120)
 
 
-@given(st.lists(st.lists(st.tuples(_icoord, _icoord.map(lambda v: v * 0.8)), min_size=4, max_size=4),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.lists(st.tuples(_icoord, _icoord.map(lambda v: v * 0.8)), min_size=4, max_size=4), min_size=1, max_size=20
+    )
+)
 def test_any_four_points_cut_like_the_overlay(raw):
     # Any 4 points on a coarse grid: concave, self-intersecting and degenerate quads, corners exactly on a
     # side or a canvas corner exactly on an edge (the cases the closed form hands to GEOS), mixed with
     # convex quads in general position. Kept area is the overlay's (of the repaired polygon), and the cut
     # is a quad exactly when the overlay is one polygon with 4 corners.
     from geoaug.clip import _cut_quads
+
     quads = np.asarray(raw, dtype=float)
     kept, ring, is_quad, area0 = _cut_quads(quads, 100, 80)
     canvas = shapely.box(0, 0, 100, 80)
@@ -474,24 +550,29 @@ def test_a_pipeline_without_geometry_never_hands_back_the_callers_arrays():
     lines = [np.array([[1.0, 1], [8, 8]])]
     table = geoaug.Quads(quads)
     res = geoaug.Pipeline([{"name": "color_jitter", "params": {"brightness": 0.1}}])(
-        np.zeros((10, 10, 3), np.uint8), boxes=boxes, quads=table, lines=lines, seed=0)
+        np.zeros((10, 10, 3), np.uint8), boxes=boxes, quads=table, lines=lines, seed=0
+    )
     for out, src in ((res.boxes.xyxy, boxes), (res.quads.points, quads), (res.lines.flat, lines[0])):
         np.testing.assert_array_equal(out, src)
         assert not np.shares_memory(out, src)
     assert res.quads is not table and not np.shares_memory(res.quads.points, table.points)
 
 
-@pytest.mark.parametrize("quad", [
-    [(-10, -8), (10, 8), (10, 20), (-10, 20)],      # an edge through the canvas corner (0, 0)
-    [(-10, 20), (10, 20), (10, 8), (-10, -8)],      # the same, counter-clockwise
-    [(90, 70), (110, 90), (90, 100), (80, 90)],     # an edge through (100, 80): a pentagon
-    [(-5, 40), (50, -4), (105, 40), (50, 84)],      # four sides crossed: an octagon
-    [(95, -5), (105, 5), (100, 10), (90, 0)],       # corners on both lines of a canvas corner
-    [(92, -1), (61, 58), (107, 35), (98, -10)],     # an edge that meets the canvas at (100, 0) only
-    [(33, -11), (-27, 9), (17, 35), (52, 5)],       # one that meets it at (0, 0) only
-])
+@pytest.mark.parametrize(
+    "quad",
+    [
+        [(-10, -8), (10, 8), (10, 20), (-10, 20)],  # an edge through the canvas corner (0, 0)
+        [(-10, 20), (10, 20), (10, 8), (-10, -8)],  # the same, counter-clockwise
+        [(90, 70), (110, 90), (90, 100), (80, 90)],  # an edge through (100, 80): a pentagon
+        [(-5, 40), (50, -4), (105, 40), (50, 84)],  # four sides crossed: an octagon
+        [(95, -5), (105, 5), (100, 10), (90, 0)],  # corners on both lines of a canvas corner
+        [(92, -1), (61, 58), (107, 35), (98, -10)],  # an edge that meets the canvas at (100, 0) only
+        [(33, -11), (-27, 9), (17, 35), (52, 5)],  # one that meets it at (0, 0) only
+    ],
+)
 def test_quads_through_a_canvas_corner_cut_like_the_overlay(quad):
     from geoaug.clip import _cut_quads
+
     q = np.asarray(quad, dtype=float)
     kept, ring, is_quad, _ = _cut_quads(q[None], 100, 80)
     inter = shapely.intersection(shapely.polygons(q), shapely.box(0, 0, 100, 80))
@@ -506,6 +587,7 @@ def test_many_random_quads_cut_like_the_overlay():
     # 8,000 random quads around the canvas, half of them on a whole-pixel grid (corners on sides, edges
     # through canvas corners), against GEOS's overlay: area, quad or not, corners.
     from geoaug.clip import _cut_quads
+
     rng = np.random.default_rng(11)
     q = rng.uniform(-40, 140, (8000, 1, 2)) + rng.normal(0, 30, (8000, 4, 2))
     q[::2] = np.round(q[::2])

@@ -10,6 +10,7 @@
    image, or raise geoaug.ConfigError (a ValueError) naming the op (with its index) and the param. Never another
    exception, never a failure left to call time.
 """
+
 import math
 import re
 import sys
@@ -72,6 +73,7 @@ def assert_refused_fast(fn, *args, match=None, **kwargs):
 
 # ---- 1. alias bombs ------------------------------------------------------------------------------------------
 
+
 def laughs(kind="list", levels=9, width=9):
     """Billion-laughs as one flow collection: level i holds ``width`` aliases of level i-1, so the collection
     stands for ~width**levels leaves in ~500 bytes."""
@@ -95,9 +97,16 @@ def op_tree(combinator="one_of", levels=8, width=10):
 
 
 def _bombs():
-    merge = "{m0: &m0 {" + ", ".join(f"k{j}: [lol, lol, lol, lol, lol, lol, lol, lol]" for j in range(8)) + "}, " + \
-        ", ".join(f"m{i}: &m{i} {{<<: *m{i - 1}, " + ", ".join(f"v{j}: *m{i - 1}" for j in range(8)) + "}"
-                  for i in range(1, 9)) + "}"
+    merge = (
+        "{m0: &m0 {"
+        + ", ".join(f"k{j}: [lol, lol, lol, lol, lol, lol, lol, lol]" for j in range(8))
+        + "}, "
+        + ", ".join(
+            f"m{i}: &m{i} {{<<: *m{i - 1}, " + ", ".join(f"v{j}: *m{i - 1}" for j in range(8)) + "}"
+            for i in range(1, 9)
+        )
+        + "}"
+    )
     return {
         "lists at top level": f"x: {laughs('list')}\n",
         "mappings at top level": f"x: {laughs('mapping')}\n",
@@ -108,8 +117,8 @@ def _bombs():
         "one_of op tree": op_tree("one_of"),
         "some_of op tree": op_tree("some_of"),
         "merge keys": f"x: {merge}\n",
-        "under custom.augmentation": "custom:\n  augmentation:\n" + "".join(
-            "    " + ln + "\n" for ln in op_tree("one_of").splitlines()),
+        "under custom.augmentation": "custom:\n  augmentation:\n"
+        + "".join("    " + ln + "\n" for ln in op_tree("one_of").splitlines()),
     }
 
 
@@ -125,16 +134,22 @@ def test_alias_bomb_file_fails_fast_with_a_short_message(tmp_path, name):
     assert_refused_fast(geoaug.from_config, p, match=r"bomb\.yaml: YAML expands to more than 100,000 nodes")
 
 
-@pytest.mark.parametrize("text, match", [
-    ("a: &a [*a]\n", "recursive alias"),
-    ("a: &a {k: [1, *a]}\n", "recursive alias"),
-    ("[" * 5000 + "]" * 5000, "nests deeper than 100 levels"),
-    ("a: " + "{b: " * 3000 + "1" + "}" * 3000, "nests deeper than 100 levels"),
-    # depth through aliases: each level adds one, the file itself is 2 levels deep
-    ("".join(f"a{i}: &a{i} [{'*a' + str(i - 1) if i else 0}]\n" for i in range(150)), "nests deeper than 100 levels"),
-    ("ops: [{name: rotate, params: {max_deg: " + "1" * 5000 + "}}]\n", "invalid YAML value"),
-    ("ops: [{name: rotate, params: {max_deg: 1}}]\n" + "# pad\n" * 800_000, "geoaug reads YAML configs up to"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("a: &a [*a]\n", "recursive alias"),
+        ("a: &a {k: [1, *a]}\n", "recursive alias"),
+        ("[" * 5000 + "]" * 5000, "nests deeper than 100 levels"),
+        ("a: " + "{b: " * 3000 + "1" + "}" * 3000, "nests deeper than 100 levels"),
+        # depth through aliases: each level adds one, the file itself is 2 levels deep
+        (
+            "".join(f"a{i}: &a{i} [{'*a' + str(i - 1) if i else 0}]\n" for i in range(150)),
+            "nests deeper than 100 levels",
+        ),
+        ("ops: [{name: rotate, params: {max_deg: " + "1" * 5000 + "}}]\n", "invalid YAML value"),
+        ("ops: [{name: rotate, params: {max_deg: 1}}]\n" + "# pad\n" * 800_000, "geoaug reads YAML configs up to"),
+    ],
+)
 def test_recursive_deep_or_oversized_yaml_fails_fast(tmp_path, text, match):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
@@ -168,9 +183,11 @@ def test_real_configs_are_far_below_the_budgets(tmp_path):
         out, calls = run_counted(geoaug.from_config, path)
         assert isinstance(out, geoaug.Pipeline), out
         assert calls < WORK_LIMIT / 4
-    shared = ("fill: &grey [114, 114, 114]\n"
-              "ops:\n- {name: rotate, params: {max_deg: 5, fill: *grey}}\n"
-              "- {name: pad_to_multiple, params: {multiple: 32, fill: *grey}}\n")
+    shared = (
+        "fill: &grey [114, 114, 114]\n"
+        "ops:\n- {name: rotate, params: {max_deg: 5, fill: *grey}}\n"
+        "- {name: pad_to_multiple, params: {multiple: 32, fill: *grey}}\n"
+    )
     p = tmp_path / "shared.yaml"
     p.write_text(shared)
     aug = geoaug.from_config(p)
@@ -198,18 +215,24 @@ def self_referencing():
     return x
 
 
-@pytest.mark.parametrize("build, match", [
-    (lambda: geoaug.from_config([{"name": "rotate", "params": {"max_deg": shared_list()}}]), "config too large"),
-    (lambda: geoaug.from_config({"ops": [], "filters": {"boxes": {"min_area": shared_list()}}}), "config too large"),
-    (lambda: geoaug.Pipeline(shared_list(20)), "config too large"),
-    (lambda: geoaug.Pipeline([op_tree_py("one_of")]), "config too large"),
-    (lambda: geoaug.Pipeline([op_tree_py("some_of")]), "config too large"),
-    (lambda: geoaug.make_op("one_of", op_tree_py("one_of")["params"]), "config too large"),
-    (lambda: geoaug.REGISTRY["some_of"](**op_tree_py("some_of")["params"]), "config too large"),
-    (lambda: geoaug.make_op("rotate", {"fill": shared_list()}), "config too large"),
-    (lambda: geoaug.Pipeline([self_referencing()]), "nests deeper than 64 levels"),
-    (lambda: geoaug.Pipeline([op_tree_py("one_of", levels=30, width=1)]), "nests deeper than 64 levels"),
-])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: geoaug.from_config([{"name": "rotate", "params": {"max_deg": shared_list()}}]), "config too large"),
+        (
+            lambda: geoaug.from_config({"ops": [], "filters": {"boxes": {"min_area": shared_list()}}}),
+            "config too large",
+        ),
+        (lambda: geoaug.Pipeline(shared_list(20)), "config too large"),
+        (lambda: geoaug.Pipeline([op_tree_py("one_of")]), "config too large"),
+        (lambda: geoaug.Pipeline([op_tree_py("some_of")]), "config too large"),
+        (lambda: geoaug.make_op("one_of", op_tree_py("one_of")["params"]), "config too large"),
+        (lambda: geoaug.REGISTRY["some_of"](**op_tree_py("some_of")["params"]), "config too large"),
+        (lambda: geoaug.make_op("rotate", {"fill": shared_list()}), "config too large"),
+        (lambda: geoaug.Pipeline([self_referencing()]), "nests deeper than 64 levels"),
+        (lambda: geoaug.Pipeline([op_tree_py("one_of", levels=30, width=1)]), "nests deeper than 64 levels"),
+    ],
+)
 def test_shared_reference_bombs_fail_fast(build, match):
     """The same shapes built in Python (or by a YAML loader other than geoaug's) are bounded at build."""
     assert_refused_fast(build, match=match)
@@ -223,24 +246,29 @@ def test_config_value_budget_is_exact(monkeypatch):
     geoaug.Pipeline(ops[:11])  # 6 + 11 + 22 = 39
 
 
-@pytest.mark.parametrize("cfg, where", [
-    ([{"name": "x" * 100_000}], "unknown op 'xxx"),
-    ([{"name": list(range(5000))}], "op name must be a string"),
-    ([{"name": "rotate", "params": {"max_deg": list(range(5000))}}], "param 'max_deg'"),
-    ([{"name": "rotate", "params": {"max_deg": "9" * 100_000}}], "param 'max_deg'"),
-    ([{"name": "rotate", "params": {"max_deg": 1 << 100_000}}], "param 'max_deg'"),
-    ([{"name": "rotate", "params": {"y" * 100_000: 1}}], "unknown param 'yyy"),
-    ([{"name": "rotate", "params": {"max_deg": [[[[[[[[["deep"] * 9] * 9] * 9] * 9]]]]]}}], "param 'max_deg'"),
-    ([{"name": "one_of", "params": {"ops": [{"name": "hflip"}] * 3, "weights": list(range(5000))}}],
-     "param 'weights' has 5000 values for 3 ops"),
-    ([list(range(5000))], "each op must be a mapping"),
-    ({"ops": [], "filters": {"z" * 10_000: 1}}, "filters: unknown key 'zzz"),
-    ({"ops": [], "fill": ["grey"] * 5000}, "config: fill must be"),
-    ({"ops": [], "interpolation": "l" * 10_000}, "interpolation must be one of"),
-    ({"ops": "hflip" * 10_000}, "'ops' must be a list of ops"),
-    ({"q" * 10_000: 1}, "unknown key 'qqq"),
-    ({"custom": {"augmentation": list(range(5000))}}, "each op must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "cfg, where",
+    [
+        ([{"name": "x" * 100_000}], "unknown op 'xxx"),
+        ([{"name": list(range(5000))}], "op name must be a string"),
+        ([{"name": "rotate", "params": {"max_deg": list(range(5000))}}], "param 'max_deg'"),
+        ([{"name": "rotate", "params": {"max_deg": "9" * 100_000}}], "param 'max_deg'"),
+        ([{"name": "rotate", "params": {"max_deg": 1 << 100_000}}], "param 'max_deg'"),
+        ([{"name": "rotate", "params": {"y" * 100_000: 1}}], "unknown param 'yyy"),
+        ([{"name": "rotate", "params": {"max_deg": [[[[[[[[["deep"] * 9] * 9] * 9] * 9]]]]]}}], "param 'max_deg'"),
+        (
+            [{"name": "one_of", "params": {"ops": [{"name": "hflip"}] * 3, "weights": list(range(5000))}}],
+            "param 'weights' has 5000 values for 3 ops",
+        ),
+        ([list(range(5000))], "each op must be a mapping"),
+        ({"ops": [], "filters": {"z" * 10_000: 1}}, "filters: unknown key 'zzz"),
+        ({"ops": [], "fill": ["grey"] * 5000}, "config: fill must be"),
+        ({"ops": [], "interpolation": "l" * 10_000}, "interpolation must be one of"),
+        ({"ops": "hflip" * 10_000}, "'ops' must be a list of ops"),
+        ({"q" * 10_000: 1}, "unknown key 'qqq"),
+        ({"custom": {"augmentation": list(range(5000))}}, "each op must be a mapping"),
+    ],
+)
 def test_error_messages_stay_short(cfg, where):
     msg, _ = assert_refused_fast(geoaug.from_config, cfg)
     assert where in msg
@@ -253,58 +281,92 @@ TWO = [{"name": "hflip"}, {"name": "vflip"}]
 nan, inf = math.nan, math.inf
 
 
-@pytest.mark.parametrize("cfg, pattern", [
-    ({"ops": [ROT], "fill": "grey"}, r"^config: fill must be a number or a list of 1, 3 or 4 numbers.*got 'grey'"),
-    ({"ops": [ROT], "fill": nan}, r"^config: fill must be finite.*got nan"),
-    ({"ops": [ROT], "fill": [1, 2]}, r"^config: fill must be .* got 2 values"),
-    ({"ops": [ROT], "fill": None}, r"^config: fill must be"),
-    ({"ops": [ROT], "fill": True}, r"^config: fill must be"),
-    ({"ops": [], "filters": {"min_visibility": nan}}, r"filters\.min_visibility must be a number in \[0, 1\], got nan"),
-    ({"ops": [], "filters": {"min_visibility": 1.5}}, r"filters\.min_visibility must be a number in \[0, 1\]"),
-    ({"ops": [], "filters": {"min_visibility": -0.1}}, r"filters\.min_visibility must be a number in \[0, 1\]"),
-    ({"ops": [], "filters": {"boxes": {"min_area": nan}}}, r"filters\.boxes\.min_area must be a finite non-negative"),
-    ({"ops": [], "filters": {"lines": {"min_size": inf}}}, r"filters\.lines\.min_size must be a finite non-negative"),
-    ({"ops": [], "filters": {"quads": {"min_visibility": "0.5"}}}, r"filters\.quads\.min_visibility must be a number"),
-    ({"ops": [], "filters": 0}, r"filters must be a mapping \(or null\), got 0"),
-    ({"ops": [], "filters": False}, r"filters must be a mapping \(or null\), got False"),
-    ({"ops": [], "filters": []}, r"filters must be a mapping"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [nan, 1]}}],
-     r"ops\[0\]: op 'one_of': param 'weights' must be a list of finite non-negative numbers, got \[nan, 1\]"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [inf, 1]}}], r"ops\[0\]: op 'one_of': param 'weights'"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [-1, 2]}}], r"ops\[0\]: op 'one_of': param 'weights'"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [0, 0]}}],
-     r"param 'weights' must have a positive, finite sum"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [1e308, 1e308]}}],
-     r"param 'weights' must have a positive, finite"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [1]}}],
-     r"ops\[0\]: op 'one_of': param 'weights' has 1 values for 2 ops"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": [1, 2, 3]}}], r"param 'weights' has 3 values for 2 ops"),
-    ([{"name": "one_of", "params": {"ops": TWO, "weights": 1}}], r"param 'weights' must be a list"),
-    ([{"name": "some_of", "params": {"ops": TWO, "n": [True, True]}}], r"ops\[0\]: op 'some_of': param 'n'"),
-    ([{"name": "some_of", "params": {"ops": TWO, "n": 3}}], r"param 'n' goes up to 3 but there are only 2 ops"),
-    ([{"name": "smart_resize", "params": {"min_pixels": 100_000, "max_pixels": 50_000}}],
-     r"ops\[0\]: op 'smart_resize': param 'min_pixels' \(100000\) exceeds 'max_pixels' \(50000\)"),
-    ([{"name": "smart_resize", "params": {"factor": 32, "min_pixels": 100, "max_pixels": 1000}}],
-     r"op 'smart_resize': param 'max_pixels' \(1000\) is below one factor x factor block"),
-    ({"ops": {}}, r"^config: 'ops' must be a list of ops, got \{\}"),
-    ({"ops": 0}, r"^config: 'ops' must be a list of ops, got 0"),
-    ({"ops": False}, r"^config: 'ops' must be a list of ops, got False"),
-    ({"ops": "hflip"}, r"^config: 'ops' must be a list of ops, got 'hflip'"),
-    ([{"name": "rotate", "params": 0}], r"ops\[0\]: op 'rotate': params must be a mapping, got int"),
-    ([{"name": "rotate", "params": False}], r"ops\[0\]: op 'rotate': params must be a mapping, got bool"),
-    ([{"name": "rotate", "params": [["max_deg", 3]]}], r"ops\[0\]: op 'rotate': params must be a mapping, got list"),
-    ([{"name": "rotate", "params": {"_where": 3}}], r"ops\[0\]: op 'rotate': unknown param '_where'"),
-    ([{"name": "rotate", "params": {1: 3}}], r"ops\[0\]: op 'rotate': unknown param 1"),
-    ([{"name": "random_crop", "params": {"width": 9, "height": 9, "ratio": [1, 2]}}],
-     r"op 'random_crop': param 'ratio' applies only with 'scale'"),
-    ([{"name": "random_crop", "params": {"scale": [0.5, 1], "keep_objects": False, "min_visibility": 0.9}}],
-     r"op 'random_crop': param 'min_visibility' applies only with keep_objects true"),
-    ([{"name": "pad", "params": {"top": 10**12}}], r"op 'pad': param 'top' must be in \[0, 65536\]"),
-    ([{"name": "rotate", "params": {"max_deg": 10**400}}], r"op 'rotate': param 'max_deg' must be finite"),
-    ([ROT, {"name": "rot90", "params": {"k": "1"}}], r"ops\[1\]: op 'rot90': param 'k' must be an integer or null"),
-    ({"ops": [], "interpolation": ["linear"]}, r"interpolation must be one of .*got \['linear'\]"),
-    ({"ops": [], "quad_clip": {"clamp": 1}}, r"quad_clip must be one of"),
-])
+@pytest.mark.parametrize(
+    "cfg, pattern",
+    [
+        ({"ops": [ROT], "fill": "grey"}, r"^config: fill must be a number or a list of 1, 3 or 4 numbers.*got 'grey'"),
+        ({"ops": [ROT], "fill": nan}, r"^config: fill must be finite.*got nan"),
+        ({"ops": [ROT], "fill": [1, 2]}, r"^config: fill must be .* got 2 values"),
+        ({"ops": [ROT], "fill": None}, r"^config: fill must be"),
+        ({"ops": [ROT], "fill": True}, r"^config: fill must be"),
+        (
+            {"ops": [], "filters": {"min_visibility": nan}},
+            r"filters\.min_visibility must be a number in \[0, 1\], got nan",
+        ),
+        ({"ops": [], "filters": {"min_visibility": 1.5}}, r"filters\.min_visibility must be a number in \[0, 1\]"),
+        ({"ops": [], "filters": {"min_visibility": -0.1}}, r"filters\.min_visibility must be a number in \[0, 1\]"),
+        (
+            {"ops": [], "filters": {"boxes": {"min_area": nan}}},
+            r"filters\.boxes\.min_area must be a finite non-negative",
+        ),
+        (
+            {"ops": [], "filters": {"lines": {"min_size": inf}}},
+            r"filters\.lines\.min_size must be a finite non-negative",
+        ),
+        (
+            {"ops": [], "filters": {"quads": {"min_visibility": "0.5"}}},
+            r"filters\.quads\.min_visibility must be a number",
+        ),
+        ({"ops": [], "filters": 0}, r"filters must be a mapping \(or null\), got 0"),
+        ({"ops": [], "filters": False}, r"filters must be a mapping \(or null\), got False"),
+        ({"ops": [], "filters": []}, r"filters must be a mapping"),
+        (
+            [{"name": "one_of", "params": {"ops": TWO, "weights": [nan, 1]}}],
+            r"ops\[0\]: op 'one_of': param 'weights' must be a list of finite non-negative numbers, got \[nan, 1\]",
+        ),
+        ([{"name": "one_of", "params": {"ops": TWO, "weights": [inf, 1]}}], r"ops\[0\]: op 'one_of': param 'weights'"),
+        ([{"name": "one_of", "params": {"ops": TWO, "weights": [-1, 2]}}], r"ops\[0\]: op 'one_of': param 'weights'"),
+        (
+            [{"name": "one_of", "params": {"ops": TWO, "weights": [0, 0]}}],
+            r"param 'weights' must have a positive, finite sum",
+        ),
+        (
+            [{"name": "one_of", "params": {"ops": TWO, "weights": [1e308, 1e308]}}],
+            r"param 'weights' must have a positive, finite",
+        ),
+        (
+            [{"name": "one_of", "params": {"ops": TWO, "weights": [1]}}],
+            r"ops\[0\]: op 'one_of': param 'weights' has 1 values for 2 ops",
+        ),
+        ([{"name": "one_of", "params": {"ops": TWO, "weights": [1, 2, 3]}}], r"param 'weights' has 3 values for 2 ops"),
+        ([{"name": "one_of", "params": {"ops": TWO, "weights": 1}}], r"param 'weights' must be a list"),
+        ([{"name": "some_of", "params": {"ops": TWO, "n": [True, True]}}], r"ops\[0\]: op 'some_of': param 'n'"),
+        ([{"name": "some_of", "params": {"ops": TWO, "n": 3}}], r"param 'n' goes up to 3 but there are only 2 ops"),
+        (
+            [{"name": "smart_resize", "params": {"min_pixels": 100_000, "max_pixels": 50_000}}],
+            r"ops\[0\]: op 'smart_resize': param 'min_pixels' \(100000\) exceeds 'max_pixels' \(50000\)",
+        ),
+        (
+            [{"name": "smart_resize", "params": {"factor": 32, "min_pixels": 100, "max_pixels": 1000}}],
+            r"op 'smart_resize': param 'max_pixels' \(1000\) is below one factor x factor block",
+        ),
+        ({"ops": {}}, r"^config: 'ops' must be a list of ops, got \{\}"),
+        ({"ops": 0}, r"^config: 'ops' must be a list of ops, got 0"),
+        ({"ops": False}, r"^config: 'ops' must be a list of ops, got False"),
+        ({"ops": "hflip"}, r"^config: 'ops' must be a list of ops, got 'hflip'"),
+        ([{"name": "rotate", "params": 0}], r"ops\[0\]: op 'rotate': params must be a mapping, got int"),
+        ([{"name": "rotate", "params": False}], r"ops\[0\]: op 'rotate': params must be a mapping, got bool"),
+        (
+            [{"name": "rotate", "params": [["max_deg", 3]]}],
+            r"ops\[0\]: op 'rotate': params must be a mapping, got list",
+        ),
+        ([{"name": "rotate", "params": {"_where": 3}}], r"ops\[0\]: op 'rotate': unknown param '_where'"),
+        ([{"name": "rotate", "params": {1: 3}}], r"ops\[0\]: op 'rotate': unknown param 1"),
+        (
+            [{"name": "random_crop", "params": {"width": 9, "height": 9, "ratio": [1, 2]}}],
+            r"op 'random_crop': param 'ratio' applies only with 'scale'",
+        ),
+        (
+            [{"name": "random_crop", "params": {"scale": [0.5, 1], "keep_objects": False, "min_visibility": 0.9}}],
+            r"op 'random_crop': param 'min_visibility' applies only with keep_objects true",
+        ),
+        ([{"name": "pad", "params": {"top": 10**12}}], r"op 'pad': param 'top' must be in \[0, 65536\]"),
+        ([{"name": "rotate", "params": {"max_deg": 10**400}}], r"op 'rotate': param 'max_deg' must be finite"),
+        ([ROT, {"name": "rot90", "params": {"k": "1"}}], r"ops\[1\]: op 'rot90': param 'k' must be an integer or null"),
+        ({"ops": [], "interpolation": ["linear"]}, r"interpolation must be one of .*got \['linear'\]"),
+        ({"ops": [], "quad_clip": {"clamp": 1}}, r"quad_clip must be one of"),
+    ],
+)
 def test_issue_values_are_refused_at_build(cfg, pattern):
     with pytest.raises(geoaug.ConfigError, match=pattern):
         geoaug.from_config(cfg)
@@ -315,8 +377,9 @@ def test_values_that_mean_nothing_or_defaults_still_build():
     numpy scalars, integral floats for integers."""
     geoaug.from_config({"ops": None, "filters": None})
     geoaug.from_config({"ops": [{"name": "hflip", "params": None}], "filters": {}})
-    aug = geoaug.from_config({"ops": [{"name": "pad", "params": {"top": np.int64(2), "left": 3.0, "fill": [7]}}],
-                              "fill": np.float32(5)})
+    aug = geoaug.from_config(
+        {"ops": [{"name": "pad", "params": {"top": np.int64(2), "left": 3.0, "fill": [7]}}], "fill": np.float32(5)}
+    )
     assert aug.ops[0].cfg["top"] == 2 and aug.ops[0].cfg["fill"] == 7.0 and aug.fill == 5.0
     aug = geoaug.from_config([{"name": "one_of", "params": {"ops": TWO, "weights": [np.float64(1), 0]}}])
     assert all(aug(np.zeros((4, 5, 3), np.uint8), seed=s).report.ops == ["hflip"] for s in range(5))
@@ -324,14 +387,64 @@ def test_values_that_mean_nothing_or_defaults_still_build():
 
 # Values a config may hold by mistake: NaN, inf, negative, huge, strings, bools, null, lists of wrong length,
 # mappings, numpy scalars and arrays, and long ones (the message must stay short).
-SPECIAL = [nan, inf, -inf, -1, -0.5, -1e-300, 0, 0.0, 1, 2, 3, 4, 0.5, 1.5, 100, 4096, 65_536, 65_537, 10**6, 10**30,
-           10**400, -10**400, 1e308, -1e308, 5e-324, 2**63, True, False, None, "", "1", "0.5", "nan", "abc",
-           "hflip", "x" * 3000, list(range(3000)), b"x", np.float64(nan), np.int64(3), np.float32(2.5),
-           np.bool_(True), np.array([1.0, 2.0]), [], [1], [1, 2, 3], [0.5, 0.25], [[1, 2]], {"a": 1}, {}]
+SPECIAL = [
+    nan,
+    inf,
+    -inf,
+    -1,
+    -0.5,
+    -1e-300,
+    0,
+    0.0,
+    1,
+    2,
+    3,
+    4,
+    0.5,
+    1.5,
+    100,
+    4096,
+    65_536,
+    65_537,
+    10**6,
+    10**30,
+    10**400,
+    -(10**400),
+    1e308,
+    -1e308,
+    5e-324,
+    2**63,
+    True,
+    False,
+    None,
+    "",
+    "1",
+    "0.5",
+    "nan",
+    "abc",
+    "hflip",
+    "x" * 3000,
+    list(range(3000)),
+    b"x",
+    np.float64(nan),
+    np.int64(3),
+    np.float32(2.5),
+    np.bool_(True),
+    np.array([1.0, 2.0]),
+    [],
+    [1],
+    [1, 2, 3],
+    [0.5, 0.25],
+    [[1, 2]],
+    {"a": 1},
+    {},
+]
 SCALARS = st.one_of(st.sampled_from(SPECIAL), st.floats(), st.integers(), st.text(max_size=6))
-VALUES = st.recursive(SCALARS, lambda c: st.one_of(st.lists(c, max_size=5), st.tuples(c, c),
-                                                   st.dictionaries(st.text(max_size=5), c, max_size=3)),
-                      max_leaves=8)
+VALUES = st.recursive(
+    SCALARS,
+    lambda c: st.one_of(st.lists(c, max_size=5), st.tuples(c, c), st.dictionaries(st.text(max_size=5), c, max_size=3)),
+    max_leaves=8,
+)
 
 # Params every op needs, per op (and per param, where one param excludes another).
 BASE = {
@@ -404,8 +517,17 @@ def test_every_op_param_is_checked_at_build(op, param, data):
     run_small(aug, fill=aug.ops[1].cfg.get(param) if param == "fill" else None)
 
 
-PIPELINE_VALUES = ("fill", "filters", "interpolation", "quad_order", "quad_clip", "input_outside", "fuse",
-                   "enabled", "ops")
+PIPELINE_VALUES = (
+    "fill",
+    "filters",
+    "interpolation",
+    "quad_order",
+    "quad_clip",
+    "input_outside",
+    "fuse",
+    "enabled",
+    "ops",
+)
 
 
 @pytest.mark.parametrize("key", PIPELINE_VALUES)

@@ -9,6 +9,7 @@
 10. Bad geometry at intake (ragged rows, strings, None, wrong nesting, unordered containers as fields)
     is a GeometryError naming the object, row, point and field: never numpy's own message.
 """
+
 from decimal import Decimal
 from fractions import Fraction
 
@@ -29,8 +30,15 @@ from strategies import ALL_GEOMETRIC, geometric_op
 
 W, H = 100, 80
 IMG = np.zeros((H, W, 3), np.uint8)
-NUMPY_TEXT = ("inhomogeneous", "could not convert", "setting an array element", "float() argument",
-              "not iterable", "unsized object", "zero-dimensional")
+NUMPY_TEXT = (
+    "inhomogeneous",
+    "could not convert",
+    "setting an array element",
+    "float() argument",
+    "not iterable",
+    "unsized object",
+    "zero-dimensional",
+)
 
 
 # ---- 3. degenerate quads across the border ----------------------------------------------------------
@@ -57,8 +65,20 @@ def border_point(draw):
     return np.array([x + jitter * draw(_unit), y + jitter * draw(_unit)])
 
 
-KINDS = ("triangle", "point", "two_points", "collinear", "near_collinear", "sliver", "tiny", "huge",
-         "huge_sliver", "fold", "bow_tie", "fat")
+KINDS = (
+    "triangle",
+    "point",
+    "two_points",
+    "collinear",
+    "near_collinear",
+    "sliver",
+    "tiny",
+    "huge",
+    "huge_sliver",
+    "fold",
+    "bow_tie",
+    "fat",
+)
 
 
 @st.composite
@@ -67,14 +87,14 @@ def degenerate_quad(draw, kinds=KINDS):
     kind = draw(st.sampled_from(kinds))
     c = draw(border_point())
     t = draw(_angle)
-    u = np.array([np.cos(t), np.sin(t)])   # along the quad
-    v = np.array([-u[1], u[0]])            # across it
+    u = np.array([np.cos(t), np.sin(t)])  # along the quad
+    v = np.array([-u[1], u[0]])  # across it
     length = 10.0 ** draw(st.floats(-1, 3))
     ts = [draw(_unit) * length for _ in range(4)]
     if kind == "triangle":
         tri = [c + length * np.array([draw(_unit), draw(_unit)]) for _ in range(3)]
         k = draw(st.integers(0, 2))
-        q = tri[:k + 1] + [tri[k]] + tri[k + 1:]
+        q = tri[: k + 1] + [tri[k]] + tri[k + 1 :]
     elif kind == "point":
         q = [c] * 4
     elif kind == "two_points":
@@ -87,8 +107,12 @@ def degenerate_quad(draw, kinds=KINDS):
         q = [c + s * u + draw(_unit) * eps * length * v for s in ts]
     elif kind == "sliver":
         thick = length * 10.0 ** draw(st.floats(-16, -4))
-        q = [c - length * u - thick * v, c + length * u - thick * v, c + length * u + thick * v,
-             c - length * u + thick * v]
+        q = [
+            c - length * u - thick * v,
+            c + length * u - thick * v,
+            c + length * u + thick * v,
+            c - length * u + thick * v,
+        ]
     elif kind == "tiny":
         size = 10.0 ** draw(st.floats(-12, -3))
         q = [c + size * np.array([draw(_unit), draw(_unit)]) for _ in range(4)]
@@ -103,8 +127,12 @@ def degenerate_quad(draw, kinds=KINDS):
         a, b, d = c, c + length * u, c + length * (u + v)
         q = [a, b, d, b]
     elif kind == "bow_tie":
-        q = [c - length * u - length * v, c + length * u + length * v, c + length * u - length * v,
-             c - length * u + length * v]
+        q = [
+            c - length * u - length * v,
+            c + length * u + length * v,
+            c + length * u - length * v,
+            c - length * u + length * v,
+        ]
     else:
         q = [c + length * np.array([draw(_unit), draw(_unit)]) for _ in range(4)]
     q = np.roll(np.asarray(q, dtype=np.float64), draw(st.integers(0, 3)), axis=0)
@@ -141,7 +169,7 @@ PIPELINES = {
 
 @pytest.mark.parametrize("policy", ["clamp", "drop"])
 @pytest.mark.parametrize("ops", list(PIPELINES))
-@given(quads=st.lists(degenerate_quad(), min_size=1, max_size=6), seed=st.integers(0, 2 ** 16))
+@given(quads=st.lists(degenerate_quad(), min_size=1, max_size=6), seed=st.integers(0, 2**16))
 def test_degenerate_quads_clip_alone_and_in_a_crowd_alike(ops, policy, quads, seed):
     aug = geoaug.Pipeline(PIPELINES[ops], quad_clip=policy)
     rng = np.random.default_rng(seed)
@@ -181,7 +209,7 @@ def test_a_quad_without_area_is_measured_by_its_outline(q):
     edges = np.roll(q, -1, axis=0) - q
     perimeter = np.hypot(edges[:, 0], edges[:, 1]).sum()
     kept_area, _, _, area0 = _cut_quads(q[None], W, H)
-    assume(area0[0] <= DEGENERATE * perimeter ** 2 and perimeter > 0)
+    assume(area0[0] <= DEGENERATE * perimeter**2 and perimeter > 0)
     assume((q < -HAIR).any() or (q[:, 0] > W + HAIR).any() or (q[:, 1] > H + HAIR).any())  # cut, not snapped
     canvas = shapely.box(0, 0, W, H)
     want = sum(shapely.intersection(shapely.linestrings([a, b]), canvas).length for a, b in zip(q, np.roll(q, -1, 0)))
@@ -193,7 +221,7 @@ def test_a_quad_without_area_is_measured_by_its_outline(q):
         assert want <= 1e-6 * perimeter and report.dropped[0]["reason"] == "outside"
 
 
-@given(quads=st.lists(degenerate_quad(), min_size=1, max_size=6), seed=st.integers(0, 2 ** 16))
+@given(quads=st.lists(degenerate_quad(), min_size=1, max_size=6), seed=st.integers(0, 2**16))
 def test_boxes_from_degenerate_polygons_clip_alone_and_in_a_crowd_alike(quads, seed):
     # boxes that keep their polygon cut it with the same policy: outline-measured when it has no area
     aug = geoaug.Pipeline(PIPELINES["affine"])
@@ -212,29 +240,41 @@ def test_boxes_from_degenerate_polygons_clip_alone_and_in_a_crowd_alike(quads, s
             assert together.boxes.visibility[mine[0]] == res.boxes.visibility[0]
 
 
-@pytest.mark.parametrize("quad", [
-    # near-collinear, numerically convex: GEOS's rectangle clipper raised "Invalid number of points in
-    # LinearRing found 3"
-    [[-80.07290124886163, 36.665656997655574], [44.32917491446997, 52.07146039575266],
-     [-48.51959604791353, 40.573180340334666], [-142.61602274859317, 28.92039209980036]],
-    # a sliver whose kept "area" came out as 1.0625 of the whole
-    [[40.85840832362254, 17.13760420572543], [61.98143083715089, 8.44925222342995],
-     [86.31661454133, -1.5603305169338526], [58.79148976675992, 9.761343369694016]],
-    # near-collinear text line: its share differed alone and among 1,000 others
-    [[-10, 10], [50, 10 + 1e-9], [120, 10], [40, 10 - 1e-9]],
-    [[-10, 10], [50, 10], [50, 10], [20, 60]],          # a triangle with a repeated corner
-    [[-10, 10], [50, 10], [80, 10], [120, 10]],         # collinear
-    [[-10, 10], [50, 60], [-10, 10], [50, 60]],         # two points
-    [[-10, 10], [50, 10], [50, 40], [50, 10]],          # out and back: no area
-    [[-1e15, 10], [1e15, 10], [1e15, 20], [-1e15, 20]],  # huge
-])
+@pytest.mark.parametrize(
+    "quad",
+    [
+        # near-collinear, numerically convex: GEOS's rectangle clipper raised "Invalid number of points in
+        # LinearRing found 3"
+        [
+            [-80.07290124886163, 36.665656997655574],
+            [44.32917491446997, 52.07146039575266],
+            [-48.51959604791353, 40.573180340334666],
+            [-142.61602274859317, 28.92039209980036],
+        ],
+        # a sliver whose kept "area" came out as 1.0625 of the whole
+        [
+            [40.85840832362254, 17.13760420572543],
+            [61.98143083715089, 8.44925222342995],
+            [86.31661454133, -1.5603305169338526],
+            [58.79148976675992, 9.761343369694016],
+        ],
+        # near-collinear text line: its share differed alone and among 1,000 others
+        [[-10, 10], [50, 10 + 1e-9], [120, 10], [40, 10 - 1e-9]],
+        [[-10, 10], [50, 10], [50, 10], [20, 60]],  # a triangle with a repeated corner
+        [[-10, 10], [50, 10], [80, 10], [120, 10]],  # collinear
+        [[-10, 10], [50, 60], [-10, 10], [50, 60]],  # two points
+        [[-10, 10], [50, 10], [50, 40], [50, 10]],  # out and back: no area
+        [[-1e15, 10], [1e15, 10], [1e15, 20], [-1e15, 20]],  # huge
+    ],
+)
 def test_degenerate_quads_found_by_fuzzing(quad):
     q = np.asarray(quad, dtype=float)
     crowd = _crowd(np.random.default_rng(0))
     for policy in ("clamp", "drop"):
         alone = clip_quads(geoaug.Quads(q[None]), W, H, Report(), policy=policy)
-        among = clip_quads(geoaug.Quads(np.concatenate([crowd[:500], q[None], crowd[500:]])), W, H, Report(),
-                           policy=policy)
+        among = clip_quads(
+            geoaug.Quads(np.concatenate([crowd[:500], q[None], crowd[500:]])), W, H, Report(), policy=policy
+        )
         assert ((alone.visibility >= 0) & (alone.visibility <= 1)).all()
         mine = np.flatnonzero(among.index == 500)
         assert len(mine) == len(alone)
@@ -250,25 +290,26 @@ def test_a_text_line_written_as_a_quad_keeps_its_visible_length():
     assert len(out) == 1 and out.visibility[0] == pytest.approx(100 / 120)
     assert out.points.min() >= 0 and report.approximated["quads"] == 1
     dropped = Report()
-    assert len(clip_quads(geoaug.Quads([[[-20, 10], [100, 10], [100, 10], [-20, 10]]]), W, H, dropped,
-                          policy="drop")) == 0
+    assert (
+        len(clip_quads(geoaug.Quads([[[-20, 10], [100, 10], [100, 10], [-20, 10]]]), W, H, dropped, policy="drop")) == 0
+    )
     assert dropped.dropped[0]["reason"] == "not_a_quad_after_clip"
 
 
 @given(st.integers(0, 5), st.integers(0, 3), st.integers(0, 1), st.floats(16.0, 308.0), st.booleans())
 def test_coordinates_beyond_2_53_are_refused_at_intake_naming_the_row(row, point, axis, exp, negative):
     quads = _crowd(np.random.default_rng(row), 6)
-    quads[row, point, axis] = (-1 if negative else 1) * 10.0 ** exp
+    quads[row, point, axis] = (-1 if negative else 1) * 10.0**exp
     assume(abs(quads[row, point, axis]) > COORD_LIMIT)
     want = rf"quads\[{row}\]\.point\[{point}\]\.{'xy'[axis]} \(.*\) is beyond \+-2\^53"
     with pytest.raises(geoaug.GeometryError, match=want):
         geoaug.Pipeline([])(IMG, quads=quads)
     boxes = np.tile([[1.0, 2, 3, 4]], (6, 1))
-    boxes[row, 2 + axis] = 10.0 ** exp
+    boxes[row, 2 + axis] = 10.0**exp
     with pytest.raises(geoaug.GeometryError, match=rf"boxes\[{row}\]\.[xy]2 \(.*\) is beyond"):
         geoaug.Boxes(boxes)
     lines = [np.array([[1.0, 1], [2, 2], [3, 3]]) for _ in range(6)]
-    lines[row][point % 3, axis] = 10.0 ** exp
+    lines[row][point % 3, axis] = 10.0**exp
     with pytest.raises(geoaug.GeometryError, match=rf"lines\[{row}\]\.point\[{point % 3}\]\.[xy] \(.*\) is beyond"):
         geoaug.Lines(lines)
     geoaug.Boxes([[0, 0, COORD_LIMIT, COORD_LIMIT]])  # the limit itself is a coordinate
@@ -332,8 +373,9 @@ def test_point_boxes_stay_ordered_under_the_matrices_that_inverted_them():
         geoaug.Boxes(out)
 
 
-@given(st.lists(geometric_op(ALL_GEOMETRIC), min_size=1, max_size=4), thin_boxes(), st.integers(0, 2 ** 16),
-       st.booleans())
+@given(
+    st.lists(geometric_op(ALL_GEOMETRIC), min_size=1, max_size=4), thin_boxes(), st.integers(0, 2**16), st.booleans()
+)
 def test_pipeline_output_boxes_are_ordered_and_re_feedable(ops, xyxy, seed, fuse):
     xyxy = np.clip(xyxy, 0, [W, H, W, H])
     aug = geoaug.Pipeline(ops, fuse=fuse)
@@ -368,16 +410,24 @@ BAD = [
     ({"boxes": 5}, r"^boxes is an int"),
     ({"boxes": (r for r in [[0, 0, 1, 1]])}, r"^boxes is a generator"),
     ({"boxes": np.array([["0", "0", "1", "x"]])}, r"^boxes\[0\]\.x1 is a string"),
-    ({"quads": [[[0, 0], [1, 0], [1, 1], [0, 1]], [[0, 0], [1, 0], [1, 1]]]},
-     r"^quads\[1\] has 3 points, expected 4 \(x, y\) points"),
-    ({"quads": [[[0, 0], [1, 0, 3], [1, 1], [0, 1]], [[0, 0], [1, 0], [1, 1], [0, 1]]]},
-     r"^quads\[0\]\.point\[1\] has 3 values, expected 2 numbers \(x, y\)"),
+    (
+        {"quads": [[[0, 0], [1, 0], [1, 1], [0, 1]], [[0, 0], [1, 0], [1, 1]]]},
+        r"^quads\[1\] has 3 points, expected 4 \(x, y\) points",
+    ),
+    (
+        {"quads": [[[0, 0], [1, 0, 3], [1, 1], [0, 1]], [[0, 0], [1, 0], [1, 1], [0, 1]]]},
+        r"^quads\[0\]\.point\[1\] has 3 values, expected 2 numbers \(x, y\)",
+    ),
     ({"quads": [[[0, 0], [1, "x"], [1, 1], [0, 1]]]}, r"^quads\[0\]\.point\[1\]\.y is a string"),
-    ({"quads": [[[0, 0], [1, 0], [1, 1], [0, 1]], [[0, 0], [1, None], [1, 1], [0, 1]]]},
-     r"^quads\[1\]\.point\[1\]\.y is None"),
+    (
+        {"quads": [[[0, 0], [1, 0], [1, 1], [0, 1]], [[0, 0], [1, None], [1, 1], [0, 1]]]},
+        r"^quads\[1\]\.point\[1\]\.y is None",
+    ),
     ({"quads": [[[0, 0], [1, 0], [1, 1], None]]}, r"^quads\[0\]\.point\[3\] is None"),
-    ({"quads": [[[0, 0], [1, 0], [1, 1], [0, 1]], [0, 0, 1, 0, 1, 1, 0, 1]]},
-     r"^quads\[1\] has 8 points, expected 4 \(x, y\) points"),
+    (
+        {"quads": [[[0, 0], [1, 0], [1, 1], [0, 1]], [0, 0, 1, 0, 1, 1, 0, 1]]},
+        r"^quads\[1\] has 8 points, expected 4 \(x, y\) points",
+    ),
     ({"lines": [[[0, 0], [1]]]}, r"^lines\[0\]\.point\[1\] has 1 value, expected 2 numbers \(x, y\)"),
     ({"lines": [[[0, 0], [1, 1]], [[0, 0], [1, "x"]]]}, r"^lines\[1\]\.point\[1\]\.y is a string"),
     ({"lines": [[[0, 0], [1, None]]]}, r"^lines\[0\]\.point\[1\]\.y is None"),

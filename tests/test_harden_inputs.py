@@ -7,6 +7,7 @@
    clip them; pixel ops read float32 images as [0, 1] (1.0 = white). A pipeline that can run a pixel op
    refuses a float image outside [0, 1] with an error that names the range found: never a silent clip.
 """
+
 import re
 
 import numpy as np
@@ -27,7 +28,9 @@ DTYPES = [np.uint8, np.uint16, np.float32]
 
 # A config under which each registered op does real work on a W x H image.
 REAL = {
-    "hflip": {}, "vflip": {}, "rot90": {"k": 1},
+    "hflip": {},
+    "vflip": {},
+    "rot90": {"k": 1},
     "rotate": {"max_deg": 25, "fill": 0.25},
     "affine": {"scale": [0.8, 1.2], "translate": 0.1, "shear": 8, "rotate": 15},
     "perspective": {"scale": [0.03, 0.08]},
@@ -39,33 +42,47 @@ REAL = {
     "pad": {"top": 2, "bottom": 3, "left": 4, "right": 1},
     "pad_to_multiple": {"multiple": 16},
     "color_jitter": {"brightness": 0.3, "contrast": 0.3, "saturation": 0.4, "hue": 0.1},
-    "gamma": {}, "grayscale": {}, "gaussian_blur": {}, "gaussian_noise": {}, "jpeg": {},
-    "one_of": {"ops": [{"name": "rotate", "params": {"max_deg": 10}}, {"name": "color_jitter",
-                                                                      "params": {"contrast": 0.5}}]},
+    "gamma": {},
+    "grayscale": {},
+    "gaussian_blur": {},
+    "gaussian_noise": {},
+    "jpeg": {},
+    "one_of": {
+        "ops": [{"name": "rotate", "params": {"max_deg": 10}}, {"name": "color_jitter", "params": {"contrast": 0.5}}]
+    },
     "some_of": {"ops": [{"name": "hflip"}, {"name": "gamma"}, {"name": "pad", "params": {"left": 3}}], "n": [1, 3]},
 }
 
 # A config under which each op changes nothing: the warp nets to the identity and the pixel stages hand back
 # their input (or compute the same values). This is where outputs used to be the caller's array itself.
 IDENTITY = {
-    "hflip": {"prob": 0.0}, "vflip": {"prob": 0.0}, "rot90": {"k": 0},
-    "rotate": {"max_deg": 0}, "affine": {}, "perspective": {"scale": [0.0, 0.0]},
+    "hflip": {"prob": 0.0},
+    "vflip": {"prob": 0.0},
+    "rot90": {"k": 0},
+    "rotate": {"max_deg": 0},
+    "affine": {},
+    "perspective": {"scale": [0.0, 0.0]},
     "resize": {"width": W, "height": H},
     "smart_resize": {"factor": 1, "min_pixels": 1, "max_pixels": W * H},
     "crop": {"x": 0, "y": 0, "width": W, "height": H},
     "center_crop": {"width": W, "height": H},
     "random_crop": {"width": W, "height": H},
-    "pad": {}, "pad_to_multiple": {"multiple": 1},
+    "pad": {},
+    "pad_to_multiple": {"multiple": 1},
     "color_jitter": {"brightness": [1, 1], "contrast": [1, 1], "saturation": [1, 1], "hue": [0, 0]},
-    "gamma": {"gamma": [1, 1]}, "grayscale": {"prob": 0.0}, "gaussian_blur": {"prob": 0.0},
-    "gaussian_noise": {"std": [0, 0]}, "jpeg": {"prob": 0.0},
+    "gamma": {"gamma": [1, 1]},
+    "grayscale": {"prob": 0.0},
+    "gaussian_blur": {"prob": 0.0},
+    "gaussian_noise": {"std": [0, 0]},
+    "jpeg": {"prob": 0.0},
     "one_of": {"ops": [{"name": "color_jitter", "params": {"hue": [0, 0]}}]},
     "some_of": {"ops": [{"name": "hflip", "params": {"prob": 0.0}}, {"name": "color_jitter"}], "n": 2},
 }
 
 PIXEL_OPS = sorted(n for n, c in REGISTRY.items() if c.kind == "pixel")
 POINTWISE_IDENTITY = [  # pointwise steps that hand back the very array they were given
-    {"name": "color_jitter"}, {"name": "color_jitter", "params": {"hue": [0, 0]}},
+    {"name": "color_jitter"},
+    {"name": "color_jitter", "params": {"hue": [0, 0]}},
     {"name": "color_jitter", "params": {"saturation": [0.5, 1.5]}},  # a no-op on 1 channel
     {"name": "grayscale"},  # a no-op on 1 channel
 ]
@@ -95,24 +112,30 @@ def make_geometry(w=W, h=H, tables=True):
     if not tables:
         return {"boxes": boxes, "quads": quads, "lines": lines}
     return {
-        "boxes": Boxes(boxes, label=["a", "b", "c", "d"], score=np.array([0.9, 0.8, 0.7, 0.6]),
-                       group=np.arange(4) * 10),
+        "boxes": Boxes(
+            boxes, label=["a", "b", "c", "d"], score=np.array([0.9, 0.8, 0.7, 0.6]), group=np.arange(4) * 10
+        ),
         "quads": Quads(quads, label=np.array([7, 8]), text=["x", "y"]),
         "lines": Lines(lines, label=["l0", "l1"], width=np.array([1.5, 2.5])),
     }
 
 
 def polygon_boxes(w=W, h=H):
-    return Boxes.from_polygons([np.array([[2.0, 2], [20, 4], [15, 18], [3, 12]]),
-                                np.array([[w - 10.0, 5], [w + 2.0, 9], [w - 4.0, 16]])], label=["p", "q"])
+    return Boxes.from_polygons(
+        [np.array([[2.0, 2], [20, 4], [15, 18], [3, 12]]), np.array([[w - 10.0, 5], [w + 2.0, 9], [w - 4.0, 16]])],
+        label=["p", "q"],
+    )
 
 
 def input_arrays(image, geom: dict) -> list:
     """Every numpy array the caller hands in (image, raw geometry, each table's arrays and array fields)."""
     out = [image] if isinstance(image, np.ndarray) else []
     for v in geom.values():
-        out += table_arrays(v) if isinstance(v, (Boxes, Quads, Lines)) else (
-            [v] if isinstance(v, np.ndarray) else [a for a in v if isinstance(a, np.ndarray)])
+        out += (
+            table_arrays(v)
+            if isinstance(v, (Boxes, Quads, Lines))
+            else ([v] if isinstance(v, np.ndarray) else [a for a in v if isinstance(a, np.ndarray)])
+        )
     return out
 
 
@@ -216,8 +239,11 @@ def test_every_op_leaves_its_inputs_alone(name, which, dtype):
 def _sandwich(step, dx=5, dy=4, fill=0):
     """A crop at (0, 0) then a pad back to W x H: the fused warp nets to the identity, and ``step`` between
     them (pointwise) rides along as a post step whose canvas is the crop, so the strip gets the fill."""
-    return [{"name": "crop", "params": {"x": 0, "y": 0, "width": W - dx, "height": H - dy}}, step,
-            {"name": "pad", "params": {"right": dx, "bottom": dy, "fill": fill}}]
+    return [
+        {"name": "crop", "params": {"x": 0, "y": 0, "width": W - dx, "height": H - dy}},
+        step,
+        {"name": "pad", "params": {"right": dx, "bottom": dy, "fill": fill}},
+    ]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -234,8 +260,11 @@ def test_every_op_between_a_crop_and_a_pad_that_net_to_the_identity(name, dtype)
 def _random_crop_then_pad_back(step):
     """The issue's case: a random crop that lands at (0, 0), a pointwise step, a pad back to the same size."""
     cw, ch = W - 6, H - 5
-    chain = [{"name": "random_crop", "params": {"width": cw, "height": ch, "keep_objects": False}}, step,
-             {"name": "pad", "params": {"right": W - cw, "bottom": H - ch}}]
+    chain = [
+        {"name": "random_crop", "params": {"width": cw, "height": ch, "keep_objects": False}},
+        step,
+        {"name": "pad", "params": {"right": W - cw, "bottom": H - ch}},
+    ]
     pipe = geoaug.Pipeline(chain, fill=0)
     draws = ((s, pipe.plan((W, H), seed=s)["steps"][0]["draw"]) for s in range(1000))
     seed = next(s for s, d in draws if (d["x"], d["y"]) == (0, 0))
@@ -270,14 +299,18 @@ def test_memory_mapped_inputs_work_and_stay_unwritten(tmp_path, dtype):
         path = tmp_path / f"{key}.bin"
         arr.tofile(path)
         files[key] = (path, arr.dtype, arr.shape, path.read_bytes())
-    chains = [[{"name": n, "params": REAL[n]}] for n in sorted(REGISTRY)] + [
-        _sandwich(s) for s in POINTWISE_IDENTITY] + [[]]
+    chains = (
+        [[{"name": n, "params": REAL[n]}] for n in sorted(REGISTRY)] + [_sandwich(s) for s in POINTWISE_IDENTITY] + [[]]
+    )
     for mode in ("r", "r+", "c"):
         mm = {k: np.memmap(p, dtype=d, mode=mode, shape=s) for k, (p, d, s, _) in files.items()}
         for chain in chains:
             for fuse in (True, False):
-                res, _ = check_call(geoaug.Pipeline(chain, fuse=fuse), mm["image"],
-                                 {"boxes": mm["boxes"], "quads": mm["quads"], "lines": raw["lines"]})
+                res, _ = check_call(
+                    geoaug.Pipeline(chain, fuse=fuse),
+                    mm["image"],
+                    {"boxes": mm["boxes"], "quads": mm["quads"], "lines": raw["lines"]},
+                )
                 assert type(res.image) is np.ndarray  # a plain array of ours, not a view of the file
         del mm
         for p, _, _, data in files.values():
@@ -286,12 +319,13 @@ def test_memory_mapped_inputs_work_and_stay_unwritten(tmp_path, dtype):
 
 def test_pil_inputs_with_an_identity_run_and_a_fill():
     from PIL import Image
+
     for mode, channels in (("L", None), ("RGB", 3), ("RGBA", 4)):
         pil = Image.fromarray(np.full((H, W) if channels is None else (H, W, channels), 200, np.uint8), mode)
         for step in POINTWISE_IDENTITY:
             _, out = check_call(geoaug.Pipeline(_sandwich(step)), pil, {})
             out = np.asarray(out)
-            assert (out[H - 4:] == 0).all() and (out[:, W - 5:] == 0).all()
+            assert (out[H - 4 :] == 0).all() and (out[:, W - 5 :] == 0).all()
 
 
 # ---- identity pipelines: a new array, never the caller's ---------------------------------------
@@ -299,8 +333,12 @@ def test_pil_inputs_with_an_identity_run_and_a_fill():
 @pytest.mark.parametrize("channels", [None, 1, 3, 4])
 def test_an_identity_pipeline_returns_a_new_writable_array(dtype, channels):
     img = make_image(dtype, channels)
-    for chain in ([], [{"name": "hflip", "params": {"prob": 0.0}}], [{"name": "crop", "params": IDENTITY["crop"]}],
-                  [{"name": n, "params": IDENTITY[n]} for n in sorted(REGISTRY)]):
+    for chain in (
+        [],
+        [{"name": "hflip", "params": {"prob": 0.0}}],
+        [{"name": "crop", "params": IDENTITY["crop"]}],
+        [{"name": n, "params": IDENTITY[n]} for n in sorted(REGISTRY)],
+    ):
         for enabled in (True, False):
             check_call(geoaug.Pipeline(chain, enabled=enabled), img, make_geometry())
             res = geoaug.Pipeline(chain, enabled=enabled)(img, seed=0)
@@ -310,8 +348,11 @@ def test_an_identity_pipeline_returns_a_new_writable_array(dtype, channels):
 
 def test_empty_tables_passed_in_are_not_handed_back():
     for fuse in (True, False):
-        geom = {"boxes": Boxes(np.zeros((0, 4)), label=[]), "quads": Quads(np.zeros((0, 4, 2)), label=np.zeros(0)),
-                "lines": Lines([], label=[])}
+        geom = {
+            "boxes": Boxes(np.zeros((0, 4)), label=[]),
+            "quads": Quads(np.zeros((0, 4, 2)), label=np.zeros(0)),
+            "lines": Lines([], label=[]),
+        }
         res, _ = check_call(geoaug.Pipeline([{"name": "hflip"}], fuse=fuse), make_image(np.uint8), geom)
         assert all(len(t) == 0 for t in (res.boxes, res.quads, res.lines))
 
@@ -339,8 +380,12 @@ def pixel_op(draw):
     f = lambda lo, hi: draw(st.floats(lo, hi, allow_nan=False))  # noqa: E731
     if name == "color_jitter":
         keys = draw(st.sets(st.sampled_from(["brightness", "contrast", "saturation", "hue"])))
-        p = {k: ([0, 0] if draw(st.booleans()) else f(0, 0.5)) if k == "hue" else
-             ([1, 1] if draw(st.booleans()) else f(0, 0.6)) for k in keys}
+        p = {
+            k: ([0, 0] if draw(st.booleans()) else f(0, 0.5))
+            if k == "hue"
+            else ([1, 1] if draw(st.booleans()) else f(0, 0.6))
+            for k in keys
+        }
     elif name == "gamma":
         p = {"gamma": [1, 1] if draw(st.booleans()) else [f(0.5, 1), f(1, 2)]}
     elif name == "gaussian_noise":
@@ -361,13 +406,16 @@ def any_step(draw):
     if kind == "pixel":
         return [draw(pixel_op())]
     if kind == "identity":
-        name = draw(st.sampled_from(sorted(set(IDENTITY) - {"resize", "smart_resize", "crop", "center_crop",
-                                                                "random_crop"})))
+        name = draw(
+            st.sampled_from(sorted(set(IDENTITY) - {"resize", "smart_resize", "crop", "center_crop", "random_crop"}))
+        )
         return [{"name": name, "params": IDENTITY[name]}]
     dx, dy = draw(st.integers(0, 8)), draw(st.integers(0, 8))
-    return [{"name": "crop", "params": {"x": 0, "y": 0, "width": 24 - dx, "height": 24 - dy}},
-            draw(st.sampled_from(POINTWISE_IDENTITY) | pixel_op()),
-            {"name": "pad", "params": {"right": dx, "bottom": dy}}]
+    return [
+        {"name": "crop", "params": {"x": 0, "y": 0, "width": 24 - dx, "height": 24 - dy}},
+        draw(st.sampled_from(POINTWISE_IDENTITY) | pixel_op()),
+        {"name": "pad", "params": {"right": dx, "bottom": dy}},
+    ]
 
 
 @st.composite
@@ -378,10 +426,15 @@ def scene(draw):
     channels = draw(st.sampled_from([None, 1, 3, 4]))
     geom = {"boxes": draw(boxes_in(w, h)), "quads": draw(quads_in(w, h)), "lines": draw(lines_in(w, h))}
     if draw(st.booleans()):
-        geom = {"boxes": Boxes(geom["boxes"], label=[f"b{i}" for i in range(len(geom["boxes"]))],
-                               score=np.linspace(0, 1, len(geom["boxes"]))),
-                "quads": Quads(geom["quads"], label=np.arange(len(geom["quads"]))),
-                "lines": Lines(geom["lines"], label=[str(i) for i in range(len(geom["lines"]))])}
+        geom = {
+            "boxes": Boxes(
+                geom["boxes"],
+                label=[f"b{i}" for i in range(len(geom["boxes"]))],
+                score=np.linspace(0, 1, len(geom["boxes"])),
+            ),
+            "quads": Quads(geom["quads"], label=np.arange(len(geom["quads"]))),
+            "lines": Lines(geom["lines"], label=[str(i) for i in range(len(geom["lines"]))]),
+        }
     opts = {"fuse": draw(st.booleans()), "interpolation": draw(st.sampled_from(["linear", "nearest", "cubic"]))}
     return w, h, steps, dtype, channels, geom, opts, draw(st.booleans()), draw(st.integers(0, 2**31))
 
@@ -406,9 +459,16 @@ def test_every_pixel_op_refuses_float_images_outside_0_1(name):
     """An identity color_jitter once returned all 1.0 for a 0-255 float image. Now every pixel op, real or
     identity, and even one that this draw does not run, refuses the image, naming what it found."""
     for params in (REAL[name], IDENTITY[name], {**REAL[name], "prob": 0.0}):
-        for chain in ([{"name": name, "params": params}], _sandwich({"name": name, "params": params}),
-                      [{"name": "one_of", "params": {"ops": [{"name": "hflip"}, {"name": name, "params": params}],
-                                                     "weights": [1, 0]}}]):
+        for chain in (
+            [{"name": name, "params": params}],
+            _sandwich({"name": name, "params": params}),
+            [
+                {
+                    "name": "one_of",
+                    "params": {"ops": [{"name": "hflip"}, {"name": name, "params": params}], "weights": [1, 0]},
+                }
+            ],
+        ):
             for channels in (1, 3, 4):
                 img = float_0_255(channels)
                 img.flags.writeable = False
@@ -453,8 +513,14 @@ def test_float_0_255_under_color_jitter_errors_and_the_scaled_image_matches_uint
     that way (/ 255), the result is the uint8 one to within a grey level, and * 255 brings it back."""
     u8 = make_image(np.uint8, 3)
     f255 = u8.astype(np.float32)
-    pipe = geoaug.Pipeline([{"name": "color_jitter", "params": {"brightness": [1.4, 1.4], "contrast": [0.8, 0.8],
-                                                              "saturation": [1.3, 1.3]}}])
+    pipe = geoaug.Pipeline(
+        [
+            {
+                "name": "color_jitter",
+                "params": {"brightness": [1.4, 1.4], "contrast": [0.8, 0.8], "saturation": [1.3, 1.3]},
+            }
+        ]
+    )
     snap = f255.copy()
     with pytest.raises(ImageError, match=re.escape("float32 values span [0, 255]")):
         pipe(f255)
@@ -470,13 +536,17 @@ def test_geometric_ops_take_float_images_in_any_range(interpolation):
     """Coordinates, depth, 0-255: the warp and the fill never clip a float image; index maps copy it exactly."""
     for img in (float_0_255(3), float_0_255(1) - 1000.0, make_image(np.float32, 3) * 1e6):
         snap = img.copy()
-        res = geoaug.Pipeline([{"name": "hflip"}, {"name": "pad", "params": {"left": 3}}], fill=-7.5,
-                              interpolation=interpolation)(img)
+        res = geoaug.Pipeline(
+            [{"name": "hflip"}, {"name": "pad", "params": {"left": 3}}], fill=-7.5, interpolation=interpolation
+        )(img)
         np.testing.assert_array_equal(res.image[:, 3:], img[:, ::-1])
         assert (res.image[:, :3] == -7.5).all()
         lo, hi = float(img.min()), float(img.max())
-        res = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 30}}, {"name": "resize",
-                               "params": {"width": 50, "height": 20}}], fill=lo, interpolation=interpolation)(img)
+        res = geoaug.Pipeline(
+            [{"name": "rotate", "params": {"max_deg": 30}}, {"name": "resize", "params": {"width": 50, "height": 20}}],
+            fill=lo,
+            interpolation=interpolation,
+        )(img)
         assert res.image.min() < 0.0 or res.image.max() > 1.0  # nothing clipped to [0, 1]
         if interpolation in ("nearest", "linear"):  # these never leave the input's range
             assert lo <= res.image.min() and res.image.max() <= hi
@@ -505,7 +575,7 @@ def test_fills_follow_the_image_range():
     out = geoaug.Pipeline([{"name": "affine", "params": {"translate": [0.2, 0.2]}}], fill=114.6)(u8).image
     assert (out[:, :5] == 115).all()  # the warp's border
     out = geoaug.Pipeline(_sandwich({"name": "grayscale"}, fill=114.6))(u8[..., :1].copy()).image
-    assert (out[H - 4:] == 115).all() and (out[:, W - 5:] == 115).all()  # a post step's exact fill
+    assert (out[H - 4 :] == 115).all() and (out[:, W - 5 :] == 115).all()  # a post step's exact fill
     u16 = make_image(np.uint16, 3)
     assert (geoaug.Pipeline([{"name": "pad", "params": {"top": 1}}], fill=40000)(u16).image[0] == 40000).all()
     f = make_image(np.float32, 3)

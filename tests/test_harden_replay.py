@@ -8,6 +8,7 @@
 - the inverse clips as the forward pass did (quad_clip), and gives back per kind exactly what the README
   ("Undo, replay, predictions") states.
 """
+
 import copy
 import json
 import math
@@ -39,20 +40,89 @@ SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 # 5. parse_answer on degenerate model output
 # =====================================================================================================
 FRAGMENTS = [
-    "[", "]", "{", "}", '"', "\\", ",", ":", " ", "\n", "-", ".", "e", "E+", "0", "9" * 500, "-" + "7" * 500,
-    "1e999", "-1e999", "NaN", "Infinity", "-Infinity", "true", "null", "```", "```json\n", "é", "漢", "🙂",
-    "\u2028", "\x00", "\ud7ff", '{"bbox_2d": [1, 2, 3, 4], "label": "a"}', '{"bbox_2d": [1, 2, 3]}',
-    '{"quad_2d": [[0, 0], [9, 0], [9, 9], [0, 9]]}', '{"line_2d": [[0, 0]]}', '{"point_2d": [1, 2]}',
-    '"bbox_2d": ', '"label": ', '"index": 3', '"xy": [1]', '"visibility": "a"', '"outline": 1',
-    '"_validate": 0', '"points": 2', '"xyxy": 1', '"k": ', "[[[[", "]]]]", "{{{{", '"\\u12', '"\\"',
+    "[",
+    "]",
+    "{",
+    "}",
+    '"',
+    "\\",
+    ",",
+    ":",
+    " ",
+    "\n",
+    "-",
+    ".",
+    "e",
+    "E+",
+    "0",
+    "9" * 500,
+    "-" + "7" * 500,
+    "1e999",
+    "-1e999",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "true",
+    "null",
+    "```",
+    "```json\n",
+    "é",
+    "漢",
+    "🙂",
+    "\u2028",
+    "\x00",
+    "\ud7ff",
+    '{"bbox_2d": [1, 2, 3, 4], "label": "a"}',
+    '{"bbox_2d": [1, 2, 3]}',
+    '{"quad_2d": [[0, 0], [9, 0], [9, 9], [0, 9]]}',
+    '{"line_2d": [[0, 0]]}',
+    '{"point_2d": [1, 2]}',
+    '"bbox_2d": ',
+    '"label": ',
+    '"index": 3',
+    '"xy": [1]',
+    '"visibility": "a"',
+    '"outline": 1',
+    '"_validate": 0',
+    '"points": 2',
+    '"xyxy": 1',
+    '"k": ',
+    "[[[[",
+    "]]]]",
+    "{{{{",
+    '"\\u12',
+    '"\\"',
 ]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=5) | st.dictionaries(
-        st.sampled_from(["bbox_2d", "quad_2d", "line_2d", "point_2d", "label", "index", "xy", "visibility",
-                         "outline", "points", "xyxy", "_validate", "text_content", ""]), kids, max_size=5),
-    max_leaves=30)
+    lambda kids: (
+        st.lists(kids, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "bbox_2d",
+                    "quad_2d",
+                    "line_2d",
+                    "point_2d",
+                    "label",
+                    "index",
+                    "xy",
+                    "visibility",
+                    "outline",
+                    "points",
+                    "xyxy",
+                    "_validate",
+                    "text_content",
+                    "",
+                ]
+            ),
+            kids,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
 
 
 def _nested(n, opener, closed):
@@ -70,11 +140,16 @@ pieces = st.one_of(
     st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join),
     st.builds(lambda f, k: f * k, st.sampled_from(FRAGMENTS), st.integers(1, 3000)),
     st.builds(_nested, st.integers(0, 10**4), st.sampled_from("[{"), st.booleans()),
-    st.builds(lambda d: f'[{{"bbox_2d": [{d}, 1, 2, 3], "label": {d}}}, {{"point_2d": [1, {d}]}}]',
-              st.text("0123456789", min_size=300, max_size=600)),
+    st.builds(
+        lambda d: f'[{{"bbox_2d": [{d}, 1, 2, 3], "label": {d}}}, {{"point_2d": [1, {d}]}}]',
+        st.text("0123456789", min_size=300, max_size=600),
+    ),
     st.builds(_cut, json_values.map(lambda v: json.dumps(v, allow_nan=True)), st.floats(0, 1)),
-    st.builds(lambda items, fence: (f"```json\n{items}\n```" if fence else items),
-              st.lists(json_values, max_size=6).map(json.dumps), st.booleans()),
+    st.builds(
+        lambda items, fence: f"```json\n{items}\n```" if fence else items,
+        st.lists(json_values, max_size=6).map(json.dumps),
+        st.booleans(),
+    ),
 )
 answers = st.lists(pieces, min_size=1, max_size=4).map("".join)
 
@@ -111,14 +186,19 @@ def test_degenerate_outputs_named_in_problems_and_good_items_kept():
     unclosed = parse_answer(f"[{good}, " + "{" * 10**4, 100, 100)
     assert len(unclosed.boxes) == 1 and "ends inside it" in unclosed.problems[0].reason
     digits = "9" * 500
-    big = parse_answer(f'[{good}, {{"bbox_2d": [{digits}, 1, 2, 3]}}, {{"label": {digits}, "point_2d": [1, 2]}}]',
-                       100, 100)
+    big = parse_answer(
+        f'[{good}, {{"bbox_2d": [{digits}, 1, 2, 3]}}, {{"label": {digits}, "point_2d": [1, 2]}}]', 100, 100
+    )
     assert len(big.boxes) == 1 and len(big.points) == 1
     assert "not a finite number" in big.problems[0].reason and big.problems[0].index == 1
     assert big.points.fields["label"] == [math.inf]  # a number too large for a float: inf, never an error
     # keys naming a table's own arguments are fields like any other
-    odd = parse_answer('[{"bbox_2d": [0, 0, 5, 5], "index": 7, "visibility": "x", "outline": 1, "_validate": 0},'
-                       ' {"point_2d": [1, 2], "xy": 3}]', 100, 100)
+    odd = parse_answer(
+        '[{"bbox_2d": [0, 0, 5, 5], "index": 7, "visibility": "x", "outline": 1, "_validate": 0},'
+        ' {"point_2d": [1, 2], "xy": 3}]',
+        100,
+        100,
+    )
     assert odd.problems == [] and odd.boxes.fields["index"] == [7] and odd.boxes.fields["outline"] == [1]
     np.testing.assert_array_equal(odd.boxes.index, [0])
     assert odd.points.fields["xy"] == [3]
@@ -189,8 +269,9 @@ DEGENERATE = {  # name -> text of about n characters
     "one long number": lambda n: '[{"bbox_2d": [' + "9" * n + ", 1, 2, 3]}]",
     "repeated items": lambda n: "[" + '{"bbox_2d": [1, 2, 3, 4], "label": "cat"}, ' * (n // 44) + "]",
     "repeated bad items": lambda n: "[" + '{"bbox_2d": [1, 2, 3]}, ' * (n // 24) + "]",
-    "a new key per item": lambda n: "[" + "".join(f'{{"bbox_2d": [1, 2, 3, 4], "k{i}": 1}}, '
-                                                  for i in range(n // 40)) + "]",
+    "a new key per item": lambda n: (
+        "[" + "".join(f'{{"bbox_2d": [1, 2, 3, 4], "k{i}": 1}}, ' for i in range(n // 40)) + "]"
+    ),
     "escapes": lambda n: '[{"label": "' + "\\n" * (n // 2) + '"}]',
     "deep items": lambda n: "[" + ("[" * 40 + "]" * 40 + ",") * (n // 81) + "]",
     "bare ints": lambda n: "[" + "1," * (n // 2) + "]",
@@ -239,8 +320,9 @@ def test_doubling_the_text_doubles_the_work(monkeypatch):
         assert works[1] <= 2.1 * works[0] + 16, unit
 
 
-@pytest.mark.parametrize("bad", [0, -1, -640, math.nan, math.inf, 0.5, 640.5, "640", None, True, [640],
-                                 np.float64("nan")])
+@pytest.mark.parametrize(
+    "bad", [0, -1, -640, math.nan, math.inf, 0.5, 640.5, "640", None, True, [640], np.float64("nan")]
+)
 @pytest.mark.parametrize("arg", ["width", "height"])
 def test_image_size_arguments_are_checked(arg, bad):
     kw = {"width": 640, "height": 480, arg: bad}
@@ -272,9 +354,19 @@ def grey_filled_chain(draw):
             op["params"]["fill"] = GREY
         ops.append(op)
         if draw(st.booleans()):
-            ops.append(draw(st.sampled_from([
-                {"name": "color_jitter", "params": {"brightness": 0.4, "contrast": 0.4, "hue": 0.1}},
-                {"name": "gaussian_noise"}, {"name": "gaussian_blur"}, {"name": "gamma"}, {"name": "jpeg"}])))
+            ops.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            {"name": "color_jitter", "params": {"brightness": 0.4, "contrast": 0.4, "hue": 0.1}},
+                            {"name": "gaussian_noise"},
+                            {"name": "gaussian_blur"},
+                            {"name": "gamma"},
+                            {"name": "jpeg"},
+                        ]
+                    )
+                )
+            )
     return ops
 
 
@@ -296,8 +388,9 @@ def test_mask_follows_image_with_labels_exact(data):
     assert set(np.unique(out.image)) <= set(labels.tolist()) | {fill}
     np.testing.assert_array_equal(out.boxes.xyxy, res.boxes.xyxy)  # geometry identical to the image's
     # pixel for pixel where the image goes: the label image replayed as a 3-channel image lands the same
-    as_image = aug.replay(record, np.repeat(mask[..., None], 3, axis=2), fill=fill, interpolation="nearest",
-                          pixel_ops=False)
+    as_image = aug.replay(
+        record, np.repeat(mask[..., None], 3, axis=2), fill=fill, interpolation="nearest", pixel_ops=False
+    )
     np.testing.assert_array_equal(as_image.image[..., 0], out.image)
     # other dtypes and channel counts: a depth map (uint16) and a 1-channel float heatmap keep their values
     depth = rng.choice(np.array([0, 1000, 65535], np.uint16), (h, w))
@@ -324,11 +417,16 @@ def test_per_channel_fill_onto_a_mask_is_a_clear_error_until_overridden():
     assert grey_pipeline.fill == GREY and aug.replay(res.replay, np.zeros((40, 50, 3), np.uint8)).image.shape
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"fill": math.nan}, "replay: fill"), ({"fill": [1, 2, 3, 4, 5]}, "replay: fill"),
-    ({"fill": "grey"}, "replay: fill"), ({"interpolation": "bicubic"}, "interpolation must be one of"),
-    ({"pixel_ops": "no"}, "pixel_ops must be"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"fill": math.nan}, "replay: fill"),
+        ({"fill": [1, 2, 3, 4, 5]}, "replay: fill"),
+        ({"fill": "grey"}, "replay: fill"),
+        ({"interpolation": "bicubic"}, "interpolation must be one of"),
+        ({"pixel_ops": "no"}, "pixel_ops must be"),
+    ],
+)
 def test_replay_overrides_are_checked(kw, match):
     aug = geoaug.Pipeline([{"name": "rotate"}])
     res = aug(np.zeros((10, 10), np.uint8), seed=0)
@@ -355,9 +453,15 @@ EVERY_DRAW = [  # one step for every op that draws, every draw field present
     {"name": "random_crop", "params": {"scale": [0.5, 0.9]}},
     {"name": "pad", "params": {"top": 2, "left": 3}},
     {"name": "color_jitter", "params": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "hue": 0.1}},
-    {"name": "gamma"}, {"name": "gaussian_blur"}, {"name": "gaussian_noise"}, {"name": "jpeg"},
-    {"name": "grayscale"}, {"name": "hflip"}, {"name": "resize", "params": {"longest": 48}},
-    {"name": "crop", "params": {"x": 2, "y": 1, "width": 40, "height": 30, "fill": 7}}, {"name": "vflip"},
+    {"name": "gamma"},
+    {"name": "gaussian_blur"},
+    {"name": "gaussian_noise"},
+    {"name": "jpeg"},
+    {"name": "grayscale"},
+    {"name": "hflip"},
+    {"name": "resize", "params": {"longest": 48}},
+    {"name": "crop", "params": {"x": 2, "y": 1, "width": 40, "height": 30, "fill": 7}},
+    {"name": "vflip"},
     {"name": "center_crop", "params": {"width": 36, "height": 28}},
     {"name": "smart_resize", "params": {"factor": 8, "min_pixels": 64, "max_pixels": 4096}},
     {"name": "pad_to_multiple", "params": {"multiple": 6}},
@@ -431,15 +535,38 @@ def _assert_valid_result(res):
 
 
 MUST_REJECT_ZERO_OR_NEGATIVE = {  # (op, draw field or param): values <= 0 mean nothing sensible
-    ("affine", "scale"), ("random_crop", "width"), ("random_crop", "height"), ("gamma", "gamma"),
-    ("gaussian_blur", "sigma"), ("jpeg", "quality"), ("crop", "width"), ("crop", "height"),
-    ("center_crop", "width"), ("center_crop", "height"), ("resize", "longest"), ("smart_resize", "factor"),
-    ("smart_resize", "min_pixels"), ("smart_resize", "max_pixels"), ("pad_to_multiple", "multiple"),
+    ("affine", "scale"),
+    ("random_crop", "width"),
+    ("random_crop", "height"),
+    ("gamma", "gamma"),
+    ("gaussian_blur", "sigma"),
+    ("jpeg", "quality"),
+    ("crop", "width"),
+    ("crop", "height"),
+    ("center_crop", "width"),
+    ("center_crop", "height"),
+    ("resize", "longest"),
+    ("smart_resize", "factor"),
+    ("smart_resize", "min_pixels"),
+    ("smart_resize", "max_pixels"),
+    ("pad_to_multiple", "multiple"),
 }
-MUST_REJECT_NEGATIVE = {("random_crop", "x"), ("random_crop", "y"), ("rot90", "k"), ("gaussian_noise", "std"),
-                        ("crop", "x"), ("crop", "y"), ("pad", "top"), ("pad", "left"), ("rotate", "max_deg"),
-                        ("gaussian_noise", "seed"), ("perspective", "offsets"), ("color_jitter", "brightness"),
-                        ("color_jitter", "contrast"), ("color_jitter", "saturation")}
+MUST_REJECT_NEGATIVE = {
+    ("random_crop", "x"),
+    ("random_crop", "y"),
+    ("rot90", "k"),
+    ("gaussian_noise", "std"),
+    ("crop", "x"),
+    ("crop", "y"),
+    ("pad", "top"),
+    ("pad", "left"),
+    ("rotate", "max_deg"),
+    ("gaussian_noise", "seed"),
+    ("perspective", "offsets"),
+    ("color_jitter", "brightness"),
+    ("color_jitter", "contrast"),
+    ("color_jitter", "saturation"),
+}
 
 
 @pytest.mark.parametrize("use", USES)
@@ -530,40 +657,53 @@ def test_every_key_removed(full, use):
 
 
 @pytest.mark.parametrize("use", USES)
-@pytest.mark.parametrize("edit, match", [
-    (lambda r: r.update(version=2), r"record.version 2 is not one this geoaug reads"),
-    (lambda r: r.update(version="1"), r"record.version '1'"),
-    (lambda r: r.update(version=True), r"record.version True"),
-    (lambda r: r.update(version=None), r"record.version None"),
-    (lambda r: r.update(extra=1), r"unknown key 'extra'"),
-    (lambda r: r.update(stpes=[]), r"unknown key 'stpes'. Did you mean 'steps'"),
-    (lambda r: r.update(steps={}), r"record.steps must be a list"),
-    (lambda r: r.update(input_size=[64]), r"record.input_size must be \[width, height\]"),
-    (lambda r: r.update(input_size=[64, 0]),
-     r"record.input_size\[1\] \(height\) must be an integer in \[1, 1048576\], got 0"),
-    (lambda r: r.update(output_size=[1.5, 2]), r"record.output_size\[0\] \(width\)"),
-    (lambda r: r.update(matrix=[[1, 0], [0, 1]]), r"record.matrix must be 3x3"),
-    (lambda r: r.update(matrix=[[0] * 3] * 3), r"record.matrix is singular"),
-    (lambda r: r["matrix"][0].__setitem__(2, r["matrix"][0][2] + 1), r"record.matrix does not match"),
-    (lambda r: r["steps"][0]["draw"].__setitem__("angle", 3.0), r"does not match the matrix its steps make"),
-    (lambda r: r.update(quad_clip="keep"), r"record.quad_clip must be one of"),
-    (lambda r: r.update(inverted="yes"), r"record.inverted must be true or false"),
-    (lambda r: r["steps"][2].update(op="perspectve"), r"step 2: unknown op 'perspectve'. Did you mean 'perspective'"),
-    (lambda r: r["steps"][2].update(op=5), r"step 2: unknown op 5"),
-    (lambda r: r["steps"][2].update(op="one_of"), r"step 2 \(op 'one_of'\): a combinator never appears"),
-    (lambda r: r["steps"][1].update(extra=1), r"step 1 \(op 'affine'\): unknown key 'extra'"),
-    (lambda r: r["steps"][1]["draw"].update(angel=1), r"step 1 \(op 'affine'\): unknown draw field 'angel'"),
-    (lambda r: r["steps"][12]["draw"].update(k=1), r"step 12 \(op 'hflip'\): unknown draw field 'k' .*none"),
-    (lambda r: r["steps"][1].update(params=[]), r"step 1 \(op 'affine'\): params must be a mapping"),
-    (lambda r: r["steps"][1].update(draw=None), r"step 1 \(op 'affine'\): draw must be a mapping"),
-    (lambda r: r["steps"][0]["params"].update(max_deg=-5), r"step 0: op 'rotate': param 'max_deg' must be in"),
-    (lambda r: r["steps"][0]["params"].update(max_degree=5), r"step 0: op 'rotate': unknown param 'max_degree'"),
-    (lambda r: r["steps"][2]["draw"].update(offsets=[[0, 0]] * 3), r"step 2 \(op 'perspective'\): draw.offsets "
-                                                                   r"must be 4 \[dx, dy\] pairs"),
-    (lambda r: r["steps"][2]["draw"]["offsets"][3].__setitem__(1, math.nan),
-     r"step 2 \(op 'perspective'\): draw.offsets\[3\]\[1\] must be .*got nan"),
-    (lambda r: r["steps"].__setitem__(3, "rot90"), r"step 3: must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda r: r.update(version=2), r"record.version 2 is not one this geoaug reads"),
+        (lambda r: r.update(version="1"), r"record.version '1'"),
+        (lambda r: r.update(version=True), r"record.version True"),
+        (lambda r: r.update(version=None), r"record.version None"),
+        (lambda r: r.update(extra=1), r"unknown key 'extra'"),
+        (lambda r: r.update(stpes=[]), r"unknown key 'stpes'. Did you mean 'steps'"),
+        (lambda r: r.update(steps={}), r"record.steps must be a list"),
+        (lambda r: r.update(input_size=[64]), r"record.input_size must be \[width, height\]"),
+        (
+            lambda r: r.update(input_size=[64, 0]),
+            r"record.input_size\[1\] \(height\) must be an integer in \[1, 1048576\], got 0",
+        ),
+        (lambda r: r.update(output_size=[1.5, 2]), r"record.output_size\[0\] \(width\)"),
+        (lambda r: r.update(matrix=[[1, 0], [0, 1]]), r"record.matrix must be 3x3"),
+        (lambda r: r.update(matrix=[[0] * 3] * 3), r"record.matrix is singular"),
+        (lambda r: r["matrix"][0].__setitem__(2, r["matrix"][0][2] + 1), r"record.matrix does not match"),
+        (lambda r: r["steps"][0]["draw"].__setitem__("angle", 3.0), r"does not match the matrix its steps make"),
+        (lambda r: r.update(quad_clip="keep"), r"record.quad_clip must be one of"),
+        (lambda r: r.update(inverted="yes"), r"record.inverted must be true or false"),
+        (
+            lambda r: r["steps"][2].update(op="perspectve"),
+            r"step 2: unknown op 'perspectve'. Did you mean 'perspective'",
+        ),
+        (lambda r: r["steps"][2].update(op=5), r"step 2: unknown op 5"),
+        (lambda r: r["steps"][2].update(op="one_of"), r"step 2 \(op 'one_of'\): a combinator never appears"),
+        (lambda r: r["steps"][1].update(extra=1), r"step 1 \(op 'affine'\): unknown key 'extra'"),
+        (lambda r: r["steps"][1]["draw"].update(angel=1), r"step 1 \(op 'affine'\): unknown draw field 'angel'"),
+        (lambda r: r["steps"][12]["draw"].update(k=1), r"step 12 \(op 'hflip'\): unknown draw field 'k' .*none"),
+        (lambda r: r["steps"][1].update(params=[]), r"step 1 \(op 'affine'\): params must be a mapping"),
+        (lambda r: r["steps"][1].update(draw=None), r"step 1 \(op 'affine'\): draw must be a mapping"),
+        (lambda r: r["steps"][0]["params"].update(max_deg=-5), r"step 0: op 'rotate': param 'max_deg' must be in"),
+        (lambda r: r["steps"][0]["params"].update(max_degree=5), r"step 0: op 'rotate': unknown param 'max_degree'"),
+        (
+            lambda r: r["steps"][2]["draw"].update(offsets=[[0, 0]] * 3),
+            r"step 2 \(op 'perspective'\): draw.offsets "
+            r"must be 4 \[dx, dy\] pairs",
+        ),
+        (
+            lambda r: r["steps"][2]["draw"]["offsets"][3].__setitem__(1, math.nan),
+            r"step 2 \(op 'perspective'\): draw.offsets\[3\]\[1\] must be .*got nan",
+        ),
+        (lambda r: r["steps"].__setitem__(3, "rot90"), r"step 3: must be a mapping"),
+    ],
+)
 def test_malformed_records_name_the_field(full, use, edit, match):
     aug, img, rec = full
     broken = copy.deepcopy(rec)
@@ -580,8 +720,11 @@ def test_record_must_be_a_mapping():
 
 def test_hand_written_replay_record_needs_no_matrix():
     """A replay record may leave out what follows from its steps (output_size, matrix)."""
-    rec = {"version": 1, "input_size": [60, 40],
-           "steps": [{"op": "rotate", "params": {"max_deg": 10, "expand": True}, "draw": {"angle": 4.0}}]}
+    rec = {
+        "version": 1,
+        "input_size": [60, 40],
+        "steps": [{"op": "rotate", "params": {"max_deg": 10, "expand": True}, "draw": {"angle": 4.0}}],
+    }
     res = geoaug.Pipeline([]).replay(rec, np.zeros((40, 60, 3), np.uint8), boxes=[[10, 10, 20, 20]])
     again = geoaug.inverse(res.replay, boxes=res.boxes)
     assert res.size != (60, 40) and again.size == (60, 40)
@@ -590,8 +733,11 @@ def test_hand_written_replay_record_needs_no_matrix():
 
 
 @SLOW
-@given(ops=st.lists(st.one_of(geometric_op(), st.sampled_from(EVERY_DRAW[6:12])), min_size=1, max_size=5),
-       size=st.tuples(st.integers(8, 120), st.integers(8, 120)), seed=st.integers(0, 2**32))
+@given(
+    ops=st.lists(st.one_of(geometric_op(), st.sampled_from(EVERY_DRAW[6:12])), min_size=1, max_size=5),
+    size=st.tuples(st.integers(8, 120), st.integers(8, 120)),
+    seed=st.integers(0, 2**32),
+)
 def test_every_record_a_pipeline_makes_passes_the_check(ops, size, seed):
     aug = geoaug.Pipeline(ops)
     plan = json.loads(json.dumps(aug.plan(size, seed=seed)))
@@ -636,8 +782,11 @@ def test_inverse_honours_quad_clip(policy):
     res = aug(np.zeros((100, 100, 3), np.uint8), seed=0)
     pred = _whole_canvas_quad(100, 100)
     answer = json.dumps([{"quad_2d": [[0, 0], [1000, 0], [1000, 1000], [0, 1000]], "label": "all"}])
-    routes = [res.inverse(quads=pred), geoaug.inverse(json.loads(json.dumps(res.replay)), quads=pred),
-              parse_answer(answer, 100, 100, record=res.replay).original]
+    routes = [
+        res.inverse(quads=pred),
+        geoaug.inverse(json.loads(json.dumps(res.replay)), quads=pred),
+        parse_answer(answer, 100, 100, record=res.replay).original,
+    ]
     for back in routes:
         if policy == "drop":
             assert len(back.quads) == 0 and back.report.approximated["quads"] == 0
@@ -654,16 +803,16 @@ def test_inverse_honours_quad_clip(policy):
 def test_inverse_clips_as_the_forward_pipeline(data):
     policy = data.draw(st.sampled_from(["clamp", "drop"]))
     order = data.draw(st.sampled_from(["clockwise", "keep"]))
-    aug = geoaug.Pipeline([data.draw(geometric_op()) for _ in range(data.draw(st.integers(1, 3)))],
-                          quad_clip=policy, quad_order=order)
+    aug = geoaug.Pipeline(
+        [data.draw(geometric_op()) for _ in range(data.draw(st.integers(1, 3)))], quad_clip=policy, quad_order=order
+    )
     w, h = data.draw(st.integers(16, 100)), data.draw(st.integers(16, 100))
     res = aug(np.zeros((h, w, 3), np.uint8), seed=data.draw(st.integers(0, 2**32)))
     ow, oh = res.size
     pred = np.concatenate([data.draw(quads_in(ow, oh)), _whole_canvas_quad(ow, oh)])
     a = res.inverse(quads=pred)
     b = geoaug.inverse(json.loads(json.dumps(res.replay)), quads=pred)
-    expect = clip_quads(map_quads(geoaug.Quads(pred), np.linalg.inv(res.matrix), order), w, h, Report(),
-                        policy=policy)
+    expect = clip_quads(map_quads(geoaug.Quads(pred), np.linalg.inv(res.matrix), order), w, h, Report(), policy=policy)
     for back in (a, b):
         np.testing.assert_array_equal(back.quads.points, expect.points)
         np.testing.assert_array_equal(back.quads.index, expect.index)

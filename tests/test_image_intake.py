@@ -1,5 +1,6 @@
 """geoaug.io.to_rgb8 and probe_image: every PIL mode reaches RGB uint8 correctly (16-bit and float stretched
 over their range, alpha composited), and truncated files are caught from their tail without decoding."""
+
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
@@ -32,12 +33,13 @@ def _rgba(h=4, w=6, seed=0):
 
 # ------------------------------------------------------------------------------------------ range scaling
 
+
 def test_png_i16_spans_full_range_not_white(tmp_path):
     data = np.linspace(0, 4000, 40 * 50).round().astype(np.uint16).reshape(40, 50)
     path = _save(tmp_path, "i16.png", Image.fromarray(data))
     with Image.open(path) as im:
         assert im.mode == "I;16"
-        assert np.asarray(im.convert("RGB")).mean() > 200      # PIL's own convert clips to white
+        assert np.asarray(im.convert("RGB")).mean() > 200  # PIL's own convert clips to white
     out = _load(path)
     _check_out(out, 40, 50)
     assert out.min() == 0 and out.max() == 255
@@ -85,6 +87,7 @@ def test_int32_and_big_endian_16bit_modes():
 
 # ------------------------------------------------------------------------------------------ alpha
 
+
 def test_rgba_png_over_white_and_given_background(tmp_path):
     px = np.array([[[200, 100, 0, 128], [10, 20, 30, 0], [10, 20, 30, 255], [255, 0, 0, 64]]], dtype=np.uint8)
     path = _save(tmp_path, "rgba.png", Image.fromarray(px, "RGBA"))
@@ -111,7 +114,7 @@ def test_la_png_over_white_and_given_background(tmp_path):
     np.testing.assert_array_equal(out[0, :, 0], [127, 100, 255, 255])
     assert (out == out[..., :1]).all()
     out = _load(path, background=(0, 0, 200))
-    np.testing.assert_array_equal(out[0, 0], [0, 0, 100])      # 0.502 * 0 + 0.498 * 200 = 99.6
+    np.testing.assert_array_equal(out[0, 0], [0, 0, 100])  # 0.502 * 0 + 0.498 * 200 = 99.6
 
 
 def test_premultiplied_modes():
@@ -160,6 +163,7 @@ def test_grey_and_rgb_with_transparency_entry(tmp_path):
 
 # ------------------------------------------------------------------------------------------ PIL-converted modes
 
+
 def test_cmyk_jpeg_matches_pil_convert(tmp_path):
     rgb = _rgba(32, 40, seed=2)[..., :3]
     path = _save(tmp_path, "cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), quality=95)
@@ -169,7 +173,7 @@ def test_cmyk_jpeg_matches_pil_convert(tmp_path):
     out = _load(path)
     _check_out(out, 32, 40)
     np.testing.assert_array_equal(out, ref)
-    assert np.abs(out.astype(int) - rgb).mean() < 12                     # JPEG tolerance vs the source
+    assert np.abs(out.astype(int) - rgb).mean() < 12  # JPEG tolerance vs the source
 
 
 @pytest.mark.parametrize("mode", ["L", "1", "YCbCr", "HSV", "LAB", "CMYK", "P"])
@@ -191,6 +195,7 @@ def test_rgb_png_is_exactly_np_asarray(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ loaders agree
+
 
 def _files(tmp_path):
     rgba = _rgba(8, 10, seed=5)
@@ -244,10 +249,13 @@ def test_decode_error_names_record_and_file(tmp_path):
 
 # ------------------------------------------------------------------------------------------ probe_image
 
+
 def _jpeg_and_png(tmp_path):
     rgb = _rgba(48, 64, seed=8)[..., :3]
-    return (_save(tmp_path, "good.jpg", Image.fromarray(rgb), quality=90),
-            _save(tmp_path, "good.png", Image.fromarray(rgb)))
+    return (
+        _save(tmp_path, "good.jpg", Image.fromarray(rgb), quality=90),
+        _save(tmp_path, "good.png", Image.fromarray(rgb)),
+    )
 
 
 def test_probe_good_files(tmp_path):
@@ -257,7 +265,7 @@ def test_probe_good_files(tmp_path):
     assert probe_image(jpg, decode=True).format == "JPEG"
     i16 = _save(tmp_path, "i16.png", Image.fromarray(np.zeros((3, 5), np.uint16)))
     assert probe_image(i16) == ImageInfo("PNG", 5, 3, "I;16")
-    padded = tmp_path / "padded.jpg"                       # NUL padding after EOI is tolerated
+    padded = tmp_path / "padded.jpg"  # NUL padding after EOI is tolerated
     padded.write_bytes(jpg.read_bytes() + b"\0" * 100)
     assert probe_image(padded).format == "JPEG"
 
@@ -268,12 +276,12 @@ def test_probe_truncated_without_decoding(tmp_path, monkeypatch):
     for path, what in ((jpg, "no JPEG end marker"), (png, "no PNG IEND chunk")):
         data = path.read_bytes()
         half = tmp_path / f"half{path.suffix}"
-        half.write_bytes(data[:len(data) // 2])
+        half.write_bytes(data[: len(data) // 2])
         with pytest.raises(ImageError, match=f"truncated \\({what}\\)") as e:
             probe_image(half)
         assert str(half) in str(e.value)
-        zeroed = tmp_path / f"zeroed{path.suffix}"         # a preallocated, half-written download
-        zeroed.write_bytes(data[:len(data) // 2] + b"\0" * (len(data) - len(data) // 2))
+        zeroed = tmp_path / f"zeroed{path.suffix}"  # a preallocated, half-written download
+        zeroed.write_bytes(data[: len(data) // 2] + b"\0" * (len(data) - len(data) // 2))
         with pytest.raises(ImageError, match="truncated"):
             probe_image(zeroed)
 
@@ -294,7 +302,7 @@ def _flip_middle(src, dst, n):
     """A copy of ``src`` with ``n`` bytes in the middle inverted: header and end marker intact."""
     data = bytearray(src.read_bytes())
     mid = len(data) // 2
-    data[mid:mid + n] = bytes(b ^ 0xFF for b in data[mid:mid + n])
+    data[mid : mid + n] = bytes(b ^ 0xFF for b in data[mid : mid + n])
     dst.write_bytes(bytes(data))
     return dst
 
@@ -316,5 +324,5 @@ def test_probe_decode_corrupt_middle_jpeg_is_not_always_caught(tmp_path):
     assert probe_image(bad) == ImageInfo("JPEG", 64, 48, "RGB")
     try:
         probe_image(bad, decode=True)
-    except ImageError as e:                                # allowed, not required
+    except ImageError as e:  # allowed, not required
         assert "cannot decode image" in str(e)

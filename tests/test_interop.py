@@ -1,5 +1,6 @@
 """geoaug.interop: every converter round-trips (read -> write -> read, tables <-> format), malformed input
 names the file/record/object/field, and the torch/HF wrappers seed from (seed, epoch, index)."""
+
 import json
 import os
 import subprocess
@@ -35,8 +36,9 @@ HFLIP = geoaug.from_config([{"name": "hflip"}])
 
 def assert_tables_equal(a, b, atol=0.0):
     assert type(a) is type(b) and len(a) == len(b)
-    np.testing.assert_allclose(a.xyxy if isinstance(a, Boxes) else a.points,
-                               b.xyxy if isinstance(b, Boxes) else b.points, rtol=0, atol=atol)
+    np.testing.assert_allclose(
+        a.xyxy if isinstance(a, Boxes) else a.points, b.xyxy if isinstance(b, Boxes) else b.points, rtol=0, atol=atol
+    )
     assert a.fields.keys() == b.fields.keys()
     for k in a.fields:
         assert list(a.fields[k]) == list(b.fields[k]), k
@@ -51,13 +53,16 @@ def assert_samples_equal(a, b, atol=0.0):
 # boxes as (x1, y1, x2, y2) on a W x H canvas, with x2 >= x1, y2 >= y1
 coords = st.floats(0, 1, allow_nan=False).map(lambda v: round(v, 6))
 box_st = st.tuples(coords, coords, coords, coords).map(
-    lambda t: [min(t[0], t[2]) * W, min(t[1], t[3]) * H, max(t[0], t[2]) * W, max(t[1], t[3]) * H])
+    lambda t: [min(t[0], t[2]) * W, min(t[1], t[3]) * H, max(t[0], t[2]) * W, max(t[1], t[3]) * H]
+)
 quad_st = st.lists(st.tuples(coords, coords).map(lambda p: [p[0] * W, p[1] * H]), min_size=4, max_size=4)
 
 
 def test_import_pulls_in_neither_torch_nor_albumentations():
-    code = ("import sys, geoaug, geoaug.interop; "
-            "print(sorted(m for m in ('torch', 'albumentations', 'torchvision', 'datasets') if m in sys.modules))")
+    code = (
+        "import sys, geoaug, geoaug.interop; "
+        "print(sorted(m for m in ('torch', 'albumentations', 'torchvision', 'datasets') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -66,17 +71,39 @@ def test_import_pulls_in_neither_torch_nor_albumentations():
 def coco_doc():
     return {
         "info": {"description": "tiny"},
-        "images": [{"id": 7, "file_name": "a.png", "width": W, "height": H, "license": 1},
-                   {"id": 8, "file_name": "b.png", "width": 32, "height": 32}],
+        "images": [
+            {"id": 7, "file_name": "a.png", "width": W, "height": H, "license": 1},
+            {"id": 8, "file_name": "b.png", "width": 32, "height": 32},
+        ],
         "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "text"}],
         "annotations": [
             {"id": 1, "image_id": 7, "category_id": 1, "bbox": [1.0, 2.0, 10.0, 20.0], "area": 200.0, "iscrowd": 0},
-            {"id": 2, "image_id": 7, "category_id": 2, "bbox": [4.0, 4.0, 20.0, 10.0], "area": 200.0, "iscrowd": 0,
-             "segmentation": [[4.0, 4.0, 24.0, 4.0, 24.0, 14.0, 4.0, 14.0]], "score": 0.5},
-            {"id": 3, "image_id": 7, "category_id": 1, "bbox": [30.0, 5.0, 10.0, 10.0], "iscrowd": 0,
-             "segmentation": [[30.0, 5.0, 40.0, 5.0, 40.0, 15.0, 35.0, 20.0, 30.0, 15.0]]},
-            {"id": 4, "image_id": 8, "category_id": 1, "bbox": [0.0, 0.0, 5.0, 5.0], "iscrowd": 1,
-             "segmentation": {"counts": "abc", "size": [32, 32]}},
+            {
+                "id": 2,
+                "image_id": 7,
+                "category_id": 2,
+                "bbox": [4.0, 4.0, 20.0, 10.0],
+                "area": 200.0,
+                "iscrowd": 0,
+                "segmentation": [[4.0, 4.0, 24.0, 4.0, 24.0, 14.0, 4.0, 14.0]],
+                "score": 0.5,
+            },
+            {
+                "id": 3,
+                "image_id": 7,
+                "category_id": 1,
+                "bbox": [30.0, 5.0, 10.0, 10.0],
+                "iscrowd": 0,
+                "segmentation": [[30.0, 5.0, 40.0, 5.0, 40.0, 15.0, 35.0, 20.0, 30.0, 15.0]],
+            },
+            {
+                "id": 4,
+                "image_id": 8,
+                "category_id": 1,
+                "bbox": [0.0, 0.0, 5.0, 5.0],
+                "iscrowd": 1,
+                "segmentation": {"counts": "abc", "size": [32, 32]},
+            },
         ],
     }
 
@@ -121,11 +148,15 @@ def test_coco_write_read_round_trip_and_canonical_file_is_reproduced(tmp_path):
     assert quad_ann["bbox"] == [4.0, 4.0, 20.0, 10.0] and quad_ann["area"] == 200.0 and quad_ann["score"] == 0.5
 
 
-@given(st.lists(st.tuples(box_st, st.sampled_from(["cat", "dog"])), max_size=5),
-       st.lists(quad_st, max_size=3))
+@given(st.lists(st.tuples(box_st, st.sampled_from(["cat", "dog"])), max_size=5), st.lists(quad_st, max_size=3))
 def test_coco_tables_round_trip(boxes, quads):
-    s = Sample("x.png", W, H, Boxes([b for b, _ in boxes] or None, label=[lab for _, lab in boxes]),
-               Quads(quads or None, label=["text"] * len(quads)))
+    s = Sample(
+        "x.png",
+        W,
+        H,
+        Boxes([b for b, _ in boxes] or None, label=[lab for _, lab in boxes]),
+        Quads(quads or None, label=["text"] * len(quads)),
+    )
     doc = write_coco([s], [{"id": i + 1, "name": n} for i, n in enumerate(["cat", "dog", "text"])])
     assert len(doc["annotations"]) == len(boxes) + len(quads)
     back = read_coco(json.loads(json.dumps(doc))).samples[0]
@@ -146,18 +177,31 @@ def test_coco_augment_then_write_moves_boxes_and_keeps_ids():
     assert {c["name"] for c in out["categories"]} == {"cat", "text"}
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["annotations"][0].update(bbox=[1, 2, "x", 4]),
-     r"annotations\[0\] \(id 1\)\.bbox: expected a list of finite"),
-    (lambda d: d["annotations"][0].update(bbox=[1, 2, -3, 4]), r"annotations\[0\] \(id 1\)\.bbox: width and height"),
-    (lambda d: d["annotations"][1].update(image_id=99), r"annotations\[1\] \(id 2\)\.image_id: no image with id 99"),
-    (lambda d: d["annotations"][1].update(category_id=5), r"annotations\[1\] \(id 2\)\.category_id: 5"),
-    (lambda d: d["annotations"][1].update(segmentation=[[1, 2, 3]]),
-     r"annotations\[1\] \(id 2\)\.segmentation\[0\]: a polygon needs an even"),
-    (lambda d: d["images"][1].update(width=0), r"images\[1\]\.width: expected a positive integer"),
-    (lambda d: d["images"][1].update(id=7), r"images\[1\]\.id: missing or duplicate"),
-    (lambda d: d.pop("annotations"), r"'annotations' must be a list"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda d: d["annotations"][0].update(bbox=[1, 2, "x", 4]),
+            r"annotations\[0\] \(id 1\)\.bbox: expected a list of finite",
+        ),
+        (
+            lambda d: d["annotations"][0].update(bbox=[1, 2, -3, 4]),
+            r"annotations\[0\] \(id 1\)\.bbox: width and height",
+        ),
+        (
+            lambda d: d["annotations"][1].update(image_id=99),
+            r"annotations\[1\] \(id 2\)\.image_id: no image with id 99",
+        ),
+        (lambda d: d["annotations"][1].update(category_id=5), r"annotations\[1\] \(id 2\)\.category_id: 5"),
+        (
+            lambda d: d["annotations"][1].update(segmentation=[[1, 2, 3]]),
+            r"annotations\[1\] \(id 2\)\.segmentation\[0\]: a polygon needs an even",
+        ),
+        (lambda d: d["images"][1].update(width=0), r"images\[1\]\.width: expected a positive integer"),
+        (lambda d: d["images"][1].update(id=7), r"images\[1\]\.id: missing or duplicate"),
+        (lambda d: d.pop("annotations"), r"'annotations' must be a list"),
+    ],
+)
 def test_coco_errors_name_file_object_and_field(tmp_path, mutate, message):
     doc = coco_doc()
     mutate(doc)
@@ -168,8 +212,7 @@ def test_coco_errors_name_file_object_and_field(tmp_path, mutate, message):
 
 
 def test_coco_writer_errors():
-    s = Sample("a.png", W, H, Boxes([[0, 0, 1, 1]], id=[3]), Quads([[[0, 0], [1, 0], [1, 1], [0, 1]]], id=[3]),
-               meta={})
+    s = Sample("a.png", W, H, Boxes([[0, 0, 1, 1]], id=[3]), Quads([[[0, 0], [1, 0], [1, 1], [0, 1]]], id=[3]), meta={})
     with pytest.raises(FormatError, match=r"needs a 'category_id' or 'label'"):
         write_coco([s], [])
     s.boxes.fields["category_id"] = [1]
@@ -181,9 +224,11 @@ def test_coco_writer_errors():
 
 
 # ---- YOLO -------------------------------------------------------------------------------------------
-YOLO_TEXT = ("0 0.500000 0.500000 0.250000 0.500000\n"
-             "1 0.100000 0.100000 0.300000 0.100000 0.300000 0.200000 0.100000 0.200000\n"
-             "2 0.1 0.1 0.2 0.1 0.2 0.2 0.15 0.3 0.1 0.2\n")
+YOLO_TEXT = (
+    "0 0.500000 0.500000 0.250000 0.500000\n"
+    "1 0.100000 0.100000 0.300000 0.100000 0.300000 0.200000 0.100000 0.200000\n"
+    "2 0.1 0.1 0.2 0.1 0.2 0.2 0.15 0.3 0.1 0.2\n"
+)
 
 
 def test_yolo_reads_boxes_obb_quads_and_counts_polygons(tmp_path):
@@ -208,8 +253,13 @@ def test_yolo_text_round_trip_is_exact_at_six_decimals():
 
 @given(st.lists(st.tuples(box_st, st.integers(0, 5)), max_size=5), st.lists(quad_st, max_size=3))
 def test_yolo_tables_round_trip(boxes, quads):
-    s = Sample(None, W, H, Boxes([b for b, _ in boxes] or None, class_id=[c for _, c in boxes]),
-               Quads(quads or None, class_id=[4] * len(quads)))
+    s = Sample(
+        None,
+        W,
+        H,
+        Boxes([b for b, _ in boxes] or None, class_id=[c for _, c in boxes]),
+        Quads(quads or None, class_id=[4] * len(quads)),
+    )
     back = parse_yolo(write_yolo(s, precision=None), (W, H))
     assert_tables_equal(back.boxes, s.boxes, atol=1e-9)
     assert_tables_equal(back.quads, s.quads, atol=1e-9)
@@ -227,13 +277,16 @@ def test_yolo_writes_classes_from_labels_and_names(tmp_path):
         write_yolo(Sample(None, None, None))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("0 0.5 0.5 0.1\n", r"line 1: expected class and 4"),
-    ("\n0 0.5 0.5 0.1 nan\n", r"line 2 field 5: expected a finite number, got 'nan'"),
-    ("a 0.5 0.5 0.1 0.1\n", r"line 1 field 1: the class must be a non-negative integer, got 'a'"),
-    ("0 0.5 0.5 -0.1 0.1\n", r"line 1: box width and height must be >= 0"),
-    ("7 0.5 0.5 0.1 0.1\n", r"line 1 field 1: class 7 has no entry in names"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0 0.5 0.5 0.1\n", r"line 1: expected class and 4"),
+        ("\n0 0.5 0.5 0.1 nan\n", r"line 2 field 5: expected a finite number, got 'nan'"),
+        ("a 0.5 0.5 0.1 0.1\n", r"line 1 field 1: the class must be a non-negative integer, got 'a'"),
+        ("0 0.5 0.5 -0.1 0.1\n", r"line 1: box width and height must be >= 0"),
+        ("7 0.5 0.5 0.1 0.1\n", r"line 1 field 1: class 7 has no entry in names"),
+    ],
+)
 def test_yolo_errors_name_file_line_and_field(tmp_path, text, message):
     path = tmp_path / "lbl.txt"
     path.write_text(text)
@@ -243,10 +296,14 @@ def test_yolo_errors_name_file_line_and_field(tmp_path, text, message):
 
 # ---- ms-swift ---------------------------------------------------------------------------------------
 def swift_record():
-    return {"messages": [{"role": "user", "content": "<image>Find <ref-object> and <ref-object>"},
-                         {"role": "assistant", "content": "<bbox><bbox>"}],
-            "images": ["img.jpg"],
-            "objects": {"ref": ["cat", "dog"], "bbox": [[1, 2, 11, 12], [20, 5, 30, 25]]}}
+    return {
+        "messages": [
+            {"role": "user", "content": "<image>Find <ref-object> and <ref-object>"},
+            {"role": "assistant", "content": "<bbox><bbox>"},
+        ],
+        "images": ["img.jpg"],
+        "objects": {"ref": ["cat", "dog"], "bbox": [[1, 2, 11, 12], [20, 5, 30, 25]]},
+    }
 
 
 def test_swift_record_round_trip():
@@ -254,8 +311,10 @@ def test_swift_record_round_trip():
     s = read_swift(rec)
     np.testing.assert_array_equal(s.boxes.xyxy, [[1, 2, 11, 12], [20, 5, 30, 25]])
     assert s.boxes.fields == {"label": ["cat", "dog"]} and s.image == "img.jpg" and s.size is None
-    assert write_swift(s) == {**rec, "objects": {"ref": ["cat", "dog"], "bbox": [[1.0, 2.0, 11.0, 12.0],
-                                                                                   [20.0, 5.0, 30.0, 25.0]]}}
+    assert write_swift(s) == {
+        **rec,
+        "objects": {"ref": ["cat", "dog"], "bbox": [[1.0, 2.0, 11.0, 12.0], [20.0, 5.0, 30.0, 25.0]]},
+    }
     assert_samples_equal(read_swift(write_swift(s)), s)
 
 
@@ -273,8 +332,13 @@ def test_swift_norm1_boxes_use_the_image_size():
 
 @given(st.lists(box_st, max_size=5))
 def test_swift_tables_round_trip(boxes):
-    s = Sample("i.png", None, None, Boxes(boxes or None, label=[f"o{i}" for i in range(len(boxes))]),
-               meta={"record": {"messages": []}, "bbox_type": "real"})
+    s = Sample(
+        "i.png",
+        None,
+        None,
+        Boxes(boxes or None, label=[f"o{i}" for i in range(len(boxes))]),
+        meta={"record": {"messages": []}, "bbox_type": "real"},
+    )
     assert_samples_equal(read_swift(write_swift(s)), s)
 
 
@@ -289,14 +353,17 @@ def test_swift_refuses_stale_tags_after_augmentation_drops_a_box():
     assert rec["objects"] == {"ref": ["cat"], "bbox": [[1.0, 2.0, 11.0, 12.0]]}
 
 
-@pytest.mark.parametrize("objects, message", [
-    ({"bbox": [[1, 2, 3]]}, r"rec\.objects\.bbox\[0\]: expected 4 numbers"),
-    ({"bbox": [[1, 2]]}, r"rec\.objects\.bbox\[0\]: a point"),
-    ({"bbox": [[5, 2, 3, 4]]}, r"rec\.objects\.bbox\[0\]: x2 \(3\) < x1 \(5\)"),
-    ({"bbox": [[1, 2, 3, 4]], "bbox_type": "norm1000"}, r"rec\.objects\.bbox_type: expected one of"),
-    ({"bbox": [[1, 2, 3, 4]], "image_id": [1]}, r"rec\.objects\.image_id"),
-    ({"bbox": [], "polygon": []}, r"rec\.objects: unknown keys \['polygon'\]"),
-])
+@pytest.mark.parametrize(
+    "objects, message",
+    [
+        ({"bbox": [[1, 2, 3]]}, r"rec\.objects\.bbox\[0\]: expected 4 numbers"),
+        ({"bbox": [[1, 2]]}, r"rec\.objects\.bbox\[0\]: a point"),
+        ({"bbox": [[5, 2, 3, 4]]}, r"rec\.objects\.bbox\[0\]: x2 \(3\) < x1 \(5\)"),
+        ({"bbox": [[1, 2, 3, 4]], "bbox_type": "norm1000"}, r"rec\.objects\.bbox_type: expected one of"),
+        ({"bbox": [[1, 2, 3, 4]], "image_id": [1]}, r"rec\.objects\.image_id"),
+        ({"bbox": [], "polygon": []}, r"rec\.objects: unknown keys \['polygon'\]"),
+    ],
+)
 def test_swift_errors_name_record_and_field(objects, message):
     with pytest.raises(FormatError, match=message):
         read_swift({"messages": [], "images": ["a.png"], "objects": objects}, where="rec")
@@ -331,6 +398,7 @@ def test_torchvision_round_trip_and_hflip_agree():
     from torchvision.transforms.v2 import functional as F
 
     from geoaug.interop import from_tv_boxes, to_tv_boxes
+
     boxes = Boxes([[1, 2, 11, 12], [20.5, 5, 63, 47.5]], label=["a", "b"])
     quads = Quads([[[4, 4], [24, 6], [22, 14], [3, 12]]], label=["t"])
     img = np.zeros((H, W, 3), np.uint8)
@@ -350,8 +418,9 @@ def test_torchvision_round_trip_and_hflip_agree():
 
 
 # ---- torch Dataset ----------------------------------------------------------------------------------
-RANDOM_AUG = geoaug.from_config([{"name": "rotate", "params": {"max_deg": 30}},
-                                 {"name": "color_jitter", "params": {"brightness": 0.3}}])
+RANDOM_AUG = geoaug.from_config(
+    [{"name": "rotate", "params": {"max_deg": 30}}, {"name": "color_jitter", "params": {"brightness": 0.3}}]
+)
 
 
 def _image(i):
@@ -364,6 +433,7 @@ def test_augmented_dataset_is_independent_of_workers_and_follows_set_epoch(tmp_p
     from PIL import Image
 
     from geoaug.interop import AugmentedDataset
+
     samples = []
     for i in range(4):
         Image.fromarray(_image(i)).save(tmp_path / f"{i}.png")
@@ -371,13 +441,25 @@ def test_augmented_dataset_is_independent_of_workers_and_follows_set_epoch(tmp_p
     ds = AugmentedDataset(samples, RANDOM_AUG, seed=5, image_root=tmp_path)
 
     def run(workers, persistent=False, epochs=(0,)):
-        dl = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=list,
-                                         persistent_workers=persistent)
+        dl = torch.utils.data.DataLoader(
+            ds, batch_size=2, num_workers=workers, collate_fn=list, persistent_workers=persistent
+        )
         out = []
         for e in epochs:
             ds.set_epoch(e)
-            out.append([(it["index"], it["image"].tobytes(), it["boxes"].xyxy.tobytes(), it["boxes"].fields["label"],
-                         it["meta"]) for batch in dl for it in batch])
+            out.append(
+                [
+                    (
+                        it["index"],
+                        it["image"].tobytes(),
+                        it["boxes"].xyxy.tobytes(),
+                        it["boxes"].fields["label"],
+                        it["meta"],
+                    )
+                    for batch in dl
+                    for it in batch
+                ]
+            )
         return out
 
     solo = run(0, epochs=(0, 1))
@@ -393,9 +475,13 @@ def test_augmented_dataset_is_independent_of_workers_and_follows_set_epoch(tmp_p
 
 # ---- Hugging Face datasets transform ----------------------------------------------------------------
 def hf_batch(rows):
-    return {"index": rows, "image": [_image(i) for i in rows],
-            "boxes": [[[4, 4, 20, 30], [40, 10, 60, 40]] for _ in rows],
-            "label": [["a", "b"] for _ in rows], "caption": [f"c{i}" for i in rows]}
+    return {
+        "index": rows,
+        "image": [_image(i) for i in rows],
+        "boxes": [[[4, 4, 20, 30], [40, 10, 60, 40]] for _ in rows],
+        "label": [["a", "b"] for _ in rows],
+        "caption": [f"c{i}" for i in rows],
+    }
 
 
 def test_batch_transform_seeds_by_index_not_batch_and_filters_fields():
@@ -409,8 +495,9 @@ def test_batch_transform_seeds_by_index_not_batch_and_filters_fields():
     assert t(hf_batch([2]))["image"][0].tobytes() != alone["image"][0].tobytes()
     left_half = geoaug.from_config([{"name": "crop", "params": {"x": 0, "y": 0, "width": 32, "height": 48}}])
     crop = BatchTransform(left_half, fields=("label",), box_format="coco")
-    out = crop({"index": [0], "image": [_image(0)], "boxes": [[[4, 4, 16, 26], [40, 10, 20, 30]]],
-                "label": [["a", "b"]]})
+    out = crop(
+        {"index": [0], "image": [_image(0)], "boxes": [[[4, 4, 16, 26], [40, 10, 20, 30]]], "label": [["a", "b"]]}
+    )
     assert out["boxes"] == [[[4.0, 4.0, 16.0, 26.0]]] and out["label"] == [["a"]]
     with pytest.raises(FormatError, match=r"no column 'index' \(add it"):
         t({"image": [], "boxes": [], "label": []})
@@ -425,8 +512,9 @@ def test_examples_run(tmp_path):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     for name in ("hf_datasets_with_transform.py", "torch_dataloader.py"):
-        r = subprocess.run([sys.executable, f"examples/{name}"], capture_output=True, text=True, timeout=120,
-                           cwd=str(root), env=env)
+        r = subprocess.run(
+            [sys.executable, f"examples/{name}"], capture_output=True, text=True, timeout=120, cwd=str(root), env=env
+        )
         assert r.returncode == 0, r.stderr
         assert "ok" in r.stdout.splitlines()[-1]
 
@@ -435,6 +523,7 @@ def test_examples_run(tmp_path):
 def test_swift_accepts_written_records_unchanged():
     pytest.importorskip("swift")
     from swift.dataset.preprocessor.core import RowPreprocessor
+
     row = write_swift(read_swift(swift_record()))
     before = json.loads(json.dumps(row))
     RowPreprocessor._check_objects(row)  # ms-swift's own check re-orders keys and swaps reversed corners

@@ -1,6 +1,7 @@
 """Inverse and replay, property-tested: forward then inverse gives the input geometry back (1e-6 px) for
 every object nothing clipped, for every geometric op and random chains; replay records survive JSON and
 reproduce geometry and pixels; geoaug.inverse(record) is res.inverse."""
+
 import json
 import math
 
@@ -22,23 +23,40 @@ OPS = {
     "vflip": st.just({}),
     "rot90": st.fixed_dictionaries({"k": st.one_of(st.none(), st.integers(0, 3))}),
     "rotate": st.fixed_dictionaries({"max_deg": st.floats(0, 180), "expand": st.booleans()}),
-    "affine": st.fixed_dictionaries({
-        "scale": st.tuples(st.floats(0.5, 1.0), st.floats(1.0, 1.5)).map(list),
-        "rotate": st.floats(0, 180), "shear": st.floats(0, 30), "translate": st.floats(0, 0.1)}),
+    "affine": st.fixed_dictionaries(
+        {
+            "scale": st.tuples(st.floats(0.5, 1.0), st.floats(1.0, 1.5)).map(list),
+            "rotate": st.floats(0, 180),
+            "shear": st.floats(0, 30),
+            "translate": st.floats(0, 0.1),
+        }
+    ),
     "perspective": st.tuples(st.floats(0, 0.2), st.floats(0.2, 0.4)).map(lambda r: {"scale": list(r)}),
     "resize": st.one_of(
         st.fixed_dictionaries({"width": st.integers(8, 300), "height": st.integers(8, 300)}),
         st.fixed_dictionaries({"longest": st.integers(8, 300)}),
-        st.fixed_dictionaries({"shortest": st.integers(8, 300)})),
-    "smart_resize": st.fixed_dictionaries({"factor": st.sampled_from([14, 28, 32]),
-                                           "min_pixels": st.integers(256, 20000),
-                                           "max_pixels": st.integers(20000, 200000)}),
-    "crop": st.fixed_dictionaries({"x": st.integers(0, 12), "y": st.integers(0, 12),
-                                   "width": st.integers(30, 160), "height": st.integers(30, 160)}),
+        st.fixed_dictionaries({"shortest": st.integers(8, 300)}),
+    ),
+    "smart_resize": st.fixed_dictionaries(
+        {
+            "factor": st.sampled_from([14, 28, 32]),
+            "min_pixels": st.integers(256, 20000),
+            "max_pixels": st.integers(20000, 200000),
+        }
+    ),
+    "crop": st.fixed_dictionaries(
+        {
+            "x": st.integers(0, 12),
+            "y": st.integers(0, 12),
+            "width": st.integers(30, 160),
+            "height": st.integers(30, 160),
+        }
+    ),
     "center_crop": st.fixed_dictionaries({"width": st.integers(8, 140), "height": st.integers(8, 140)}),
     "random_crop": st.one_of(
         st.fixed_dictionaries({"scale": st.tuples(st.floats(0.3, 1.0), st.just(1.0)).map(list)}),
-        st.fixed_dictionaries({"width": st.integers(8, 140), "height": st.integers(8, 140)})),
+        st.fixed_dictionaries({"width": st.integers(8, 140), "height": st.integers(8, 140)}),
+    ),
     "pad": st.fixed_dictionaries({k: st.integers(0, 40) for k in ("top", "bottom", "left", "right")}),
     "pad_to_multiple": st.fixed_dictionaries({"multiple": st.integers(1, 64)}),
 }
@@ -90,8 +108,13 @@ def _untouched(table, pts_of, size):
     rows = []
     for r in range(len(table)):
         p = pts_of(table, r)
-        if table.visibility[r] == 1.0 and p[:, 0].min() > EDGE and p[:, 1].min() > EDGE \
-                and p[:, 0].max() < w - EDGE and p[:, 1].max() < h - EDGE:
+        if (
+            table.visibility[r] == 1.0
+            and p[:, 0].min() > EDGE
+            and p[:, 1].min() > EDGE
+            and p[:, 0].max() < w - EDGE
+            and p[:, 1].max() < h - EDGE
+        ):
             rows.append(r)
     return rows
 
@@ -135,8 +158,12 @@ def test_random_chains_round_trip(data):
 
 def test_round_trip_compares_something():
     """Guard against a vacuous property: an exact op on interior objects must compare every object."""
-    sc = ((100, 80), np.array([[10.0, 10, 30, 40]]), np.array([[[20.0, 20], [50, 20], [50, 30], [20, 30]]]),
-          [np.array([[5.0, 5], [60, 70]])])
+    sc = (
+        (100, 80),
+        np.array([[10.0, 10, 30, 40]]),
+        np.array([[[20.0, 20], [50, 20], [50, 30], [20, 30]]]),
+        [np.array([[5.0, 5], [60, 70]])],
+    )
     for name, params in (("rotate", {"max_deg": 5}), ("hflip", {}), ("perspective", {})):
         res, compared = check_round_trip(geoaug.Pipeline([{"name": name, "params": params}]), sc, 3)
         assert compared == (3 if name == "hflip" else 2), name
@@ -160,8 +187,16 @@ def test_quad_order_after_two_mirrors_does_not_depend_on_fusion():
 # ---- replay -----------------------------------------------------------------------------------------
 REPLAY_OPS = [
     {"name": "hflip", "params": {"prob": 0.5}},
-    {"name": "one_of", "params": {"ops": [{"name": "rotate", "params": {"max_deg": 30, "expand": True}},
-                                          {"name": "perspective"}, {"name": "affine", "params": {"shear": 10}}]}},
+    {
+        "name": "one_of",
+        "params": {
+            "ops": [
+                {"name": "rotate", "params": {"max_deg": 30, "expand": True}},
+                {"name": "perspective"},
+                {"name": "affine", "params": {"shear": 10}},
+            ]
+        },
+    },
     {"name": "random_crop", "params": {"scale": [0.5, 1.0], "prob": 0.7}},
     {"name": "color_jitter", "params": {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.1}},
     {"name": "gaussian_noise", "params": {"prob": 0.5}},

@@ -1,4 +1,5 @@
 """geoaug.qwen: parsing Qwen3-VL answers on the 0-1000 grid into pixels and back."""
+
 import json
 
 import numpy as np
@@ -33,18 +34,21 @@ def test_parses_fenced_answer_with_trailing_comma_into_pixels():
     assert a.points.fields["label"] == ["eye"] and a.size == (640, 480)
 
 
-@pytest.mark.parametrize("item, reason", [
-    ({"bbox_2d": [1, 2, 3], "label": "a"}, "bbox_2d needs 4 numbers, got 3"),
-    ({"bbox_2d": [1, "x", 3, 4], "label": "a"}, "non-numeric coordinate 'x'"),
-    ({"bbox_2d": [1, 2, 3, 1001], "label": "a"}, "outside the 0-1000 grid"),
-    ({"bbox_2d": [30, 2, 3, 10], "label": "a"}, "x1 <= x2"),
-    ({"quad_2d": [[0, 0], [1, 0], [1, 1]], "label": "a"}, "quad_2d needs 4 points, got 3"),
-    ({"quad_2d": [[0, 0, 0], [1, 0], [1, 1], [0, 1]], "label": "a"}, "list of [x, y] pairs"),
-    ({"line_2d": [[0, 0]], "label": "a"}, "at least 2 points"),
-    ({"point_2d": [1, None], "label": "a"}, "non-numeric coordinate None"),
-    ({"label": "a", "box": [1, 2, 3, 4]}, "no geometry key"),
-    ("cat", "expected an object"),
-])
+@pytest.mark.parametrize(
+    "item, reason",
+    [
+        ({"bbox_2d": [1, 2, 3], "label": "a"}, "bbox_2d needs 4 numbers, got 3"),
+        ({"bbox_2d": [1, "x", 3, 4], "label": "a"}, "non-numeric coordinate 'x'"),
+        ({"bbox_2d": [1, 2, 3, 1001], "label": "a"}, "outside the 0-1000 grid"),
+        ({"bbox_2d": [30, 2, 3, 10], "label": "a"}, "x1 <= x2"),
+        ({"quad_2d": [[0, 0], [1, 0], [1, 1]], "label": "a"}, "quad_2d needs 4 points, got 3"),
+        ({"quad_2d": [[0, 0, 0], [1, 0], [1, 1], [0, 1]], "label": "a"}, "list of [x, y] pairs"),
+        ({"line_2d": [[0, 0]], "label": "a"}, "at least 2 points"),
+        ({"point_2d": [1, None], "label": "a"}, "non-numeric coordinate None"),
+        ({"label": "a", "box": [1, 2, 3, 4]}, "no geometry key"),
+        ("cat", "expected an object"),
+    ],
+)
 def test_reports_each_bad_item_with_index_and_reason(item, reason):
     good = {"bbox_2d": [0, 0, 10, 10], "label": "ok"}
     a = parse_answer(json.dumps([good, item, good]), 100, 100)
@@ -67,13 +71,15 @@ def test_truncated_and_bare_answers():
 
 
 @settings(max_examples=200, deadline=None)
-@given(w=st.integers(1, 5000), h=st.integers(1, 5000),
-       grid=st.lists(st.integers(0, 1000), min_size=8, max_size=8))
+@given(w=st.integers(1, 5000), h=st.integers(1, 5000), grid=st.lists(st.integers(0, 1000), min_size=8, max_size=8))
 def test_grid_to_pixels_to_grid_is_exact(w, h, grid):
     x1, x2 = sorted(grid[0:2])
     y1, y2 = sorted(grid[2:4])
-    items = [{"bbox_2d": [x1, y1, x2, y2], "label": "b"}, {"point_2d": grid[4:6], "label": "p"},
-             {"line_2d": [grid[4:6], grid[6:8]], "label": "l"}]
+    items = [
+        {"bbox_2d": [x1, y1, x2, y2], "label": "b"},
+        {"point_2d": grid[4:6], "label": "p"},
+        {"line_2d": [grid[4:6], grid[6:8]], "label": "l"},
+    ]
     a = parse_answer(json.dumps(items), w, h)
     assert to_grid(a) == [items[0], items[2], items[1]]  # boxes, quads, lines, points order
 
@@ -88,8 +94,9 @@ def test_pixels_to_grid_to_pixels_within_half_a_grid_step(w, h, fx):
 
 
 def test_to_grid_clamps_and_copies_fields():
-    res = geoaug.Pipeline([])(np.zeros((50, 100, 3), np.uint8),
-                              boxes=geoaug.Boxes([[0, 0, 100, 50]], label=["all"], score=np.array([0.5])))
+    res = geoaug.Pipeline([])(
+        np.zeros((50, 100, 3), np.uint8), boxes=geoaug.Boxes([[0, 0, 100, 50]], label=["all"], score=np.array([0.5]))
+    )
     out = to_grid(res)
     assert out == [{"label": "all", "bbox_2d": [0, 0, 1000, 1000], "score": 0.5}]
     assert to_grid({"points": [[-5.0, 60.0]]}, 100, 50) == [{"point_2d": [0, 1000]}]
@@ -100,8 +107,9 @@ def test_to_grid_clamps_and_copies_fields():
 
 def test_record_maps_the_answer_back_to_the_original_image():
     """The model saw a smart-resized, flipped, padded image; the answer comes back to the original pixels."""
-    aug = geoaug.from_config([{"name": "hflip"}, {"name": "smart_resize", "params": {"factor": 32}},
-                              {"name": "pad", "params": {"left": 32}}])
+    aug = geoaug.from_config(
+        [{"name": "hflip"}, {"name": "smart_resize", "params": {"factor": 32}}, {"name": "pad", "params": {"left": 32}}]
+    )
     original = np.zeros((300, 500, 3), np.uint8)
     truth_box = np.array([[50.0, 60, 200, 120]])
     truth_quad = np.array([[[300.0, 100], [450, 100], [450, 150], [300, 150]]])

@@ -1,5 +1,6 @@
 """geoaug.tta.predict_tta with a perfect predictor: it finds solid colour rectangles in whatever view it
 is given, so every prediction mapped back must land on the truth."""
+
 import numpy as np
 import pytest
 
@@ -28,13 +29,22 @@ def perfect_predictor(img):
             boxes.append([x1, y1, x2, y2])
             quads.append([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
             labels.append(name)
-    return {"boxes": np.array(boxes, float), "quads": np.array(quads, float), "boxes_label": labels,
-            "quads_label": labels}
+    return {
+        "boxes": np.array(boxes, float),
+        "quads": np.array(quads, float),
+        "boxes_label": labels,
+        "quads_label": labels,
+    }
 
 
-AUG = [{"name": "hflip", "params": {"prob": 0.5}}, {"name": "vflip", "params": {"prob": 0.5}},
-       {"name": "rot90"}, {"name": "resize", "params": {"longest": 210}},
-       {"name": "pad", "params": {"left": 7, "top": 3}}, {"name": "pad_to_multiple", "params": {"multiple": 32}}]
+AUG = [
+    {"name": "hflip", "params": {"prob": 0.5}},
+    {"name": "vflip", "params": {"prob": 0.5}},
+    {"name": "rot90"},
+    {"name": "resize", "params": {"longest": 210}},
+    {"name": "pad", "params": {"left": 7, "top": 3}},
+    {"name": "pad_to_multiple", "params": {"multiple": 32}},
+]
 
 
 def test_perfect_predictor_maps_back_within_a_pixel():

@@ -7,6 +7,7 @@ augmented image can be recovered from the pixels alone:
 
 writes OUT_DIR/imgs/*.png, OUT_DIR/train.jsonl and OUT_DIR/val.jsonl (pixel coordinates of the originals).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ a torch Dataset and a Hugging Face ``datasets`` transform, all around geoaug's t
 Importing this package imports neither torch nor albumentations; ``AugmentedDataset`` loads torch when
 first used.
 """
+
 from .albumentations import from_albumentations, to_albumentations
 from .box_formats import FORMATS as BOX_FORMATS
 from .coco import CocoData, read_coco, write_coco
@@ -23,12 +24,28 @@ from .yolo import parse_yolo, read_yolo, write_yolo
 def __getattr__(name):
     if name == "AugmentedDataset":  # needs torch: loaded on first use only
         from .torch_dataset import AugmentedDataset
+
         return AugmentedDataset
     raise AttributeError(f"module 'geoaug.interop' has no attribute {name!r}")
 
 
 __all__ = [
-    "Sample", "FormatError", "CocoData", "read_coco", "write_coco", "read_yolo", "parse_yolo", "write_yolo",
-    "read_swift", "write_swift", "to_albumentations", "from_albumentations", "to_tv_boxes", "from_tv_boxes",
-    "BatchTransform", "AugmentedDataset", "BOX_FORMATS", "POLYGON_POLICIES",
+    "Sample",
+    "FormatError",
+    "CocoData",
+    "read_coco",
+    "write_coco",
+    "read_yolo",
+    "parse_yolo",
+    "write_yolo",
+    "read_swift",
+    "write_swift",
+    "to_albumentations",
+    "from_albumentations",
+    "to_tv_boxes",
+    "from_tv_boxes",
+    "BatchTransform",
+    "AugmentedDataset",
+    "BOX_FORMATS",
+    "POLYGON_POLICIES",
 ]

@@ -1,4 +1,5 @@
 """Load a JSON source given as a path or an already parsed object, and name it in errors."""
+
 from __future__ import annotations
 
 import json

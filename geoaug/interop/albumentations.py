@@ -5,6 +5,7 @@ conversion is layout and normalisation only; nothing here imports albumentations
 albumentations ``label_fields``: pass ``**boxes.fields`` into the transform call and back into
 ``from_albumentations``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,7 @@ ALBUMENTATIONS_FORMATS = ("pascal_voc", "coco", "yolo", "albumentations")
 def _check(fmt):
     if fmt not in ALBUMENTATIONS_FORMATS:
         from .sample import FormatError
+
         raise FormatError(f"albumentations format must be one of {list(ALBUMENTATIONS_FORMATS)}, got {fmt!r}")
 
 

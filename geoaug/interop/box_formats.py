@@ -3,6 +3,7 @@
 All of them share geoaug's edge convention (a box over pixel columns 0..9 spans x 0..10); they differ
 only in layout and in whether they are divided by the image size.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,10 +12,14 @@ from .sample import FormatError
 
 # name -> (layout, normalised by image size)
 FORMATS = {
-    "xyxy": ("xyxy", False), "pascal_voc": ("xyxy", False),
-    "xywh": ("xywh", False), "coco": ("xywh", False),
-    "cxcywh_norm": ("cxcywh", True), "yolo": ("cxcywh", True),
-    "xyxy_norm": ("xyxy", True), "albumentations": ("xyxy", True),
+    "xyxy": ("xyxy", False),
+    "pascal_voc": ("xyxy", False),
+    "xywh": ("xywh", False),
+    "coco": ("xywh", False),
+    "cxcywh_norm": ("cxcywh", True),
+    "yolo": ("cxcywh", True),
+    "xyxy_norm": ("xyxy", True),
+    "albumentations": ("xyxy", True),
 }
 
 

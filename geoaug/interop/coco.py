@@ -6,6 +6,7 @@ segmentation (more points, several parts, RLE) follows the ``polygons`` policy a
 Annotation ``id``, ``category_id``, ``iscrowd``, the category name (``label``) and any other keys
 (``extra``) travel as table fields, so dropping an object drops all of them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,10 +27,10 @@ _IMAGE_GEOMETRY_KEYS = {"file_name", "width", "height"}
 
 @dataclass
 class CocoData:
-    samples: list                      # one Sample per COCO image, in file order
-    categories: list                   # COCO category dicts as read
+    samples: list  # one Sample per COCO image, in file order
+    categories: list  # COCO category dicts as read
     counts: dict = field(default_factory=dict)  # totals of every sample's counts
-    info: dict = field(default_factory=dict)    # other top-level keys (info, licenses, ...)
+    info: dict = field(default_factory=dict)  # other top-level keys (info, licenses, ...)
 
 
 def read_coco(src, *, polygons: str = "box") -> CocoData:
@@ -85,8 +86,15 @@ def read_coco(src, *, polygons: str = "box") -> CocoData:
         slot = images[image_id]
         im = slot["im"]
         meta = {k: v for k, v in im.items() if k not in _IMAGE_GEOMETRY_KEYS}
-        sample = Sample(im.get("file_name"), im["width"], im["height"], _table(Boxes, slot["boxes"], bool(names)),
-                        _table(Quads, slot["quads"], bool(names)), meta=meta, counts=slot["counts"])
+        sample = Sample(
+            im.get("file_name"),
+            im["width"],
+            im["height"],
+            _table(Boxes, slot["boxes"], bool(names)),
+            _table(Quads, slot["quads"], bool(names)),
+            meta=meta,
+            counts=slot["counts"],
+        )
         for k, n in sample.counts.items():
             bump(totals, k, n)
         samples.append(sample)
@@ -108,8 +116,13 @@ def _read_annotation(ann, aw, images, names, policy):
     if w < 0 or h < 0:
         raise FormatError(f"{aw}.bbox: width and height must be >= 0, got {ann['bbox']!r}")
     box = to_xyxy([[x, y, w, h]], "coco")[0]
-    row = {"id": ann.get("id"), "category_id": cat, "label": names.get(cat), "iscrowd": ann.get("iscrowd", 0),
-           "extra": {k: v for k, v in ann.items() if k not in _KNOWN_ANN_KEYS}}
+    row = {
+        "id": ann.get("id"),
+        "category_id": cat,
+        "label": names.get(cat),
+        "iscrowd": ann.get("iscrowd", 0),
+        "extra": {k: v for k, v in ann.items() if k not in _KNOWN_ANN_KEYS},
+    }
     slot = images[ann["image_id"]]
     seg = ann.get("segmentation")
     if seg is None or seg == []:
@@ -124,8 +137,9 @@ def _read_annotation(ann, aw, images, names, policy):
         for p_i, p in enumerate(seg):
             flat = numbers(f"{aw}.segmentation[{p_i}]", p)
             if len(flat) % 2 or len(flat) < 6:
-                raise FormatError(f"{aw}.segmentation[{p_i}]: a polygon needs an even count >= 6 of numbers, "
-                                  f"got {len(flat)}")
+                raise FormatError(
+                    f"{aw}.segmentation[{p_i}]: a polygon needs an even count >= 6 of numbers, got {len(flat)}"
+                )
             polys.append(np.asarray(flat).reshape(-1, 2))
         if len(polys) == 1 and len(polys[0]) == 4:
             slot["quads"].append((polys[0], row))
@@ -174,16 +188,18 @@ def write_coco(samples, categories=None, path=None, *, info=None) -> dict:
         if image_id is None:
             image_id, next_image_id = next_image_id, next_image_id + 1
         meta = {k: v for k, v in s.meta.items() if k != "id"}
-        out_images.append({"id": image_id, "file_name": s.image, "width": int(s.width), "height": int(s.height),
-                           **meta})
+        out_images.append(
+            {"id": image_id, "file_name": s.image, "width": int(s.width), "height": int(s.height), **meta}
+        )
         xywh = from_xyxy(s.boxes.xyxy, "coco")
         for r in range(len(s.boxes)):
             pending.append((f"{sw}.boxes[{r}]", s.boxes, r, image_id, xywh[r], (xywh[r][2] * xywh[r][3]), None))
         qbox = from_xyxy(enclosing_xyxy(s.quads.points), "coco")
         qarea = np.abs(signed_area(s.quads.points)) if len(s.quads) else []
         for r in range(len(s.quads)):
-            pending.append((f"{sw}.quads[{r}]", s.quads, r, image_id, qbox[r], qarea[r],
-                            [s.quads.points[r].reshape(-1).tolist()]))
+            pending.append(
+                (f"{sw}.quads[{r}]", s.quads, r, image_id, qbox[r], qarea[r], [s.quads.points[r].reshape(-1).tolist()])
+            )
     for _, table, r, *_ in pending:
         ann_id = table.fields.get("id", [None] * len(table))[r]
         if ann_id is not None:
@@ -197,9 +213,14 @@ def write_coco(samples, categories=None, path=None, *, info=None) -> dict:
         if ann_id in seen:
             raise FormatError(f"{ow}.id: annotation id {ann_id!r} is used twice")
         seen.add(ann_id)
-        ann = {"id": ann_id, "image_id": image_id, "category_id": _category(ow, table, r, by_name),
-               "bbox": [float(v) for v in xywh], "area": float(area),
-               "iscrowd": int(table.fields.get("iscrowd", [0] * len(table))[r])}
+        ann = {
+            "id": ann_id,
+            "image_id": image_id,
+            "category_id": _category(ow, table, r, by_name),
+            "bbox": [float(v) for v in xywh],
+            "area": float(area),
+            "iscrowd": int(table.fields.get("iscrowd", [0] * len(table))[r]),
+        }
         if seg is not None:
             ann["segmentation"] = seg
         ann.update(table.fields.get("extra", [{}] * len(table))[r] or {})

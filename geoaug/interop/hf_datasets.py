@@ -4,6 +4,7 @@
 (``ds.add_column("index", range(len(ds)))``): the seed comes from (seed, epoch, index) and does not
 depend on batch composition or workers. Needs nothing from ``datasets`` itself.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,18 @@ class BatchTransform:
     Other columns pass through. Set the epoch with ``set_epoch`` before each epoch.
     """
 
-    def __init__(self, aug, seed: int = 0, *, image="image", index="index", boxes="boxes", quads=None,
-                 fields=(), box_format: str = "xyxy"):
+    def __init__(
+        self,
+        aug,
+        seed: int = 0,
+        *,
+        image="image",
+        index="index",
+        boxes="boxes",
+        quads=None,
+        fields=(),
+        box_format: str = "xyxy",
+    ):
         self.aug, self.seed, self.epoch = aug, int(seed), 0
         self.image, self.index, self.boxes, self.quads = image, index, boxes, quads
         self.fields, self.box_format = tuple(fields), box_format
@@ -51,8 +62,9 @@ class BatchTransform:
             except GeometryError as e:  # x2 < x1, NaN, field lengths: say which row
                 raise FormatError(f"{where}.{self.boxes}: {e}") from None
             quads = Quads(np.asarray(batch[self.quads][i], dtype=np.float64)) if self.quads else None
-            res = self.aug(image, boxes=boxes, quads=quads, seed=sample_seed(self.seed, self.epoch,
-                                                                             int(batch[self.index][i])))
+            res = self.aug(
+                image, boxes=boxes, quads=quads, seed=sample_seed(self.seed, self.epoch, int(batch[self.index][i]))
+            )
             out[self.image][i] = res.image
             out[self.boxes][i] = from_xyxy(res.boxes.xyxy, self.box_format, res.size).tolist()
             for f in self.fields:

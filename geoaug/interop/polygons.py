@@ -1,5 +1,6 @@
 """What to do with a polygon that is not a quad (COCO segmentations, YOLO-seg lines): an explicit policy,
 and a count, never a silent drop."""
+
 from __future__ import annotations
 
 import cv2
@@ -24,8 +25,10 @@ def place_polygon(points, box, policy: str, counts: dict, where: str):
     xyxy. Returns ("box", xyxy), ("quad", (4, 2)) or None (left out); counts ``polygon_as_box``,
     ``polygon_skipped`` or ``polygon_as_min_area_rect``."""
     if policy == "error":
-        raise FormatError(f"{where}: a polygon of {len(points) if points is not None else 'unknown (RLE)'} "
-                          "points is not a quad; pass polygons='box', 'skip' or 'min_area_rect' to convert it")
+        raise FormatError(
+            f"{where}: a polygon of {len(points) if points is not None else 'unknown (RLE)'} "
+            "points is not a quad; pass polygons='box', 'skip' or 'min_area_rect' to convert it"
+        )
     if policy == "skip":
         bump(counts, "polygon_skipped")
         return None

@@ -1,4 +1,5 @@
 """One image's annotations as geoaug tables: the common currency every format converts to and from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,8 +48,9 @@ class Sample:
 
 def require_size(sample: Sample, where: str) -> tuple:
     if sample.size is None:
-        raise FormatError(f"{where}: the image size is unknown (width/height are None); it is needed to "
-                          "normalise coordinates")
+        raise FormatError(
+            f"{where}: the image size is unknown (width/height are None); it is needed to normalise coordinates"
+        )
     return sample.size
 
 

@@ -1,4 +1,5 @@
 """Turn one item of a record list or a base dataset into (image, boxes, quads, lines, passthrough)."""
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ def load_image_rgb(path) -> np.ndarray:
     from PIL import Image
 
     from ..io import to_rgb8
+
     with Image.open(path) as im:
         return to_rgb8(im)
 
@@ -32,8 +34,9 @@ def unpack(item: Any, where: str, image_root=None, load_image=load_image_rgb):
         geom = tuple(item.get(k) for k in ("boxes", "quads", "lines"))  # type: ignore[assignment]  # None or array-likes, converted below
         rest = {k: v for k, v in item.items() if k not in ("image", "boxes", "quads", "lines")}
     else:
-        raise FormatError(f"{where}: expected a geoaug.interop.Sample or a mapping with 'image', "
-                          f"got {type(item).__name__}")
+        raise FormatError(
+            f"{where}: expected a geoaug.interop.Sample or a mapping with 'image', got {type(item).__name__}"
+        )
     if isinstance(image, (str, os.PathLike)):
         path = os.path.join(image_root, image) if image_root is not None else image
         try:

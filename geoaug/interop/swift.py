@@ -11,6 +11,7 @@ after augmentation drops a box, a stale tag would otherwise stay in the text.
 One image per record (multi-image ``image_id`` is refused); points are refused (geoaug has no point
 table); ms-swift swaps reversed corners silently, here they are an error.
 """
+
 from __future__ import annotations
 
 import copy
@@ -89,8 +90,10 @@ def write_swift(sample: Sample, *, messages=None, where: str = "sample") -> dict
             whose tags do not match the boxes.
     """
     if len(sample.quads) or len(sample.lines):
-        raise FormatError(f"{where}: ms-swift objects hold boxes only; got {len(sample.quads)} quads and "
-                          f"{len(sample.lines)} lines (convert them to boxes first)")
+        raise FormatError(
+            f"{where}: ms-swift objects hold boxes only; got {len(sample.quads)} quads and "
+            f"{len(sample.lines)} lines (convert them to boxes first)"
+        )
     record = copy.deepcopy(sample.meta.get("record", {}))
     if messages is not None:
         record["messages"] = messages
@@ -112,8 +115,11 @@ def write_swift(sample: Sample, *, messages=None, where: str = "sample") -> dict
 
 
 def _check_tags(messages, tag: str, n: int, where: str) -> None:
-    found = sum(m.get("content", "").count(tag) for m in messages
-                if isinstance(m, dict) and isinstance(m.get("content"), str))
+    found = sum(
+        m.get("content", "").count(tag) for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)
+    )
     if found and found != n:
-        raise FormatError(f"{where}: the messages hold {found} {tag} tags for {n} values; ms-swift fills them in "
-                          "order, so the text would no longer match the objects (re-render the messages)")
+        raise FormatError(
+            f"{where}: the messages hold {found} {tag} tags for {n} values; ms-swift fills them in "
+            "order, so the text would no longer match the objects (re-render the messages)"
+        )

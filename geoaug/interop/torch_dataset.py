@@ -4,6 +4,7 @@ The seed depends only on what is fetched, never on which worker fetches it or in
 same (seed, epoch) gives the same bytes with 0 or 8 workers. The epoch lives in a shared-memory
 tensor: ``set_epoch`` reaches workers that already exist (``persistent_workers=True``) as well.
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,11 +43,22 @@ class AugmentedDataset(Dataset):
 
     def __getitem__(self, index: int):
         index = int(index)
-        image, (boxes, quads, lines), rest = unpack(self.source[index], f"item {index}", self.image_root,
-                                                    self.load_image)
+        image, (boxes, quads, lines), rest = unpack(
+            self.source[index], f"item {index}", self.image_root, self.load_image
+        )
         seed = sample_seed(self.seed, self.epoch, index)
         res = self.aug(image, boxes=boxes, quads=quads, lines=lines, seed=seed)
-        out = {**rest, "image": res.image, "boxes": res.boxes, "quads": res.quads, "lines": res.lines,
-               "size": res.size, "matrix": res.matrix, "report": res.report, "replay": res.replay,
-               "index": index, "seed": seed}
+        out = {
+            **rest,
+            "image": res.image,
+            "boxes": res.boxes,
+            "quads": res.quads,
+            "lines": res.lines,
+            "size": res.size,
+            "matrix": res.matrix,
+            "report": res.report,
+            "replay": res.replay,
+            "index": index,
+            "seed": seed,
+        }
         return self.output(out) if self.output is not None else out

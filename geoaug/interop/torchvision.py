@@ -4,6 +4,7 @@ torchvision's boxes use the same pixel-edge frame (its hflip maps XYXY by ``x' =
 layout changes. torch and torchvision are imported inside the functions: ``import geoaug.interop``
 must stay light.
 """
+
 from __future__ import annotations
 
 from ..instances import Boxes, Quads
@@ -30,8 +31,9 @@ def to_tv_boxes(table, size, dtype=None):
         data, fmt = table.points.reshape(-1, 8), "XYXYXYXY"
     else:
         raise FormatError(f"to_tv_boxes: expected geoaug Boxes or Quads, got {type(table).__name__}")
-    return tv_tensors.BoundingBoxes(torch.as_tensor(data, dtype=dtype or torch.float32), format=fmt,
-                                    canvas_size=(int(h), int(w)))
+    return tv_tensors.BoundingBoxes(
+        torch.as_tensor(data, dtype=dtype or torch.float32), format=fmt, canvas_size=(int(h), int(w))
+    )
 
 
 def from_tv_boxes(bb, **fields):
@@ -54,4 +56,3 @@ def from_tv_boxes(bb, **fields):
     h, w = bb.canvas_size
     table = Boxes(arr, **fields) if fmt == "XYXY" else Quads(arr.reshape(-1, 4, 2), **fields)
     return table, (int(w), int(h))
-

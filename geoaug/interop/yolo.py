@@ -5,6 +5,7 @@ A line ``class cx cy w h`` (normalised by image width/height) is a box; ``class 
 ``polygons`` policy and is counted. The class travels as the ``class_id`` field (and ``label`` when
 ``names`` is given).
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,10 @@ def parse_yolo(text: str, size, *, names=None, image=None, polygons: str = "box"
             if placed is not None:
                 rows["boxes" if placed[0] == "box" else "quads"].append((placed[1], row))
         else:
-            raise FormatError(f"{lw}: expected class and 4 (cx cy w h), 8 (OBB x1 y1 ... x4 y4) or an even "
-                              f"count >= 6 (polygon) of numbers, got {len(vals)}")
+            raise FormatError(
+                f"{lw}: expected class and 4 (cx cy w h), 8 (OBB x1 y1 ... x4 y4) or an even "
+                f"count >= 6 (polygon) of numbers, got {len(vals)}"
+            )
     tables: dict[str, Any] = {}
     for key, cls_ in (("boxes", Boxes), ("quads", Quads)):
         r = rows[key]
@@ -125,8 +128,10 @@ def write_yolo(sample: Sample, path=None, *, names=None, precision=6) -> str:
     fmt = repr if precision is None else (lambda v: f"{v:.{precision}f}")
     out = []
     w, h = size
-    cols = [(sample.boxes, from_xyxy(sample.boxes.xyxy, "yolo", size)),
-            (sample.quads, (sample.quads.points / np.array([w, h], dtype=np.float64)).reshape(-1, 8))]
+    cols = [
+        (sample.boxes, from_xyxy(sample.boxes.xyxy, "yolo", size)),
+        (sample.quads, (sample.quads.points / np.array([w, h], dtype=np.float64)).reshape(-1, 8)),
+    ]
     for table, vals in cols:
         classes = _classes(table, names)
         for cls, v in zip(classes, vals):

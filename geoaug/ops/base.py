@@ -1,6 +1,7 @@
 """The op contract. An op draws its random parameters from a Generator it is given (``draw``), then applies
 them deterministically: geometric ops return a matrix and a canvas (``transform``), pixel ops return
 stages to run on the pixels. Drawing apart from applying is what makes replay and inverse possible."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Combinators: choose among ops. They only plan; the chosen ops' steps are what run and get recorded."""
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ def _ops_param():
         if not isinstance(v, (list, tuple)) or not v:
             raise ValueError(f"must be a non-empty list of ops, got {short(v)}")
         return list(v)
+
     return Param(check, REQUIRED, "child ops")
 
 
@@ -70,8 +72,9 @@ class _Combinator(Op):
         with bounded(params, _where):  # the children of an aliased op list are built once per occurrence
             super().__init__(_where, **params)
             self._check_against_ops(_where, len(self.cfg["ops"]))
-            self.children = [op_from_config(c, f"{_where}{self.name}.ops[{i}]: ")
-                             for i, c in enumerate(self.cfg["ops"])]
+            self.children = [
+                op_from_config(c, f"{_where}{self.name}.ops[{i}]: ") for i, c in enumerate(self.cfg["ops"])
+            ]
 
     def _check_against_ops(self, where: str, n_ops: int) -> None:
         """Cross-checks of the other params against the number of child ops (before building any)."""
@@ -85,6 +88,7 @@ class _Combinator(Op):
 @register
 class OneOf(_Combinator):
     """Run exactly one child, chosen with ``weights`` (default: equal)."""
+
     name = "one_of"
 
     spec = {"ops": _ops_param(), "weights": Param(_check_weights, None), "prob": Prob(1.0)}
@@ -105,14 +109,16 @@ class OneOf(_Combinator):
 @register
 class SomeOf(_Combinator):
     """Run ``n`` distinct children (an int, or a [low, high] range), in their listed order."""
+
     name = "some_of"
 
     spec = {"ops": _ops_param(), "n": Param(_check_n, [1, 1]), "prob": Prob(1.0)}
 
     def _check_against_ops(self, where: str, n_ops: int) -> None:
         if self.cfg["n"][1] > n_ops:
-            raise ConfigError(f"{where}op 'some_of': param 'n' goes up to {self.cfg['n'][1]} but there are only "
-                              f"{n_ops} ops")
+            raise ConfigError(
+                f"{where}op 'some_of': param 'n' goes up to {self.cfg['n'][1]} but there are only {n_ops} ops"
+            )
 
     def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
         if rng.random() >= self.prob:

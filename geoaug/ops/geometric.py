@@ -1,4 +1,5 @@
 """Geometric ops: each returns one matrix on the pixel-edge frame and an output canvas."""
+
 from __future__ import annotations
 
 import math
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 @register
 class HFlip(GeometricOp):
     """Mirror left-right: x' = W - x (pixel column i -> W-1-i)."""
+
     name = "hflip"
     spec = {"prob": Prob(1.0)}
 
@@ -30,6 +32,7 @@ class HFlip(GeometricOp):
 @register
 class VFlip(GeometricOp):
     """Mirror top-bottom: y' = H - y."""
+
     name = "vflip"
     spec = {"prob": Prob(1.0)}
 
@@ -41,6 +44,7 @@ class VFlip(GeometricOp):
 @register
 class Rot90(GeometricOp):
     """Rotate by k x 90 degrees counter-clockwise (as numpy.rot90); k null draws k from 0..3."""
+
     name = "rot90"
     spec = {"k": Int(0, 3, default=None, optional=True), "prob": Prob(1.0)}
 
@@ -61,6 +65,7 @@ class Rot90(GeometricOp):
 class Rotate(GeometricOp):
     """Rotate about the centre by an angle drawn from [-max_deg, max_deg] (positive: counter-clockwise).
     ``expand`` grows the canvas to hold the whole rotated image."""
+
     name = "rotate"
     spec = {"max_deg": Float(0, 180, 10.0), "expand": Bool(False), "fill": Fill(None), "prob": Prob(1.0)}
 
@@ -89,6 +94,7 @@ class Affine(GeometricOp):
 
     Matrix: ``T(c + t) @ R(angle) @ S(scale) @ Sh @ T(-c)`` with c = (W/2, H/2); the canvas keeps its size.
     Raises ``ConfigError`` for params out of range."""
+
     name = "affine"
     spec = {
         "scale": Range(0.01, 100, [1.0, 1.0], from_scalar=lambda s: [s, s]),
@@ -113,8 +119,13 @@ class Affine(GeometricOp):
     def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         cx, cy = w / 2.0, h / 2.0
-        sh = np.array([[1.0, math.tan(math.radians(draw["shear_x"])), 0],
-                       [math.tan(math.radians(draw["shear_y"])), 1.0, 0], [0, 0, 1]])
+        sh = np.array(
+            [
+                [1.0, math.tan(math.radians(draw["shear_x"])), 0],
+                [math.tan(math.radians(draw["shear_y"])), 1.0, 0],
+                [0, 0, 1],
+            ]
+        )
         core = M.rotate_about(draw["angle"], 0, 0) @ M.scale(draw["scale"], draw["scale"]) @ sh
         a = M.translate(cx + draw["tx"] * w, cy + draw["ty"] * h) @ core @ M.translate(-cx, -cy)
         return a, size
@@ -124,6 +135,7 @@ class Affine(GeometricOp):
 class Perspective(GeometricOp):
     """Move each canvas corner inwards by a fraction of the size drawn from ``scale``: a projective tilt
     that keeps the whole image on the canvas."""
+
     name = "perspective"
     spec = {"scale": Range(0, 0.45, [0.02, 0.06]), "fill": Fill(None), "prob": Prob(1.0)}
 
@@ -147,16 +159,24 @@ def _scale_to(size, nw, nh):
 @register
 class Resize(GeometricOp):
     """Resize to ``width`` x ``height``, or so the longest/shortest side equals the given length."""
+
     name = "resize"
-    spec = {"width": Int(1, MAX_SIDE, None, optional=True), "height": Int(1, MAX_SIDE, None, optional=True),
-            "longest": Int(1, MAX_SIDE, None, optional=True), "shortest": Int(1, MAX_SIDE, None, optional=True),
-            "prob": Prob(1.0)}
+    spec = {
+        "width": Int(1, MAX_SIDE, None, optional=True),
+        "height": Int(1, MAX_SIDE, None, optional=True),
+        "longest": Int(1, MAX_SIDE, None, optional=True),
+        "shortest": Int(1, MAX_SIDE, None, optional=True),
+        "prob": Prob(1.0),
+    }
 
     def __init__(self, _where: str = "", **params: Any) -> None:
         super().__init__(_where, **params)
         c = self.cfg
-        modes = [("width" if c["width"] or c["height"] else None), c["longest"] and "longest",
-                 c["shortest"] and "shortest"]
+        modes = [
+            ("width" if c["width"] or c["height"] else None),
+            c["longest"] and "longest",
+            c["shortest"] and "shortest",
+        ]
         modes = [m for m in modes if m]
         if len(modes) != 1 or (modes == ["width"] and not (c["width"] and c["height"])):
             raise ConfigError(f"{_where}op 'resize': give width and height together, or longest, or shortest")
@@ -174,7 +194,9 @@ def qwen_smart_resize(height: int, width: int, factor: int, min_pixels: int, max
     """Qwen-VL's size rule (as qwen-vl-utils and the HF image processor): both sides multiples of
     ``factor``, area within [min_pixels, max_pixels], aspect ratio kept as closely as possible."""
     if max(height, width) / min(height, width) > 200:
-        raise ValueError(f"smart_resize: aspect ratio must be below 200, got {max(height, width) / min(height, width):.1f}")
+        raise ValueError(
+            f"smart_resize: aspect ratio must be below 200, got {max(height, width) / min(height, width):.1f}"
+        )
     h_bar = max(factor, round(height / factor) * factor)
     w_bar = max(factor, round(width / factor) * factor)
     if h_bar * w_bar > max_pixels:
@@ -191,19 +213,28 @@ def qwen_smart_resize(height: int, width: int, factor: int, min_pixels: int, max
 @register
 class SmartResize(GeometricOp):
     """Qwen-VL smart resize: sides multiples of ``factor`` (32 for Qwen3-VL), pixels in [min, max]."""
+
     name = "smart_resize"
-    spec = {"factor": Int(1, 4096, 32), "min_pixels": Int(1, MAX_SIDE * MAX_SIDE, 4096),
-            "max_pixels": Int(1, MAX_SIDE * MAX_SIDE, 16777216), "prob": Prob(1.0)}
+    spec = {
+        "factor": Int(1, 4096, 32),
+        "min_pixels": Int(1, MAX_SIDE * MAX_SIDE, 4096),
+        "max_pixels": Int(1, MAX_SIDE * MAX_SIDE, 16777216),
+        "prob": Prob(1.0),
+    }
 
     def __init__(self, _where: str = "", **params: Any) -> None:
         super().__init__(_where, **params)
         c = self.cfg
         if c["min_pixels"] > c["max_pixels"]:
-            raise ConfigError(f"{_where}op 'smart_resize': param 'min_pixels' ({c['min_pixels']}) exceeds "
-                              f"'max_pixels' ({c['max_pixels']})")
+            raise ConfigError(
+                f"{_where}op 'smart_resize': param 'min_pixels' ({c['min_pixels']}) exceeds "
+                f"'max_pixels' ({c['max_pixels']})"
+            )
         if c["factor"] ** 2 > c["max_pixels"]:
-            raise ConfigError(f"{_where}op 'smart_resize': param 'max_pixels' ({c['max_pixels']}) is below one "
-                              f"factor x factor block ({c['factor']}x{c['factor']}): no output could keep to it")
+            raise ConfigError(
+                f"{_where}op 'smart_resize': param 'max_pixels' ({c['max_pixels']}) is below one "
+                f"factor x factor block ({c['factor']}x{c['factor']}): no output could keep to it"
+            )
 
     def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
@@ -218,9 +249,16 @@ def _crop(x, y, w, h):
 @register
 class Crop(GeometricOp):
     """Cut the window at integer ``x, y`` of ``width x height``; parts beyond the canvas get the fill."""
+
     name = "crop"
-    spec = {"x": Int(0, MAX_SIDE), "y": Int(0, MAX_SIDE), "width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE),
-            "fill": Fill(None), "prob": Prob(1.0)}
+    spec = {
+        "x": Int(0, MAX_SIDE),
+        "y": Int(0, MAX_SIDE),
+        "width": Int(1, MAX_SIDE),
+        "height": Int(1, MAX_SIDE),
+        "fill": Fill(None),
+        "prob": Prob(1.0),
+    }
 
     def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
@@ -230,6 +268,7 @@ class Crop(GeometricOp):
 @register
 class CenterCrop(GeometricOp):
     """Centre window of ``width x height`` (padded with the fill where larger than the canvas)."""
+
     name = "center_crop"
     spec = {"width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE), "fill": Fill(None), "prob": Prob(1.0)}
 
@@ -244,11 +283,18 @@ class RandomCrop(GeometricOp):
     """Random window, object-aware: a candidate is kept only if some object keeps at least
     ``min_visibility`` of its area, so a crop never cuts away every object unless ``keep_objects`` is
     false. Size: ``width``/``height`` in pixels, or ``scale`` (area fraction) with ``ratio`` (w/h)."""
+
     name = "random_crop"
-    spec = {"width": Int(1, MAX_SIDE, None, optional=True), "height": Int(1, MAX_SIDE, None, optional=True),
-            "scale": Range(0.01, 1.0, default=None, optional=True), "ratio": Range(0.05, 20, [0.75, 4 / 3]),
-            "min_visibility": Float(0, 1, 0.5), "keep_objects": Bool(True), "max_tries": Int(1, 1000, 20),
-            "prob": Prob(1.0)}
+    spec = {
+        "width": Int(1, MAX_SIDE, None, optional=True),
+        "height": Int(1, MAX_SIDE, None, optional=True),
+        "scale": Range(0.01, 1.0, default=None, optional=True),
+        "ratio": Range(0.05, 20, [0.75, 4 / 3]),
+        "min_visibility": Float(0, 1, 0.5),
+        "keep_objects": Bool(True),
+        "max_tries": Int(1, 1000, 20),
+        "prob": Prob(1.0),
+    }
 
     def __init__(self, _where: str = "", **params: Any) -> None:
         super().__init__(_where, **params)
@@ -256,11 +302,12 @@ class RandomCrop(GeometricOp):
         if (c["width"] is None) != (c["height"] is None) or (c["width"] is None) == (c["scale"] is None):
             raise ConfigError(f"{_where}op 'random_crop': give width and height, or scale (with optional ratio)")
         if c["scale"] is None and "ratio" in params:
-            raise ConfigError(f"{_where}op 'random_crop': param 'ratio' applies only with 'scale' (a crop of "
-                              f"width x height has its own ratio)")
+            raise ConfigError(
+                f"{_where}op 'random_crop': param 'ratio' applies only with 'scale' (a crop of "
+                f"width x height has its own ratio)"
+            )
         if not c["keep_objects"] and "min_visibility" in params:
-            raise ConfigError(f"{_where}op 'random_crop': param 'min_visibility' applies only with keep_objects "
-                              f"true")
+            raise ConfigError(f"{_where}op 'random_crop': param 'min_visibility' applies only with keep_objects true")
 
     def _size(self, rng, w, h):
         c = self.cfg
@@ -300,9 +347,16 @@ def _best_visibility(b, x, y, cw, ch):
 @register
 class Pad(GeometricOp):
     """Add ``top, bottom, left, right`` pixels of ``fill``."""
+
     name = "pad"
-    spec = {"top": Int(0, MAX_SIDE, 0), "bottom": Int(0, MAX_SIDE, 0), "left": Int(0, MAX_SIDE, 0),
-            "right": Int(0, MAX_SIDE, 0), "fill": Fill(None), "prob": Prob(1.0)}
+    spec = {
+        "top": Int(0, MAX_SIDE, 0),
+        "bottom": Int(0, MAX_SIDE, 0),
+        "left": Int(0, MAX_SIDE, 0),
+        "right": Int(0, MAX_SIDE, 0),
+        "fill": Fill(None),
+        "prob": Prob(1.0),
+    }
 
     def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
@@ -313,6 +367,7 @@ class Pad(GeometricOp):
 @register
 class PadToMultiple(GeometricOp):
     """Pad bottom and right so both sides become multiples of ``multiple``."""
+
     name = "pad_to_multiple"
     spec = {"multiple": Int(1, MAX_SIDE, 32), "fill": Fill(None), "prob": Prob(1.0)}
 

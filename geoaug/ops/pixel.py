@@ -2,6 +2,7 @@
 Float images are taken to span [0, 1], integer images their dtype's range, and results are kept in it. A
 pipeline that can run a pixel op refuses a float image outside [0, 1] before any op runs (geoaug.image.
 check_unit_range): nothing here ever sees 0-255 floats to clip."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -41,8 +42,11 @@ def grey(img: np.ndarray) -> np.ndarray:
     """Luma (ITU-R 601) of the colour channels, float32, HxW."""
     if img.shape[2] == 1:
         return img[..., 0].astype(np.float32)
-    return cv2.cvtColor(np.ascontiguousarray(_color_channels(img)), cv2.COLOR_RGB2GRAY).astype(np.float32) \
-        if img.dtype == np.uint8 else (_color_channels(img).astype(np.float32) @ _GREY.astype(np.float32))
+    return (
+        cv2.cvtColor(np.ascontiguousarray(_color_channels(img)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if img.dtype == np.uint8
+        else (_color_channels(img).astype(np.float32) @ _GREY.astype(np.float32))
+    )
 
 
 def _blend(a: np.ndarray, b: np.ndarray, t: float, top: float, dtype) -> np.ndarray:
@@ -59,6 +63,7 @@ def _cast(x: np.ndarray, dtype) -> np.ndarray:
 class ColorJitter(PixelOp):
     """Brightness, contrast, saturation and hue, each a factor range (a single number v means
     [1 - v, 1 + v]; hue is a shift in turns within [-0.5, 0.5]). Applied in that order, as torchvision."""
+
     name = "color_jitter"
     spec = {
         "brightness": Range(0, 10, None, from_scalar=_around_one, optional=True),
@@ -73,8 +78,11 @@ class ColorJitter(PixelOp):
         return True
 
     def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
-        return {k: float(rng.uniform(*self.cfg[k])) for k in ("brightness", "contrast", "saturation", "hue")
-                if self.cfg[k] is not None}
+        return {
+            k: float(rng.uniform(*self.cfg[k]))
+            for k in ("brightness", "contrast", "saturation", "hue")
+            if self.cfg[k] is not None
+        }
 
     def stages(self, d: dict) -> list:
         out: list = []
@@ -120,6 +128,7 @@ def _hue(img, shift):
 @register
 class Gamma(PixelOp):
     """out = max * (in / max) ** gamma, gamma drawn from the range."""
+
     name = "gamma"
     pointwise = True
     spec = {"gamma": Range(0.01, 10, [0.8, 1.25]), "prob": Prob(1.0)}
@@ -136,6 +145,7 @@ class Gamma(PixelOp):
 @register
 class Grayscale(PixelOp):
     """Replace colour with its luma, keeping the channel count (and alpha)."""
+
     name = "grayscale"
     pointwise = True
     spec = {"prob": Prob(1.0)}
@@ -146,12 +156,14 @@ class Grayscale(PixelOp):
                 return img
             g = _cast(grey(img), img.dtype)[..., None]
             return with_alpha(img, np.repeat(g, 3, axis=2))
+
         return [run]
 
 
 @register
 class GaussianBlur(PixelOp):
     """Gaussian blur with sigma (pixels) drawn from the range; kernel covers +-3 sigma."""
+
     name = "gaussian_blur"
     spec = {"sigma": Range(0.01, 50, [0.5, 1.5]), "prob": Prob(1.0)}
 
@@ -165,12 +177,14 @@ class GaussianBlur(PixelOp):
         def run(img):
             out = cv2.GaussianBlur(img, (k, k), sigmaX=s, sigmaY=s, borderType=cv2.BORDER_REFLECT_101)
             return out[..., None] if out.ndim == 2 else out
+
         return [run]
 
 
 @register
 class GaussianNoise(PixelOp):
     """Additive Gaussian noise; ``std`` is a fraction of the full range (0.02 = about 5 grey levels)."""
+
     name = "gaussian_noise"
     pointwise = True
     spec = {"std": Range(0, 1, [0.01, 0.03]), "prob": Prob(1.0)}
@@ -185,12 +199,14 @@ class GaussianNoise(PixelOp):
             out = img.astype(np.float32) + noise * np.float32(d["std"] * top)
             np.clip(out, 0, top, out=out)
             return _cast(out, img.dtype)
+
         return [run]
 
 
 @register
 class Jpeg(PixelOp):
     """JPEG round trip at a quality drawn from the range (integer images are compressed as 8-bit)."""
+
     name = "jpeg"
     spec = {"quality": Range(1, 100, [60, 95], integer=True), "prob": Prob(1.0)}
 
@@ -202,11 +218,16 @@ class Jpeg(PixelOp):
         def run(img):
             top = dtype_max(img.dtype)
             rgb = _color_channels(img)
-            u8 = rgb if img.dtype == np.uint8 else np.clip(rgb.astype(np.float32) * (255.0 / top), 0, 255).round().astype(np.uint8)
+            u8 = (
+                rgb
+                if img.dtype == np.uint8
+                else np.clip(rgb.astype(np.float32) * (255.0 / top), 0, 255).round().astype(np.uint8)
+            )
             bgr = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR) if u8.shape[2] == 3 else u8
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, d["quality"]])
             dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             dec = cv2.cvtColor(dec, cv2.COLOR_BGR2RGB) if dec.ndim == 3 else dec[..., None]
             back = dec if img.dtype == np.uint8 else _cast(dec.astype(np.float32) * (top / 255.0), img.dtype)
             return with_alpha(img, back)
+
         return [run]

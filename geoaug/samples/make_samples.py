@@ -5,6 +5,7 @@ Two small synthetic scenes, drawn from code so they carry no licence and their l
   street.jpg a road scene: cars, a person and a sign as boxes, an EXIT sign as a quad, lanes as polylines
 The tilt of the page is applied with geoaug itself (a replayed rotate), so the quads are as right as geoaug.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,10 @@ import geoaug
 from geoaug.draw import font
 
 HERE = Path(__file__).resolve().parent
-WORDS = ("the quick brown fox jumps over a lazy dog while geometry moves with every pixel of the page "
-         "boxes quads and lines stay attached through flips rotations crops and pads").split()
+WORDS = (
+    "the quick brown fox jumps over a lazy dog while geometry moves with every pixel of the page "
+    "boxes quads and lines stay attached through flips rotations crops and pads"
+).split()
 
 
 def make_doc(rng):
@@ -54,9 +57,13 @@ def make_doc(rng):
 
     # Tilt the page on a desk with geoaug: a replayed rotate with a fixed angle, canvas expanded.
     aug = geoaug.Pipeline([{"name": "rotate", "params": {"max_deg": 10, "expand": True, "fill": [92, 84, 76]}}])
-    record = {"version": 1, "input_size": [w, h], "steps": [{"op": "rotate", "params": {"max_deg": 10, "expand": True,
-                                                                          "fill": [92, 84, 76]},
-                                              "draw": {"angle": 4.0}}]}
+    record = {
+        "version": 1,
+        "input_size": [w, h],
+        "steps": [
+            {"op": "rotate", "params": {"max_deg": 10, "expand": True, "fill": [92, 84, 76]}, "draw": {"angle": 4.0}}
+        ],
+    }
     quads = [o for o in objects if "quad" in o]
     boxes = [o for o in objects if "bbox" in o]
     res = aug.replay(record, np.asarray(page), quads=[o["quad"] for o in quads], boxes=[o["bbox"] for o in boxes])
@@ -85,8 +92,14 @@ def make_street(rng):
         xs = vx + (lx - vx) * t
         pts = np.stack([xs, ys], 1)
         for a, b in zip(pts[:-1], pts[1:]):
-            cv2.line(img, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), (245, 245, 240),
-                     max(1, int(6 * (a[1] - vy) / (h - vy))), cv2.LINE_AA)
+            cv2.line(
+                img,
+                tuple(np.round(a).astype(int)),
+                tuple(np.round(b).astype(int)),
+                (245, 245, 240),
+                max(1, int(6 * (a[1] - vy) / (h - vy))),
+                cv2.LINE_AA,
+            )
         objects.append({"label": "lane", "line": np.round(pts + [0.5, 0.5], 2).tolist()})
 
     def car(x, y, cw, ch, colour):

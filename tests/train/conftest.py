@@ -25,8 +25,9 @@ def tiny_model_dir(tmp_path_factory):
     pytest.importorskip('torch')
     pytest.importorskip('transformers')
     out = str(tmp_path_factory.mktemp('tiny-qwen3-vl'))
-    proc = subprocess.run([sys.executable, '-m', 'geoaug_train.cli', 'tiny-model', out], cwd=REPO,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'geoaug_train.cli', 'tiny-model', out], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 

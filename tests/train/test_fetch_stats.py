@@ -1,5 +1,6 @@
 """geoaug_train.fetch_stats: per-(split, epoch) totals of what augmentation dropped, clipped and split, summed
 over processes (geoaug only, no train extra; the callback test needs transformers)."""
+
 import json
 import multiprocessing as mp
 import os
@@ -14,8 +15,10 @@ from geoaug_train.records import Record
 from geoaug_train.samples import SampleBuilder
 
 CROP = [{'name': 'crop', 'params': {'x': 0, 'y': 0, 'width': 96, 'height': 64}}]
-NATIVE_MESSAGES = [{'role': 'user', 'content': '<image>Where are <ref-object> and <ref-object>?'},
-                   {'role': 'assistant', 'content': '<bbox><bbox>'}]
+NATIVE_MESSAGES = [
+    {'role': 'user', 'content': '<image>Where are <ref-object> and <ref-object>?'},
+    {'role': 'assistant', 'content': '<bbox><bbox>'},
+]
 
 
 def builder(ops, filters=None):
@@ -33,27 +36,41 @@ def image(directory, w=192, h=128):
 
 
 def geoaug_record(directory):
-    return Record(line=1, image=image(directory), kind='geoaug', objects=[
-        {'label': 'gone', 'bbox': [150, 90, 180, 120]},   # outside the crop: dropped 'outside'
-        {'label': 'kept', 'bbox': [10, 10, 40, 40]},
-        {'label': 'cut', 'bbox': [80, 10, 120, 40]},      # cut by the crop's right edge: clipped
-        {'label': 'sliver', 'bbox': [94, 44, 130, 60]},   # 2 of 36 px wide stay: clipped, then min_visibility
-        {'label': 'lane', 'line': [[0, 20], [150, 20], [150, 30], [0, 30]]},  # leaves and re-enters: 2 pieces
-        {'label': 'plate', 'quad': [[20, 50], [60, 50], [60, 60], [20, 60]]}])
+    return Record(
+        line=1,
+        image=image(directory),
+        kind='geoaug',
+        objects=[
+            {'label': 'gone', 'bbox': [150, 90, 180, 120]},  # outside the crop: dropped 'outside'
+            {'label': 'kept', 'bbox': [10, 10, 40, 40]},
+            {'label': 'cut', 'bbox': [80, 10, 120, 40]},  # cut by the crop's right edge: clipped
+            {'label': 'sliver', 'bbox': [94, 44, 130, 60]},  # 2 of 36 px wide stay: clipped, then min_visibility
+            {'label': 'lane', 'line': [[0, 20], [150, 20], [150, 30], [0, 30]]},  # leaves and re-enters: 2 pieces
+            {'label': 'plate', 'quad': [[20, 50], [60, 50], [60, 60], [20, 60]]},
+        ],
+    )
 
 
 def native_record(directory):
-    return Record(line=3, image=image(directory), kind='native', messages=NATIVE_MESSAGES,
-                  native_objects={'ref': ['a', 'b'], 'bbox': [[150.0, 90.0, 180.0, 120.0], [10.0, 10.0, 40.0, 40.0]]})
+    return Record(
+        line=3,
+        image=image(directory),
+        kind='native',
+        messages=NATIVE_MESSAGES,
+        native_objects={'ref': ['a', 'b'], 'bbox': [[150.0, 90.0, 180.0, 120.0], [10.0, 10.0, 40.0, 40.0]]},
+    )
 
 
 def test_sample_carries_its_report_and_object_counts(tmp_path):
-    s = builder(CROP, {'boxes': {'min_visibility': 0.2}}).build(geoaug_record(tmp_path), split='train', epoch=0,
-                                                                index=0)
+    s = builder(CROP, {'boxes': {'min_visibility': 0.2}}).build(
+        geoaug_record(tmp_path), split='train', epoch=0, index=0
+    )
     assert s.objects_in == {'boxes': 4, 'quads': 1, 'lines': 1}
     assert s.objects_out == {'boxes': 2, 'quads': 1, 'lines': 2}
-    assert sorted((d['kind'], d['reason']) for d in s.report.dropped) == [('boxes', 'min_visibility'),
-                                                                           ('boxes', 'outside')]
+    assert sorted((d['kind'], d['reason']) for d in s.report.dropped) == [
+        ('boxes', 'min_visibility'),
+        ('boxes', 'outside'),
+    ]
     assert s.report.clipped['boxes'] == 2 and s.report.clipped['lines'] == 1 and s.report.split['lines'] == 1
     assert [o['label'] for o in s.objects] == ['kept', 'cut', 'lane', 'lane', 'plate']
 
@@ -72,11 +89,13 @@ def test_accumulator_counts_exactly_what_the_reports_say(tmp_path):
     b = builder(CROP, {'boxes': {'min_visibility': 0.2}})
     flip = builder([{'name': 'hflip', 'params': {'prob': 1.0}}])
     rec, nat = geoaug_record(tmp_path), native_record(tmp_path)
-    samples = [('train', 0, b.build(rec, split='train', epoch=0, index=0)),
-               ('train', 0, b.build(nat, split='train', epoch=0, index=1)),   # fallback
-               ('train', 0, flip.build(nat, split='train', epoch=0, index=1)),  # kept
-               ('train', 1, b.build(rec, split='train', epoch=1, index=0)),
-               ('val', 0, b.build(rec, split='val', epoch=0, index=0))]
+    samples = [
+        ('train', 0, b.build(rec, split='train', epoch=0, index=0)),
+        ('train', 0, b.build(nat, split='train', epoch=0, index=1)),  # fallback
+        ('train', 0, flip.build(nat, split='train', epoch=0, index=1)),  # kept
+        ('train', 1, b.build(rec, split='train', epoch=1, index=0)),
+        ('val', 0, b.build(rec, split='val', epoch=0, index=0)),
+    ]
     st = fs.FetchStats()
     for split, epoch, s in samples:
         st.record(split, epoch, s)
@@ -95,8 +114,12 @@ def test_accumulator_counts_exactly_what_the_reports_say(tmp_path):
     for key, entry in stats.items():
         mine = [s for split, epoch, s in samples if (split, epoch) == key]
         assert entry['fetches'] == len(mine)
-        for name, attr in (('clipped', 'clipped'), ('input_clipped', 'input_clipped'), ('split_pieces', 'split'),
-                           ('approximated', 'approximated')):
+        for name, attr in (
+            ('clipped', 'clipped'),
+            ('input_clipped', 'input_clipped'),
+            ('split_pieces', 'split'),
+            ('approximated', 'approximated'),
+        ):
             want = {}
             for s in mine:
                 for k, v in getattr(s.report, attr).items():
@@ -119,8 +142,10 @@ def test_summary_shows_the_percentages(tmp_path):
     st.record('train', 0, b.build(native_record(tmp_path), split='train', epoch=0, index=1))
     text = fs.format_summary(st.merged())
     # boxes: 6 in; 2 outside + 1 min_visibility dropped; 2 clipped. lines: 1 in, 1 clipped, +1 piece.
-    assert text.startswith('train epoch 0: 2 fetches; boxes 6 in, 50.0% dropped (outside 33.3%, '
-                           'min_visibility 16.7%), 33.3% clipped, 4 out; ')
+    assert text.startswith(
+        'train epoch 0: 2 fetches; boxes 6 in, 50.0% dropped (outside 33.3%, '
+        'min_visibility 16.7%), 33.3% clipped, 4 out; '
+    )
     assert 'quads 1 in, 0% dropped, 0% clipped, 1 out' in text
     assert 'lines 1 in, 0% dropped, 100.0% clipped, split into +100.0% pieces, 2 out' in text
     assert '1 native-record fetches (50.0%) trained un-augmented' in text
@@ -191,7 +216,8 @@ def test_processes_record_into_one_dir_and_merge_sums_them(tmp_path, method, mon
     assert e['in'] == {'boxes': 4 * fetches, 'quads': fetches, 'lines': fetches}
     assert e['dropped'] == {'boxes': {'outside': fetches}}
     assert {n for n in os.listdir(directory)} == {f'{os.uname().nodename}-{p.pid}.json' for p in procs} | (
-        {f'{os.uname().nodename}-{os.getpid()}.json'} if parent else set())
+        {f'{os.uname().nodename}-{os.getpid()}.json'} if parent else set()
+    )
 
 
 def test_flush_is_atomic_a_reader_never_sees_a_partial_file(tmp_path):
@@ -248,8 +274,9 @@ def test_an_idle_process_writes_its_pending_fetches_within_a_second(tmp_path):
 
 def test_record_costs_well_under_one_percent_of_a_fetch(tmp_path):
     st = fs.FetchStats(str(tmp_path / 'stats'))
-    s = builder(CROP, {'boxes': {'min_visibility': 0.2}}).build(geoaug_record(tmp_path), split='train', epoch=0,
-                                                                index=0)
+    s = builder(CROP, {'boxes': {'min_visibility': 0.2}}).build(
+        geoaug_record(tmp_path), split='train', epoch=0, index=0
+    )
     n = 20000
     t = time.perf_counter()
     for _ in range(n):

@@ -4,6 +4,7 @@ On another version the speed-only fast paths and the fetch-stats callback are sk
 correctness needs is kept when its sampler attributes are there, else startup stops naming both versions.
 No model needed: the installed version is monkeypatched.
 """
+
 import os
 import re
 
@@ -26,8 +27,13 @@ def pristine_swift(monkeypatch):
 
     from geoaug_train import swift_compat
     from geoaug_train.template import TEMPLATE_TYPE
-    saved = (BatchSamplerShard.__dict__.get('__iter__'), LazyLLMDataset.__dict__.get('__getitem__'),
-             BatchSamplerShard.__dict__.get('_geoaug_patched'), TEMPLATE_MAPPING.get(TEMPLATE_TYPE))
+
+    saved = (
+        BatchSamplerShard.__dict__.get('__iter__'),
+        LazyLLMDataset.__dict__.get('__getitem__'),
+        BatchSamplerShard.__dict__.get('_geoaug_patched'),
+        TEMPLATE_MAPPING.get(TEMPLATE_TYPE),
+    )
     if '_geoaug_patched' in BatchSamplerShard.__dict__:
         del BatchSamplerShard._geoaug_patched
     TEMPLATE_MAPPING.pop(TEMPLATE_TYPE, None)
@@ -47,12 +53,14 @@ def pristine_swift(monkeypatch):
 
 def _installed(monkeypatch, version):
     from geoaug_train import swift_compat
+
     monkeypatch.setattr(swift_compat, 'installed_version', lambda: version)
 
 
 def test_tested_version_is_the_pinned_and_installed_one():
     pytest.importorskip('swift')
     from geoaug_train import swift_compat
+
     with open(os.path.join(REPO, 'pyproject.toml'), encoding='utf-8') as f:
         pins = re.findall(r'"ms-swift==([^"]+)"', f.read())
     assert pins == [swift_compat.TESTED_SWIFT_VERSION]
@@ -65,6 +73,7 @@ def test_tested_version_installs_the_fast_paths(pristine_swift, monkeypatch):
     from swift.template.templates.qwen import Qwen3VLTemplate
 
     from geoaug_train.template import TEMPLATE_TYPE, register
+
     _installed(monkeypatch, '4.6.0')
     register()
     cls = TEMPLATE_MAPPING[TEMPLATE_TYPE].template_cls
@@ -79,6 +88,7 @@ def test_untested_version_runs_stock_steps_and_keeps_epoch_tracking(pristine_swi
     from swift.template.templates.qwen import Qwen3VLTemplate
 
     from geoaug_train.template import TEMPLATE_TYPE, EpochIndex, register
+
     _installed(monkeypatch, '4.7.0')
     register()
     cls = TEMPLATE_MAPPING[TEMPLATE_TYPE].template_cls
@@ -102,6 +112,7 @@ def test_untested_version_without_the_epoch_attributes_stops_naming_both_version
 
     from geoaug_train.swift_compat import UnsupportedSwiftError
     from geoaug_train.template import TEMPLATE_TYPE, register
+
     _installed(monkeypatch, '4.7.0')
     stock_iter = BatchSamplerShard.__iter__
     monkeypatch.setattr(BatchSamplerShard, 'set_epoch', lambda self, epoch: setattr(self, 'epoch', epoch))
@@ -116,6 +127,7 @@ def test_untested_version_skips_the_fetch_stats_callback_with_a_notice(monkeypat
     from swift.trainers.arguments import TrainArgumentsMixin
 
     from geoaug_train import fetch_stats, swift_compat
+
     monkeypatch.setattr(swift_compat, '_noticed', set())
     _installed(monkeypatch, '4.7.0')
 

@@ -28,12 +28,15 @@ def test_minimal_config_gets_defaults_and_absolute_paths(base):
     assert cfg['training']['gradient_accumulation_steps'] == 1
 
 
-@pytest.mark.parametrize('section,key,suggestion', [
-    ('training', 'learning_rat', 'learning_rate'),
-    ('tuner', 'lora_rnak', 'lora_rank'),
-    ('data', 'dataloader_num_worker', 'dataloader_num_workers'),
-    ('model', 'torch_dtyp', 'torch_dtype'),
-])
+@pytest.mark.parametrize(
+    'section,key,suggestion',
+    [
+        ('training', 'learning_rat', 'learning_rate'),
+        ('tuner', 'lora_rnak', 'lora_rank'),
+        ('data', 'dataloader_num_worker', 'dataloader_num_workers'),
+        ('model', 'torch_dtyp', 'torch_dtype'),
+    ],
+)
 def test_unknown_key_names_key_and_suggests(base, section, key, suggestion):
     raw, root = base
     raw.setdefault(section, {})[key] = 1
@@ -48,16 +51,23 @@ def test_unknown_section_suggests(base):
         validate(raw, root)
 
 
-@pytest.mark.parametrize('section,key,value,match', [
-    ('training', 'learning_rate', 'fast', r'training\.learning_rate: expected a number'),
-    ('training', 'bf16', 'yes', r'training\.bf16: expected true or false'),
-    ('model', 'torch_dtype', 'float8', r'model\.torch_dtype: .* is not one of'),
-    ('tuner', 'type', 'qlora', r'tuner\.type: .* is not one of'),
-    ('training', 'lr_scheduler_type', 'cosine_warmup_with_minlr',
-     r"training\.lr_scheduler_type: unknown scheduler .*did you mean 'cosine_warmup_with_min_lr'"),
-    ('deepspeed', 'config', 'zero4', r"deepspeed\.config: 'zero4' is neither"),
-    ('tuner', 'lora_dropout', 1.5, r'tuner\.lora_dropout: must be in \[0, 1\)'),
-])
+@pytest.mark.parametrize(
+    'section,key,value,match',
+    [
+        ('training', 'learning_rate', 'fast', r'training\.learning_rate: expected a number'),
+        ('training', 'bf16', 'yes', r'training\.bf16: expected true or false'),
+        ('model', 'torch_dtype', 'float8', r'model\.torch_dtype: .* is not one of'),
+        ('tuner', 'type', 'qlora', r'tuner\.type: .* is not one of'),
+        (
+            'training',
+            'lr_scheduler_type',
+            'cosine_warmup_with_minlr',
+            r"training\.lr_scheduler_type: unknown scheduler .*did you mean 'cosine_warmup_with_min_lr'",
+        ),
+        ('deepspeed', 'config', 'zero4', r"deepspeed\.config: 'zero4' is neither"),
+        ('tuner', 'lora_dropout', 1.5, r'tuner\.lora_dropout: must be in \[0, 1\)'),
+    ],
+)
 def test_bad_values_name_the_key(base, section, key, value, match):
     raw, root = base
     raw.setdefault(section, {})[key] = value

@@ -1,4 +1,5 @@
 """`geoaug-train train` as real subprocesses on the tiny model: 2 LoRA steps each, plain and under DeepSpeed."""
+
 import json
 import math
 import os
@@ -15,8 +16,9 @@ pytestmark = [pytest.mark.train, pytest.mark.slow]  # every test here launches `
 
 
 def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, '-m', 'geoaug_train.cli', *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, '-m', 'geoaug_train.cli', *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def assert_adapter(out_dir):
@@ -30,6 +32,7 @@ def assert_adapter(out_dir):
     losses = [e['loss'] for e in state['log_history'] if 'loss' in e]
     assert losses and all(math.isfinite(v) for v in losses), state['log_history']
     from safetensors.numpy import load_file
+
     tensors = load_file(os.path.join(ckpt, 'adapter_model.safetensors'))
     lora_b = [v for k, v in tensors.items() if 'lora_B' in k]
     assert lora_b and all(np.isfinite(v).all() for v in tensors.values())
@@ -43,16 +46,33 @@ def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, de
     if deepspeed:
         pytest.importorskip('deepspeed')
     out = str(tmp_path / 'out')
-    cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir, output_dir=out,
-                       deepspeed={'enabled': bool(deepspeed), 'config': deepspeed or 'zero2'})
+    cfg = write_config(
+        tmp_path / 'cfg.yaml',
+        model_dir=tiny_model_dir,
+        data_dir=dataset_dir,
+        output_dir=out,
+        deepspeed={'enabled': bool(deepspeed), 'config': deepspeed or 'zero2'},
+    )
     # bf16 requested on purpose: without CUDA it must fall back to float32 instead of crashing.
-    proc = run_cli('train', cfg, '--set', 'data.dataloader_num_workers=0', '--set', 'training.bf16=true',
-                   '--set', f"data.val={os.path.join(dataset_dir, 'val.jsonl')}", '--', '--save_total_limit', '3')
+    proc = run_cli(
+        'train',
+        cfg,
+        '--set',
+        'data.dataloader_num_workers=0',
+        '--set',
+        'training.bf16=true',
+        '--set',
+        f"data.val={os.path.join(dataset_dir, 'val.jsonl')}",
+        '--',
+        '--save_total_limit',
+        '3',
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     assert_adapter(out)
     assert '--template geoaug_qwen3_vl' in log and '--save_total_limit 3' in log
     import torch
+
     if torch.cuda.is_available():  # bf16 kept on a GPU
         assert '--bf16 true' in log and 'no CUDA:' not in log
     else:
@@ -65,8 +85,9 @@ def test_train_two_steps_saves_adapter(tmp_path, tiny_model_dir, dataset_dir, de
     # epoch too), then for the whole run once ms-swift has exited.
     assert '[geoaug-train] augmentation per fetch at the end of an epoch (step 2,' in log, log[-6000:]
     final = log.split('[geoaug-train] augmentation per fetch (all epochs, all processes):\n', 1)[1]
-    assert re.match(r'\[geoaug-train\]   train epoch 0: [1-9]\d* fetches; boxes [1-9][\d,]* in, [\d.<>]+%? dropped',
-                    final), final[:2000]
+    assert re.match(
+        r'\[geoaug-train\]   train epoch 0: [1-9]\d* fetches; boxes [1-9][\d,]* in, [\d.<>]+%? dropped', final
+    ), final[:2000]
 
 
 def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, tiny_model_dir, dataset_dir):
@@ -76,6 +97,7 @@ def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, 
     import socket
 
     import geoaug
+
     out = str(tmp_path / 'out')
     cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir, output_dir=out)
     fetch_log = tmp_path / 'fetches.jsonl'
@@ -85,14 +107,36 @@ def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, 
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     # two CPU ranks everywhere (CUDA hidden): one GPU cannot hold two ranks, and the test is about the sampler
-    env = dict(os.environ, GEOAUG_TRAIN_FETCH_LOG=str(fetch_log), NPROC_PER_NODE='2', MASTER_PORT=str(port),
-               CUDA_VISIBLE_DEVICES='')
+    env = dict(
+        os.environ,
+        GEOAUG_TRAIN_FETCH_LOG=str(fetch_log),
+        NPROC_PER_NODE='2',
+        MASTER_PORT=str(port),
+        CUDA_VISIBLE_DEVICES='',
+    )
     # Each rank sees n/2 records per epoch; accumulating all of them makes one step per epoch: checkpoint-2.
-    proc = subprocess.run([sys.executable, '-m', 'geoaug_train.cli', 'train', cfg, '--set', 'training.max_steps=-1',
-                           '--set', 'training.num_train_epochs=2',
-                           '--set', f'training.gradient_accumulation_steps={n // 2}',
-                           '--set', 'data.dataloader_num_workers=2'],
-                          cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'geoaug_train.cli',
+            'train',
+            cfg,
+            '--set',
+            'training.max_steps=-1',
+            '--set',
+            'training.num_train_epochs=2',
+            '--set',
+            f'training.gradient_accumulation_steps={n // 2}',
+            '--set',
+            'data.dataloader_num_workers=2',
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     # Two ranks: shown below by the fetch log (4 worker processes = 2 ranks x 2 workers), not launcher text.
@@ -113,16 +157,28 @@ def test_two_ranks_two_epochs_persistent_workers_draw_per_epoch_seeds(tmp_path, 
 
 
 def test_config_and_data_errors_exit_2_before_loading_anything(tmp_path, tiny_model_dir, dataset_dir):
-    cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir,
-                       output_dir=str(tmp_path / 'out'))
+    cfg = write_config(
+        tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir, output_dir=str(tmp_path / 'out')
+    )
     proc = run_cli('train', cfg, '--set', 'training.lerning_rate=0.1')
     assert proc.returncode == 2
     assert "training.lerning_rate: unknown key; did you mean 'learning_rate'?" in proc.stderr
 
     bad = tmp_path / 'bad.jsonl'
-    bad.write_text(json.dumps({'messages': [
-        {'role': 'user', 'content': [{'type': 'image', 'url': 'imgs/train_0000.png'}, {'type': 'text', 'text': 'hi'}]},
-        {'role': 'assistant', 'content': 'x'}]}) + '\n')
+    bad.write_text(
+        json.dumps(
+            {
+                'messages': [
+                    {
+                        'role': 'user',
+                        'content': [{'type': 'image', 'url': 'imgs/train_0000.png'}, {'type': 'text', 'text': 'hi'}],
+                    },
+                    {'role': 'assistant', 'content': 'x'},
+                ]
+            }
+        )
+        + '\n'
+    )
     proc = run_cli('train', cfg, '--set', f'data.train={bad}')
     assert proc.returncode == 2
     assert 'bad.jsonl:1.messages[0].content[0]: an image item must carry its path under the key "image"' in proc.stderr

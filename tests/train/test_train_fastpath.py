@@ -1,4 +1,5 @@
 """The template's fast paths (geoaug_train.swift_fastpath) give exactly what ms-swift's stock steps give."""
+
 import copy
 import json
 import random
@@ -12,13 +13,81 @@ from geoaug_train.swift_fastpath import ChunkedTokenizer, add_dynamic_eos, bool_
 
 # Labels chosen to sit next to the cuts: unicode (composing and not), spaces and newlines at either end,
 # digits inside words, non-ASCII digits, an added token, JSON escapes.
-LABELS = ['text', 'obj12', '12abc', 'café', 'cafe\u0301', 'e\u0301\u0323', '文字 行', ' lead', 'trail ',
-          'two  spaces', 'x\n y', 'tab\there', '١٢٣', 'x²3', '3²', 'ⅷ7', 'a\r\n7', "it's 9", '<|im_end|>5',
-          '"quoted" 4', '½1', '-7', '\u00a07', '7\u00a0', '\u30007', '7\u0301', 'ﬁ9', '8ﬁ', '\U0001f600 1',
-          '1\U0001f600', '']
-PIECES = LABELS + [' ', '  ', '   ', '\n', ', ', ',  ', ' ,', '-', '.', ':', '[', ']', '{', '}', '"', "'s", "'",
-                   '_', '\t', '\r\n', '0', '7', '42', '1000', '-5', '3.25', '1e3', '0007', ' 12', '  12', '\n12',
-                   '12 ', 'é', '\u0301', '²', '٣', '<|im_end|>', '<|vision_start|>', 'a', 'Zz']
+LABELS = [
+    'text',
+    'obj12',
+    '12abc',
+    'café',
+    'cafe\u0301',
+    'e\u0301\u0323',
+    '文字 行',
+    ' lead',
+    'trail ',
+    'two  spaces',
+    'x\n y',
+    'tab\there',
+    '١٢٣',
+    'x²3',
+    '3²',
+    'ⅷ7',
+    'a\r\n7',
+    "it's 9",
+    '<|im_end|>5',
+    '"quoted" 4',
+    '½1',
+    '-7',
+    '\u00a07',
+    '7\u00a0',
+    '\u30007',
+    '7\u0301',
+    'ﬁ9',
+    '8ﬁ',
+    '\U0001f600 1',
+    '1\U0001f600',
+    '',
+]
+PIECES = LABELS + [
+    ' ',
+    '  ',
+    '   ',
+    '\n',
+    ', ',
+    ',  ',
+    ' ,',
+    '-',
+    '.',
+    ':',
+    '[',
+    ']',
+    '{',
+    '}',
+    '"',
+    "'s",
+    "'",
+    '_',
+    '\t',
+    '\r\n',
+    '0',
+    '7',
+    '42',
+    '1000',
+    '-5',
+    '3.25',
+    '1e3',
+    '0007',
+    ' 12',
+    '  12',
+    '\n12',
+    '12 ',
+    'é',
+    '\u0301',
+    '²',
+    '٣',
+    '<|im_end|>',
+    '<|vision_start|>',
+    'a',
+    'Zz',
+]
 
 
 def trained_tokenizer(kind):
@@ -27,6 +96,7 @@ def trained_tokenizer(kind):
     Qwen2Tokenizer (Qwen2/2.5/3's pre-token regex and NFC normalizer), 'gpt2' the GPT-2 byte-level regex."""
     from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Tokenizer
+
     tok = Tokenizer(models.BPE())
     if kind == 'qwen2':
         probe = Qwen2Tokenizer(vocab={'<|endoftext|>': 0}, merges=[])
@@ -36,22 +106,26 @@ def trained_tokenizer(kind):
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     rng = random.Random(0)
     corpus = [random_answer(rng) for _ in range(300)] + [random_text(rng, 400) for _ in range(300)]
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=1200, show_progress=False,
-                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(vocab_size=1200, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
     model = json.loads(tok.to_str())['model']
     assert len(model['merges']) > 500
     specials = [AddedToken(t, special=True) for t in ('<|im_end|>', '<|vision_start|>')]
     if kind == 'gpt2':
         tok.add_special_tokens(specials)
         return PreTrainedTokenizerFast(tokenizer_object=tok)
-    qwen = Qwen2Tokenizer(vocab=model['vocab'], merges=[tuple(m) if isinstance(m, list) else tuple(m.split(' '))
-                                                         for m in model['merges']])
+    qwen = Qwen2Tokenizer(
+        vocab=model['vocab'], merges=[tuple(m) if isinstance(m, list) else tuple(m.split(' ')) for m in model['merges']]
+    )
     qwen.add_tokens(specials, special_tokens=True)
     return qwen
 
 
 def tiny_tokenizer():
     from geoaug_train.tiny_model import build_tokenizer
+
     return build_tokenizer()
 
 
@@ -79,8 +153,10 @@ def tokenizer(request):
 
 def stock(tokenizer):
     """ms-swift's Template._tokenize, as a list -> list of id lists call."""
+
     def call(texts):
         return tokenizer(list(texts), return_attention_mask=False, add_special_tokens=False)['input_ids']
+
     return call
 
 
@@ -107,9 +183,16 @@ def test_piecewise_ids_equal_stock_ids_on_random_answers_and_texts(tokenizer):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(PIECES), st.integers(-10**6, 10**6).map(str),
-                          st.text(st.characters(codec='utf-8', exclude_categories=['Cs']), max_size=6)),
-                max_size=60))
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(PIECES),
+            st.integers(-(10**6), 10**6).map(str),
+            st.text(st.characters(codec='utf-8', exclude_categories=['Cs']), max_size=6),
+        ),
+        max_size=60,
+    )
+)
 def test_piecewise_ids_equal_stock_ids_hypothesis(tokenizer, parts):
     text = ''.join(parts)
     tokenize = stock(tokenizer)
@@ -119,15 +202,18 @@ def test_piecewise_ids_equal_stock_ids_hypothesis(tokenizer, parts):
 
 def test_long_pieces_and_a_full_cache_still_give_stock_ids(tokenizer, monkeypatch):
     from geoaug_train import swift_fastpath
+
     monkeypatch.setattr(swift_fastpath, 'MAX_CACHE', 50)
     tokenize = stock(tokenizer)
     chunked = ChunkedTokenizer(tokenizer, tokenize, min_chars=0)
     rng = random.Random(2)
     for _ in range(40):
         long_label = 'Wörter ' * rng.randint(40, 80)  # pieces over MAX_PIECE_CHARS are not cached
-        text = json.dumps([{'label': long_label, 'bbox_2d': [rng.randint(0, 1000) for _ in range(4)]}] +
-                          [{'label': 'x', 'bbox_2d': [rng.randint(0, 1000) for _ in range(4)]} for _ in range(30)],
-                          ensure_ascii=False)
+        text = json.dumps(
+            [{'label': long_label, 'bbox_2d': [rng.randint(0, 1000) for _ in range(4)]}]
+            + [{'label': 'x', 'bbox_2d': [rng.randint(0, 1000) for _ in range(4)]} for _ in range(30)],
+            ensure_ascii=False,
+        )
         assert chunked.ids_by_pieces(text) == tokenize([text])[0]
         assert len(chunked._cache) <= 50 + 200
 
@@ -135,12 +221,15 @@ def test_long_pieces_and_a_full_cache_still_give_stock_ids(tokenizer, monkeypatc
 def test_tokenizers_the_cuts_were_not_checked_for_take_the_stock_path(tokenizer):
     from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
+
     # Llama-3 / cl100k style: digits in groups of three, so a run's pieces would depend on its neighbours.
-    grouped = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(pre_tokenizers.ByteLevel.alphabet())},
-                                   merges=[]))
-    grouped.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r'\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+|\p{L}+'), behavior='isolated'),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    grouped = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(pre_tokenizers.ByteLevel.alphabet())}, merges=[]))
+    grouped.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(r'\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+|\p{L}+'), behavior='isolated'),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     reasons = {'grouped digits': why_not_chunked(PreTrainedTokenizerFast(tokenizer_object=grouped))}
     with_digit_token = copy.deepcopy(tokenizer)
     with_digit_token.add_tokens([AddedToken('<box1>', special=True)], special_tokens=True)
@@ -172,13 +261,18 @@ def test_a_mismatch_on_the_first_text_switches_to_the_stock_path(tokenizer):
 def _swift_add_dynamic_eos():
     pytest.importorskip('swift')
     from swift.template.base import Template
+
     return Template._add_dynamic_eos
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from([-100, -100, -100, 5, 6, 7, 8]), max_size=40),
-       st.lists(st.sampled_from([5, 6, 7]), min_size=0, max_size=3),
-       st.sampled_from(['none', 'zeros', 'mixed']), st.booleans(), st.randoms(use_true_random=False))
+@given(
+    st.lists(st.sampled_from([-100, -100, -100, 5, 6, 7, 8]), max_size=40),
+    st.lists(st.sampled_from([5, 6, 7]), min_size=0, max_size=3),
+    st.sampled_from(['none', 'zeros', 'mixed']),
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
 def test_add_dynamic_eos_equals_ms_swift(labels, suffix, scale_kind, odd_negative, rnd):
     stock = _swift_add_dynamic_eos()
     input_ids = [rnd.choice([5, 6, 7, 9]) for _ in labels]
@@ -186,11 +280,14 @@ def test_add_dynamic_eos_equals_ms_swift(labels, suffix, scale_kind, odd_negativ
         starts = [i for i in range(1, len(labels)) if labels[i] == -100 and labels[i - 1] != -100]
         if starts and suffix:
             s = rnd.choice(starts)
-            input_ids[s:s + len(suffix)] = suffix[:len(input_ids) - s]
+            input_ids[s : s + len(suffix)] = suffix[: len(input_ids) - s]
     if odd_negative and labels:
         labels[rnd.randrange(len(labels))] = -1  # stock semantics for any other negative label
-    loss_scale = None if scale_kind == 'none' else [0.0 if scale_kind == 'zeros' else rnd.choice([0.0, 1.0, 0.5])
-                                                    for _ in labels]
+    loss_scale = (
+        None
+        if scale_kind == 'none'
+        else [0.0 if scale_kind == 'zeros' else rnd.choice([0.0, 1.0, 0.5]) for _ in labels]
+    )
     expected = (list(input_ids), list(labels), copy.copy(loss_scale))
     stock(*expected, list(suffix))
     got = (list(input_ids), list(labels), copy.copy(loss_scale))
@@ -208,7 +305,7 @@ def test_add_dynamic_eos_on_a_real_sized_sequence():
         labels[: int(rng.integers(0, n))] = -100
         input_ids = rng.integers(0, 1000, n).tolist()
         for s in np.flatnonzero((labels[1:] == -100) & (labels[:-1] != -100))[:50] + 1:
-            input_ids[s:s + 2] = suffix
+            input_ids[s : s + 2] = suffix
         labels, input_ids = labels.tolist(), input_ids[:n]
         exp_labels, got_labels = list(labels), list(labels)
         exp_scale, got_scale = [0] * n, [0] * n
@@ -221,7 +318,7 @@ def test_add_dynamic_eos_on_a_real_sized_sequence():
 def test_list_to_tensor_equals_torch_tensor():
     torch = pytest.importorskip('torch')
     rng = np.random.default_rng(0)
-    for values in ([], [0], rng.integers(-2**40, 2**40, 1000).tolist(), [151655] * 7):
+    for values in ([], [0], rng.integers(-(2**40), 2**40, 1000).tolist(), [151655] * 7):
         a, b = int_tensor(values), torch.tensor(values)
         assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
     for values in ([], [True], (rng.random(1000) < 0.5).tolist(), [0, 1, 2, 0]):
@@ -232,6 +329,7 @@ def test_list_to_tensor_equals_torch_tensor():
 # ---- the whole fetch ------------------------------------------------------------------------------------------
 def _quad_dataset(folder, n=2, quads=150):
     from PIL import Image
+
     (folder / 'imgs').mkdir(parents=True)
     rng = np.random.default_rng(0)
     labels = [label for label in LABELS if label.strip()]
@@ -260,9 +358,17 @@ def test_fetch_with_fast_paths_equals_fetch_with_ms_swift_steps(tmp_path, tiny_m
     from geoaug_train.dataset import build_dataset
 
     from train_helpers import write_config
+
     data = _quad_dataset(tmp_path / 'data')
-    cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=data,
-                                   output_dir=str(tmp_path / 'out'), global_max_length=65536))
+    cfg = load_config(
+        write_config(
+            tmp_path / 'cfg.yaml',
+            model_dir=tiny_model_dir,
+            data_dir=data,
+            output_dir=str(tmp_path / 'out'),
+            global_max_length=65536,
+        )
+    )
     ds = build_dataset(cfg)
     fast = [ds[i] for i in range(len(ds))]
     template = ds.template
@@ -293,9 +399,17 @@ def test_template_state_leaves_the_cache_out_and_a_copy_rebuilds_it(tmp_path, ti
     from geoaug_train.dataset import build_dataset
 
     from train_helpers import write_config
+
     data = _quad_dataset(tmp_path / 'data', n=1, quads=60)
-    cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=data,
-                                   output_dir=str(tmp_path / 'out'), global_max_length=65536))
+    cfg = load_config(
+        write_config(
+            tmp_path / 'cfg.yaml',
+            model_dir=tiny_model_dir,
+            data_dir=data,
+            output_dir=str(tmp_path / 'out'),
+            global_max_length=65536,
+        )
+    )
     ds = build_dataset(cfg)
     first = ds[0]
     assert '_geoaug_chunked' in ds.template.__dict__

@@ -1,5 +1,6 @@
 """The training fetch path (issue 6): plan-then-decode, the public dataset object, ms-swift's pixel limits,
 and bench-data. Answers must still match the pixels when a JPEG is decoded at reduced scale."""
+
 import json
 
 import numpy as np
@@ -21,7 +22,7 @@ def big_jpeg_dataset(folder, n=3, size=(1280, 960)):
         for k, label in enumerate(['cat', 'dog', 'sign']):
             w, h = int(rng.integers(200, 380)), int(rng.integers(150, 300))
             x, y = int(rng.integers(k * 400, k * 400 + 380 - w + 20)), int(rng.integers(0, size[1] - h))
-            img[y:y + h, x:x + w] = COLOR_OF[label]
+            img[y : y + h, x : x + w] = COLOR_OF[label]
             objects.append({'label': label, 'bbox': [x, y, x + w, y + h]})
         rel = f'imgs/{i}.jpg'
         Image.fromarray(img).save(folder / rel, quality=95)
@@ -34,11 +35,15 @@ def test_reduced_jpeg_decode_keeps_answers_on_the_pixels(tmp_path, monkeypatch):
     from geoaug import io
     from geoaug_train.records import parse_jsonl
     from geoaug_train.samples import SampleBuilder
+
     data = big_jpeg_dataset(tmp_path / 'data')
     scales = []
     real = io.ImageSource.decode
-    monkeypatch.setattr(io.ImageSource, 'decode', lambda self, min_scale=None: scales.append(
-        real(self, min_scale).scale) or real(self, min_scale))
+    monkeypatch.setattr(
+        io.ImageSource,
+        'decode',
+        lambda self, min_scale=None: scales.append(real(self, min_scale).scale) or real(self, min_scale),
+    )
     ops = {'ops': [{'name': 'hflip', 'params': {'prob': 0.5}}, {'name': 'rotate', 'params': {'max_deg': 8}}]}
     builder = SampleBuilder(ops, max_pixels=65536, min_pixels=4096, seed=3, prompt='find')
     checked = 0
@@ -58,6 +63,7 @@ def test_reduced_jpeg_decode_keeps_answers_on_the_pixels(tmp_path, monkeypatch):
 
 def test_pixel_limits_follow_ms_swift_variables():
     from geoaug_train.config import ConfigError, resolve_pixel_limits
+
     data = {'max_pixels': None, 'min_pixels': None}
     resolve_pixel_limits(data, {})
     assert data == {'max_pixels': 1024 * 1024, 'min_pixels': 4 * 1024}
@@ -79,10 +85,19 @@ def test_build_dataset_items_are_what_the_model_gets(tmp_path, tiny_model_dir, d
     import torch
 
     from geoaug_train.dataset import build_dataset
-    cfg = write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir,
-                       output_dir=str(tmp_path / 'out'), data={
-                           'train': dataset_dir + '/train.jsonl', 'val': dataset_dir + '/val.jsonl',
-                           'max_pixels': 65536, 'dataloader_num_workers': 0})
+
+    cfg = write_config(
+        tmp_path / 'cfg.yaml',
+        model_dir=tiny_model_dir,
+        data_dir=dataset_dir,
+        output_dir=str(tmp_path / 'out'),
+        data={
+            'train': dataset_dir + '/train.jsonl',
+            'val': dataset_dir + '/val.jsonl',
+            'max_pixels': 65536,
+            'dataloader_num_workers': 0,
+        },
+    )
     ds = build_dataset(cfg)
     plain = build_dataset(cfg, plain=True)
     assert len(ds) == 6 and len(plain) == 6
@@ -94,20 +109,33 @@ def test_build_dataset_items_are_what_the_model_gets(tmp_path, tiny_model_dir, d
     # the same augmented image through ms-swift's stock template gives the same grid (same tokens)
     from geoaug_train.records import parse_jsonl
     from geoaug_train.samples import SampleBuilder
+
     spec = json.loads((tmp_path / 'out' / 'geoaug' / 'spec.json').read_text())
-    builder = SampleBuilder(spec['augmentation'], max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'],
-                            seed=spec['seed'], prompt='find')
+    builder = SampleBuilder(
+        spec['augmentation'],
+        max_pixels=spec['max_pixels'],
+        min_pixels=spec['min_pixels'],
+        seed=spec['seed'],
+        prompt='find',
+    )
     index = ds.rows[0]['chat_template_kwargs']['geoaug_index']  # ms-swift may shuffle rows; seeds follow records
     record = parse_jsonl(dataset_dir + '/train.jsonl')[index]
     sample = builder.build(record, split='train', epoch=0, index=index)
-    stock = plain.template.encode({'messages': [{'role': 'user', 'content': '<image>find'},
-                                                {'role': 'assistant', 'content': 'ok'}], 'images': [sample.image]})
+    stock = plain.template.encode(
+        {
+            'messages': [{'role': 'user', 'content': '<image>find'}, {'role': 'assistant', 'content': 'ok'}],
+            'images': [sample.image],
+        }
+    )
     assert torch.equal(stock['image_grid_thw'], items[0]['image_grid_thw'])
     assert torch.allclose(stock['pixel_values'], items[0]['pixel_values'])
     # a new epoch draws anew; validation is never augmented
     ds.set_epoch(1)
-    assert any(not torch.equal(ds[i]['pixel_values'], items[i]['pixel_values']) for i in range(len(ds))
-               if ds[i]['pixel_values'].shape == items[i]['pixel_values'].shape)
+    assert any(
+        not torch.equal(ds[i]['pixel_values'], items[i]['pixel_values'])
+        for i in range(len(ds))
+        if ds[i]['pixel_values'].shape == items[i]['pixel_values'].shape
+    )
     val = build_dataset(cfg, 'val')
     v0 = val[0]['pixel_values']
     val.set_epoch(5)
@@ -119,8 +147,12 @@ def test_bench_data_reports_both_paths_and_the_target(tmp_path, tiny_model_dir, 
     pytest.importorskip('swift')
     from geoaug_train.bench_data import format_report, run_bench
     from geoaug_train.config import load_config
-    cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir,
-                                   output_dir=str(tmp_path / 'out')))
+
+    cfg = load_config(
+        write_config(
+            tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir, output_dir=str(tmp_path / 'out')
+        )
+    )
     rep = run_bench(cfg, num=3, rounds=1, target_steps_per_s=1000.0, json_out=str(tmp_path / 'b.json'))
     assert set(rep['median_ms']) == {'geoaug', 'ms-swift plain'} and rep['records'] == 3
     assert rep['target']['needed_samples_per_s'] == 1000.0 and rep['target']['keeps_up'] is False

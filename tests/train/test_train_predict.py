@@ -1,5 +1,6 @@
 """`geoaug-train predict`: a real subprocess on the tiny model with a LoRA adapter, and the answer -> original
 image mapping checked against hand-computed pixels (those tests need only geoaug, no torch)."""
+
 import json
 import os
 import subprocess
@@ -30,8 +31,9 @@ def make_config(tmp_path, model_dir):
     data = tmp_path / 'data'
     data.mkdir(exist_ok=True)
     (data / 'train.jsonl').write_text('{"image": "unused.png", "objects": []}\n')
-    return write_config(tmp_path / 'cfg.yaml', model_dir=str(model_dir), data_dir=str(data),
-                        output_dir=str(tmp_path / 'out'))  # data.max_pixels: 65536
+    return write_config(
+        tmp_path / 'cfg.yaml', model_dir=str(model_dir), data_dir=str(data), output_dir=str(tmp_path / 'out')
+    )  # data.max_pixels: 65536
 
 
 def make_lora_adapter(model_dir, out_dir):
@@ -39,6 +41,7 @@ def make_lora_adapter(model_dir, out_dir):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen3VLForConditionalGeneration
+
     model = Qwen3VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     torch.manual_seed(0)
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj'], init_lora_weights=False)
@@ -54,8 +57,19 @@ def test_predict_subprocess_tiny_model_with_adapter(tmp_path, tiny_model_dir):
     images = [write_image(tmp_path / 'scene.png'), write_image(tmp_path / 'photo.jpg', 'JPEG')]
     adapter = make_lora_adapter(tiny_model_dir, str(tmp_path / 'adapter'))
     out = tmp_path / 'pred'
-    args = [sys.executable, '-m', 'geoaug_train.cli', 'predict', cfg, '--adapter', adapter, '--out', str(out),
-            '--max-new-tokens', '12']
+    args = [
+        sys.executable,
+        '-m',
+        'geoaug_train.cli',
+        'predict',
+        cfg,
+        '--adapter',
+        adapter,
+        '--out',
+        str(out),
+        '--max-new-tokens',
+        '12',
+    ]
     for image in images:
         args += ['--image', image]
     proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -76,12 +90,14 @@ def test_predict_subprocess_tiny_model_with_adapter(tmp_path, tiny_model_dir):
             assert im.size == ORIGINAL
 
 
-CANNED = ('```json\n[{"label": "car", "bbox_2d": [100, 200, 500, 800]},\n'
-          ' {"label": "sign", "quad_2d": [[600, 100], [900, 100], [900, 300], [600, 300]]},\n'
-          ' {"label": "lane", "line_2d": [[0, 1000], [250, 500]]},\n'
-          ' {"label": "dot", "point_2d": [500, 500]},\n'
-          ' {"label": "bad", "bbox_2d": [10, 20]},\n'
-          ' {"label": "cut", "bbox_2d": [1, 2,')
+CANNED = (
+    '```json\n[{"label": "car", "bbox_2d": [100, 200, 500, 800]},\n'
+    ' {"label": "sign", "quad_2d": [[600, 100], [900, 100], [900, 300], [600, 300]]},\n'
+    ' {"label": "lane", "line_2d": [[0, 1000], [250, 500]]},\n'
+    ' {"label": "dot", "point_2d": [500, 500]},\n'
+    ' {"label": "bad", "bbox_2d": [10, 20]},\n'
+    ' {"label": "cut", "bbox_2d": [1, 2,'
+)
 
 
 def on_original(grid_xy):

@@ -1,5 +1,6 @@
 """`geoaug-train render` as a real subprocess: the rendered 0-1000 answers must match where each object's
 colour actually landed in the augmented pixels. Needs only geoaug (no train extra)."""
+
 import json
 import subprocess
 import sys
@@ -31,19 +32,44 @@ def points_box(points):
 
 def render(tmp_path, dataset_dir, epoch, augmentation, name='render'):
     (tmp_path / 'model').mkdir(exist_ok=True)
-    cfg = write_config(tmp_path / 'cfg.yaml', model_dir=str(tmp_path / 'model'), data_dir=dataset_dir,
-                       output_dir=str(tmp_path / 'out'), custom={'augmentation': augmentation})
+    cfg = write_config(
+        tmp_path / 'cfg.yaml',
+        model_dir=str(tmp_path / 'model'),
+        data_dir=dataset_dir,
+        output_dir=str(tmp_path / 'out'),
+        custom={'augmentation': augmentation},
+    )
     out = tmp_path / f'{name}-{epoch}'
-    proc = subprocess.run([sys.executable, '-m', 'geoaug_train.cli', 'render', cfg, '--out', str(out),
-                           '--num', '6', '--epoch', str(epoch)], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'geoaug_train.cli',
+            'render',
+            cfg,
+            '--out',
+            str(out),
+            '--num',
+            '6',
+            '--epoch',
+            str(epoch),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     return out
 
 
-AUGMENT = {'enabled': True, 'ops': [
-    {'name': 'hflip', 'params': {'prob': 0.5}},
-    {'name': 'affine', 'params': {'scale': [0.8, 1.2], 'translate': [0.1, 0.1], 'rotate': 15.0, 'prob': 0.9}},
-    {'name': 'pad_to_multiple', 'params': {'multiple': 32}}]}
+AUGMENT = {
+    'enabled': True,
+    'ops': [
+        {'name': 'hflip', 'params': {'prob': 0.5}},
+        {'name': 'affine', 'params': {'scale': [0.8, 1.2], 'translate': [0.1, 0.1], 'rotate': 15.0, 'prob': 0.9}},
+        {'name': 'pad_to_multiple', 'params': {'multiple': 32}},
+    ],
+}
 
 
 @pytest.mark.parametrize('epoch', [0, 1])
@@ -70,8 +96,12 @@ def test_rendered_answers_match_augmented_pixels(tmp_path, dataset_dir, epoch):
             actual = colour_box(pixels, colour)
             assert actual is not None, f'sample {i}: {obj["label"]} is in the answer but not in the image'
             actual = [actual[0] + pad, actual[1] + pad, actual[2] - pad, actual[3] - pad]
-            expected = [actual[0] / width * 1000, actual[1] / height * 1000,
-                        actual[2] / width * 1000, actual[3] / height * 1000]
+            expected = [
+                actual[0] / width * 1000,
+                actual[1] / height * 1000,
+                actual[2] / width * 1000,
+                actual[3] / height * 1000,
+            ]
             tol = GRID_TOL + (2 * pad / min(width, height) * 1000)
             assert np.allclose(rendered, expected, atol=tol), (i, obj, expected)
             checked += 1

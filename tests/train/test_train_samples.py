@@ -1,4 +1,5 @@
 """SampleBuilder (geoaug only, no train extra): dropping, splitting and the native-record fallback."""
+
 import json
 
 import pytest
@@ -19,13 +20,20 @@ def image(tmp_path, w=192, h=128):
 
 
 def test_objects_outside_the_crop_leave_the_answer_and_order_is_kept(tmp_path):
-    rec = Record(line=1, image=image(tmp_path), kind='geoaug', objects=[
-        {'label': 'gone', 'bbox': [150, 90, 180, 120]},
-        {'label': 'kept', 'bbox': [10, 10, 40, 40]},
-        {'label': 'lane', 'line': [[0, 20], [90, 20]]},
-        {'label': 'plate', 'quad': [[20, 50], [60, 50], [60, 60], [20, 60]]}])
+    rec = Record(
+        line=1,
+        image=image(tmp_path),
+        kind='geoaug',
+        objects=[
+            {'label': 'gone', 'bbox': [150, 90, 180, 120]},
+            {'label': 'kept', 'bbox': [10, 10, 40, 40]},
+            {'label': 'lane', 'line': [[0, 20], [90, 20]]},
+            {'label': 'plate', 'quad': [[20, 50], [60, 50], [60, 60], [20, 60]]},
+        ],
+    )
     s = builder([{'name': 'crop', 'params': {'x': 0, 'y': 0, 'width': 96, 'height': 64}}]).build(
-        rec, split='train', epoch=0, index=0)
+        rec, split='train', epoch=0, index=0
+    )
     assert s.image.size == (96, 64)
     assert [o['label'] for o in s.objects] == ['kept', 'lane', 'plate']
     assert s.objects[0]['bbox_2d'] == [round(10 / 96 * 1000), round(10 / 64 * 1000), round(40 / 96 * 1000), 625]
@@ -34,10 +42,17 @@ def test_objects_outside_the_crop_leave_the_answer_and_order_is_kept(tmp_path):
 
 
 def test_native_record_losing_a_box_falls_back_to_the_unaugmented_sample(tmp_path):
-    messages = [{'role': 'user', 'content': '<image>Where are <ref-object> and <ref-object>?'},
-                {'role': 'assistant', 'content': '<bbox><bbox>'}]
-    rec = Record(line=3, image=image(tmp_path), kind='native', messages=messages,
-                 native_objects={'ref': ['a', 'b'], 'bbox': [[150.0, 90.0, 180.0, 120.0], [10.0, 10.0, 40.0, 40.0]]})
+    messages = [
+        {'role': 'user', 'content': '<image>Where are <ref-object> and <ref-object>?'},
+        {'role': 'assistant', 'content': '<bbox><bbox>'},
+    ]
+    rec = Record(
+        line=3,
+        image=image(tmp_path),
+        kind='native',
+        messages=messages,
+        native_objects={'ref': ['a', 'b'], 'bbox': [[150.0, 90.0, 180.0, 120.0], [10.0, 10.0, 40.0, 40.0]]},
+    )
     b = builder([{'name': 'crop', 'params': {'x': 0, 'y': 0, 'width': 96, 'height': 64}}])
     s = b.build(rec, split='train', epoch=0, index=0)
     assert s.fallback and b.fallbacks == 1
@@ -54,6 +69,7 @@ def test_native_record_losing_a_box_falls_back_to_the_unaugmented_sample(tmp_pat
 def test_augmentation_ops_that_are_not_a_list_are_refused_not_ignored(ops):
     from geoaug.errors import ConfigError
     from geoaug_train.samples import pipeline_config
+
     with pytest.raises(ConfigError, match='custom.augmentation.ops: expected a list of ops'):
         pipeline_config({'ops': ops}, 65536, 4096, True)
     assert pipeline_config({'ops': None}, 65536, 4096, True)['ops'][-1]['name'] == 'smart_resize'

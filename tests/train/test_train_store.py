@@ -1,5 +1,6 @@
 """The record store: round trip, cache, concurrent builds, shards, intake errors, the outside-objects policy,
 image checks, and readers in dataloader workers. None of this needs the model."""
+
 import json
 import multiprocessing as mp
 import os
@@ -15,14 +16,21 @@ from geoaug_train.store import RecordStore, chunk_tasks, open_or_build, parse_ch
 
 
 def _jsonl(path, rows):
-    path.write_text(''.join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + '\n' for r in rows),
-                    encoding='utf-8')
+    path.write_text(
+        ''.join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + '\n' for r in rows), encoding='utf-8'
+    )
     return str(path)
 
 
 def _data(train, val=None, **kw):
-    d = {'train': [str(p) for p in train], 'val': [str(p) for p in val] if val else None,
-         'check_images': 'header', 'objects_outside': 'clip', 'skip_bad_images': False, 'cache_dir': None}
+    d = {
+        'train': [str(p) for p in train],
+        'val': [str(p) for p in val] if val else None,
+        'check_images': 'header',
+        'objects_outside': 'clip',
+        'skip_bad_images': False,
+        'cache_dir': None,
+    }
     d.update(kw)
     return d
 
@@ -36,17 +44,33 @@ def images(tmp_path):
 
 
 ROWS = [
-    {'image': 'imgs/a.png', 'prompt': 'find them', 'objects': [
-        {'label': 'cat', 'bbox': [1.25, 2.5, 10, 20]},
-        {'label': 'EXIT 出口', 'quad': [[0, 0], [5.5, 0], [5, 5], [0, 5.125]]},
-        {'label': 'lane', 'line': [[0, 0], [3, 4], [9, 9], [12.75, 1]]}]},
+    {
+        'image': 'imgs/a.png',
+        'prompt': 'find them',
+        'objects': [
+            {'label': 'cat', 'bbox': [1.25, 2.5, 10, 20]},
+            {'label': 'EXIT 出口', 'quad': [[0, 0], [5.5, 0], [5, 5], [0, 5.125]]},
+            {'label': 'lane', 'line': [[0, 0], [3, 4], [9, 9], [12.75, 1]]},
+        ],
+    },
     {'image': 'imgs/b.jpg', 'objects': []},
-    {'messages': [{'role': 'user', 'content': [{'type': 'image', 'image': 'imgs/a.png'},
-                                               {'type': 'text', 'text': 'Where is the <ref-object>?'}]},
-                  {'role': 'assistant', 'content': '<bbox>'}],
-     'objects': {'ref': ['dog'], 'bbox': [[3, 4, 30, 40]]}},
-    {'image': 'imgs/b.jpg', 'objects': [{'label': 'q', 'quad': [[1, 1], [9, 1], [9, 9], [1, 9]]},
-                                        {'label': 'b', 'bbox': [0, 0, 64, 48]}]},
+    {
+        'messages': [
+            {
+                'role': 'user',
+                'content': [
+                    {'type': 'image', 'image': 'imgs/a.png'},
+                    {'type': 'text', 'text': 'Where is the <ref-object>?'},
+                ],
+            },
+            {'role': 'assistant', 'content': '<bbox>'},
+        ],
+        'objects': {'ref': ['dog'], 'bbox': [[3, 4, 30, 40]]},
+    },
+    {
+        'image': 'imgs/b.jpg',
+        'objects': [{'label': 'q', 'quad': [[1, 1], [9, 1], [9, 9], [1, 9]]}, {'label': 'b', 'bbox': [0, 0, 64, 48]}],
+    },
 ]
 
 
@@ -59,7 +83,9 @@ def test_round_trip_equals_the_jsonl(tmp_path, images):
     r0 = recs.record(0)
     assert r0.kind == 'geoaug' and r0.prompt == 'find them' and r0.line == 1
     assert r0.image == str(images / 'imgs' / 'a.png')
-    assert r0.objects == [{'label': o['label'], **{k: v for k, v in o.items() if k != 'label'}} for o in ROWS[0]['objects']]
+    assert r0.objects == [
+        {'label': o['label'], **{k: v for k, v in o.items() if k != 'label'}} for o in ROWS[0]['objects']
+    ]
     assert recs.record(1).objects == [] and recs.record(1).prompt is None
     nat = recs.record(2)
     assert nat.kind == 'native' and nat.native_objects == {'ref': ['dog'], 'bbox': [[3.0, 4.0, 30.0, 40.0]]}
@@ -74,8 +100,9 @@ def test_round_trip_equals_the_jsonl(tmp_path, images):
 
 
 def test_chunks_cut_at_line_ends_and_keep_line_numbers(tmp_path, images):
-    rows = [{'image': 'imgs/a.png', 'objects': [{'label': f'o{i}', 'bbox': [i % 50, 1, i % 50 + 3, 9]}]}
-            for i in range(300)]
+    rows = [
+        {'image': 'imgs/a.png', 'objects': [{'label': f'o{i}', 'bbox': [i % 50, 1, i % 50 + 3, 9]}]} for i in range(300)
+    ]
     text = ''.join(json.dumps(r) + '\n' + ('\n' if i % 7 == 0 else '') for i, r in enumerate(rows))
     path = tmp_path / 'd.jsonl'
     path.write_text(text)
@@ -131,8 +158,10 @@ def test_two_processes_building_at_once_make_one_store(tmp_path, images):
 
 def test_sharded_inputs_by_glob_and_list(tmp_path, images):
     for k in range(3):
-        _jsonl(tmp_path / f'part-{k}.jsonl', [{'image': 'imgs/a.png', 'objects': [{'label': f's{k}r{i}', 'bbox': [1, 1, 2, 2]}]}
-                                                for i in range(k + 1)])
+        _jsonl(
+            tmp_path / f'part-{k}.jsonl',
+            [{'image': 'imgs/a.png', 'objects': [{'label': f's{k}r{i}', 'bbox': [1, 1, 2, 2]}]} for i in range(k + 1)],
+        )
     files = expand_sources('data.train', str(tmp_path / 'part-*.jsonl'), lambda p: p)
     assert files == [str(tmp_path / f'part-{k}.jsonl') for k in range(3)]
     with pytest.raises(ConfigError, match='no file matches'):
@@ -141,46 +170,70 @@ def test_sharded_inputs_by_glob_and_list(tmp_path, images):
         expand_sources('data.train', [files[0], files[0]], lambda p: p)
     store, _ = _built(tmp_path, _data(files), workers=2)
     recs = store['train']
-    assert [recs.record(i).objects[0]['label'] for i in range(len(recs))] == ['s0r0', 's1r0', 's1r1', 's2r0', 's2r1', 's2r2']
+    assert [recs.record(i).objects[0]['label'] for i in range(len(recs))] == [
+        's0r0',
+        's1r0',
+        's1r1',
+        's2r0',
+        's2r1',
+        's2r2',
+    ]
     assert recs.where(4) == f'{files[2]}:2'
 
 
-@pytest.mark.parametrize('bad,match', [
-    ('{"image": "imgs/a.png", "objects": [}', 'not valid JSON'),
-    (b'{"image": "imgs/a.png", "objects": [], "prompt": "\xff"}', 'UTF-8'),
-    ('[' * 100000 + ']' * 100000, 'nesting'),
-    ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, 1e999, 9]}]}', 'too large'),
-    ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, ' + '9' * 400 + ', 9]}]}', 'too large'),
-    ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, true, 9]}]}', r'objects\[0\]\.bbox'),
-    ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, "3", 9]}]}', r'objects\[0\]\.bbox'),
-    ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [5, 2, 3, 9]}]}', r'objects\[0\]\.bbox: needs x1 < x2'),
-    ('{"image": "imgs/a.png", "objects": [{"label": "a", "quad": [[0, 0], [1, 1], [2, 2]]}]}', r'objects\[0\]\.quad'),
-    ('"just a string"', 'expected a JSON object'),
-])
+@pytest.mark.parametrize(
+    'bad,match',
+    [
+        ('{"image": "imgs/a.png", "objects": [}', 'not valid JSON'),
+        (b'{"image": "imgs/a.png", "objects": [], "prompt": "\xff"}', 'UTF-8'),
+        ('[' * 100000 + ']' * 100000, 'nesting'),
+        ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, 1e999, 9]}]}', 'too large'),
+        ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, ' + '9' * 400 + ', 9]}]}', 'too large'),
+        ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, true, 9]}]}', r'objects\[0\]\.bbox'),
+        ('{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [1, 2, "3", 9]}]}', r'objects\[0\]\.bbox'),
+        (
+            '{"image": "imgs/a.png", "objects": [{"label": "a", "bbox": [5, 2, 3, 9]}]}',
+            r'objects\[0\]\.bbox: needs x1 < x2',
+        ),
+        (
+            '{"image": "imgs/a.png", "objects": [{"label": "a", "quad": [[0, 0], [1, 1], [2, 2]]}]}',
+            r'objects\[0\]\.quad',
+        ),
+        ('"just a string"', 'expected a JSON object'),
+    ],
+)
 @pytest.mark.parametrize('workers', [1, 2])
 def test_intake_errors_name_file_and_line(tmp_path, images, bad, match, workers):
     good = json.dumps({'image': 'imgs/a.png', 'objects': [{'label': 'a', 'bbox': [1, 2, 3, 4]}]})
     _jsonl(tmp_path / 'p0.jsonl', [good] * 3)
     p1 = tmp_path / 'p1.jsonl'
-    p1.write_bytes(b'\n'.join([good.encode(), good.encode(), bad if isinstance(bad, bytes) else bad.encode(), good.encode()]))
+    p1.write_bytes(
+        b'\n'.join([good.encode(), good.encode(), bad if isinstance(bad, bytes) else bad.encode(), good.encode()])
+    )
     with pytest.raises(DataError, match=match) as e:
         _built(tmp_path, _data([tmp_path / 'p0.jsonl', p1]), workers=workers)
     assert f'{p1}:3' in str(e.value)
 
 
 def _outside_rows():
-    return [{'image': 'imgs/a.png', 'objects': [   # a.png is 100 x 80
-        {'label': 'in', 'bbox': [1, 1, 10, 10]},
-        {'label': 'part', 'bbox': [90, 70, 120, 90]},
-        {'label': 'out', 'bbox': [200, 10, 220, 30]},
-        {'label': 'edge', 'bbox': [100, 10, 120, 30]},           # touches the image along its right edge only
-        {'label': 'qpart', 'quad': [[-5, 5], [20, 5], [20, 20], [-5, 20]]},
-        {'label': 'qout', 'quad': [[110, 5], [120, 5], [120, 20], [110, 20]]},
-        {'label': 'qflat', 'quad': [[1, 1], [5, 5], [9, 9], [3, 3]]},
-        {'label': 'lpart', 'line': [[50, 40], [150, 40]]},
-        {'label': 'lout', 'line': [[-10, -10], [-1, 90]]},        # its bounds overlap the image, the line does not
-        {'label': 'hair', 'bbox': [0, 0, 100.0005, 80]}]},
-        {'image': 'imgs/a.png', 'objects': [{'label': 'gone', 'bbox': [300, 300, 310, 310]}]}]
+    return [
+        {
+            'image': 'imgs/a.png',
+            'objects': [  # a.png is 100 x 80
+                {'label': 'in', 'bbox': [1, 1, 10, 10]},
+                {'label': 'part', 'bbox': [90, 70, 120, 90]},
+                {'label': 'out', 'bbox': [200, 10, 220, 30]},
+                {'label': 'edge', 'bbox': [100, 10, 120, 30]},  # touches the image along its right edge only
+                {'label': 'qpart', 'quad': [[-5, 5], [20, 5], [20, 20], [-5, 20]]},
+                {'label': 'qout', 'quad': [[110, 5], [120, 5], [120, 20], [110, 20]]},
+                {'label': 'qflat', 'quad': [[1, 1], [5, 5], [9, 9], [3, 3]]},
+                {'label': 'lpart', 'line': [[50, 40], [150, 40]]},
+                {'label': 'lout', 'line': [[-10, -10], [-1, 90]]},  # its bounds overlap the image, the line does not
+                {'label': 'hair', 'bbox': [0, 0, 100.0005, 80]},
+            ],
+        },
+        {'image': 'imgs/a.png', 'objects': [{'label': 'gone', 'bbox': [300, 300, 310, 310]}]},
+    ]
 
 
 def test_outside_policy_clip_counts_and_drops_only_invisible(tmp_path, images):
@@ -207,9 +260,16 @@ def test_outside_policy_drop_and_error(tmp_path, images):
 
 def test_native_boxes_outside_are_counted_never_dropped(tmp_path, images):
     row = dict(ROWS[2], objects={'ref': ['dog', 'cat'], 'bbox': [[3, 4, 30, 40], [500, 500, 600, 600]]})
-    row['messages'] = [{'role': 'user', 'content': [{'type': 'image', 'image': 'imgs/a.png'},
-                                                    {'type': 'text', 'text': '<ref-object> and <ref-object>?'}]},
-                       {'role': 'assistant', 'content': '<bbox><bbox>'}]
+    row['messages'] = [
+        {
+            'role': 'user',
+            'content': [
+                {'type': 'image', 'image': 'imgs/a.png'},
+                {'type': 'text', 'text': '<ref-object> and <ref-object>?'},
+            ],
+        },
+        {'role': 'assistant', 'content': '<bbox><bbox>'},
+    ]
     store, _ = _built(tmp_path, _data([_jsonl(tmp_path / 'd.jsonl', [row])]))
     assert store['train'].record(0).native_objects['ref'] == ['dog', 'cat']
     assert store.report['splits']['train']['geometry']['native_objects_outside_kept'] == 1
@@ -218,8 +278,12 @@ def test_native_boxes_outside_are_counted_never_dropped(tmp_path, images):
 def test_bad_images_error_or_skip_with_counts(tmp_path, images):
     good = images / 'imgs' / 'b.jpg'
     (images / 'imgs' / 'trunc.jpg').write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
-    rows = [{'image': 'imgs/a.png', 'objects': []}, {'image': 'imgs/trunc.jpg', 'objects': []},
-            {'image': 'imgs/missing.png', 'objects': []}, {'image': 'imgs/trunc.jpg', 'objects': []}]
+    rows = [
+        {'image': 'imgs/a.png', 'objects': []},
+        {'image': 'imgs/trunc.jpg', 'objects': []},
+        {'image': 'imgs/missing.png', 'objects': []},
+        {'image': 'imgs/trunc.jpg', 'objects': []},
+    ]
     src = _jsonl(tmp_path / 'd.jsonl', rows)
     with pytest.raises(DataError, match=rf'(?i){src}:2: .*truncated.*used by 2 train record'):
         _built(tmp_path, _data([src]))
@@ -235,9 +299,11 @@ def test_bad_images_error_or_skip_with_counts(tmp_path, images):
 
 def test_sixteen_bit_and_palette_images_are_checked_and_fetched(tmp_path):
     from geoaug_train.samples import SampleBuilder
+
     (tmp_path / 'imgs').mkdir()
     Image.fromarray((np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 1).astype(np.uint16)).save(
-        tmp_path / 'imgs' / 'deep.png')
+        tmp_path / 'imgs' / 'deep.png'
+    )
     pal = Image.new('P', (64, 48), 0)
     pal.putpalette([0, 0, 0, 250, 10, 10] + [0] * 762)
     pal.paste(1, (10, 10, 30, 30))
@@ -272,16 +338,17 @@ class _Reader:
 def test_dataloader_workers_read_the_store(tmp_path, images, method):
     torch = pytest.importorskip('torch')
     import pickle
+
     rows = [{'image': 'imgs/a.png', 'objects': [{'label': f'r{i}', 'bbox': [1, 1, 2 + i % 90, 9]}]} for i in range(64)]
     store, _ = _built(tmp_path, _data([_jsonl(tmp_path / 'd.jsonl', rows)]))
     assert len(pickle.dumps(store)) < 500  # the path, not the data
-    loader = torch.utils.data.DataLoader(_Reader(store), batch_size=None, num_workers=2,
-                                         multiprocessing_context=method)
+    loader = torch.utils.data.DataLoader(_Reader(store), batch_size=None, num_workers=2, multiprocessing_context=method)
     got = list(loader)
     assert [g['i'] for g in got] == list(range(64))
     assert len({g['pid'] for g in got} - {os.getpid()}) == 2
-    assert [json.loads(g['objects']) for g in got] == [[{'label': f'r{i}', 'bbox': [1.0, 1.0, 2.0 + i % 90, 9.0]}]
-                                                       for i in range(64)]
+    assert [json.loads(g['objects']) for g in got] == [
+        [{'label': f'r{i}', 'bbox': [1.0, 1.0, 2.0 + i % 90, 9.0]}] for i in range(64)
+    ]
 
 
 # ---- the fast intake path against the exact one ----
@@ -289,13 +356,24 @@ def test_dataloader_workers_read_the_store(tmp_path, images, method):
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st
 
-_num = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+_num = st.one_of(st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
 _point = st.lists(_num, min_size=2, max_size=2)
 _object = st.one_of(
-    st.builds(lambda l, x, y, w, h: {'label': l, 'bbox': [x, y, x + w, y + h]}, st.text(min_size=1, max_size=8),
-              _num, _num, st.integers(1, 100), st.floats(0.5, 100)),
-    st.builds(lambda l, q: {'label': l, 'quad': q}, st.text(min_size=1, max_size=8), st.lists(_point, min_size=4, max_size=4)),
-    st.builds(lambda l, p: {'label': l, 'line': p}, st.text(min_size=1, max_size=8), st.lists(_point, min_size=2, max_size=6)))
+    st.builds(
+        lambda l, x, y, w, h: {'label': l, 'bbox': [x, y, x + w, y + h]},
+        st.text(min_size=1, max_size=8),
+        _num,
+        _num,
+        st.integers(1, 100),
+        st.floats(0.5, 100),
+    ),
+    st.builds(
+        lambda l, q: {'label': l, 'quad': q}, st.text(min_size=1, max_size=8), st.lists(_point, min_size=4, max_size=4)
+    ),
+    st.builds(
+        lambda l, p: {'label': l, 'line': p}, st.text(min_size=1, max_size=8), st.lists(_point, min_size=2, max_size=6)
+    ),
+)
 
 
 @given(st.lists(st.lists(_object, max_size=12), min_size=1, max_size=6))
@@ -304,6 +382,7 @@ def test_fast_intake_equals_the_exact_checks(tmp_path_factory, records):
     labels, kinds and order), whether a record went through the fast path or the exact one."""
     from geoaug_train.records import _parse_geoaug
     from geoaug_train.store import KINDS
+
     path = tmp_path_factory.mktemp('fast') / 'd.jsonl'
     rows = [{'image': 'a.png', 'objects': objs} for objs in records]
     _jsonl(path, rows)
@@ -317,10 +396,10 @@ def test_fast_intake_equals_the_exact_checks(tmp_path_factory, records):
         for obj in expect:
             kind = KINDS[chunk.obj_kind[o]]
             k = int(chunk.obj_npts[o])
-            got = pts[p:p + k]
+            got = pts[p : p + k]
             assert kind in obj and obj[kind] == (got[0] + got[1] if kind == 'bbox' else got)
             size = int(chunk.label_len[o])
-            assert labels.encode('utf-8')[lab:lab + size].decode('utf-8') == obj['label']
+            assert labels.encode('utf-8')[lab : lab + size].decode('utf-8') == obj['label']
             o, p, lab = o + 1, p + k, lab + size
     assert o == len(chunk.obj_kind)
 
@@ -331,6 +410,7 @@ def test_a_race_lost_where_locks_do_not_hold_opens_the_winner(tmp_path, images, 
     import shutil
 
     import geoaug_train.store as store_mod
+
     data = _data([_jsonl(tmp_path / 'd.jsonl', ROWS)])
     final = tmp_path / 'cache' / store_key(data)
     real_build = store_mod.build_store
@@ -349,6 +429,8 @@ def test_a_race_lost_where_locks_do_not_hold_opens_the_winner(tmp_path, images, 
 
 def test_an_image_qwen_would_refuse_is_a_bad_image(tmp_path, images):
     Image.new('RGB', (402, 2), (0, 0, 0)).save(images / 'imgs' / 'strip.png')
-    src = _jsonl(tmp_path / 'd.jsonl', [{'image': 'imgs/a.png', 'objects': []}, {'image': 'imgs/strip.png', 'objects': []}])
+    src = _jsonl(
+        tmp_path / 'd.jsonl', [{'image': 'imgs/a.png', 'objects': []}, {'image': 'imgs/strip.png', 'objects': []}]
+    )
     with pytest.raises(DataError, match=rf'{src}:2: image .*strip\.png: aspect ratio 201\.0:1 .*smart_resize'):
         _built(tmp_path, _data([src]))

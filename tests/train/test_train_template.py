@@ -1,4 +1,5 @@
 """The ms-swift template in-process: what it trains on is what `render` shows, per (seed, epoch, index)."""
+
 import json
 import os
 
@@ -15,18 +16,31 @@ def swift_setup(tmp_path_factory, tiny_model_dir, dataset_dir):
     from geoaug_train.config import adapt_to_device, load_config
     from geoaug_train.prepare import prepare_run
     from geoaug_train.template import SPEC_ENV, TEMPLATE_TYPE, register
+
     tmp = tmp_path_factory.mktemp('template')
-    cfg = load_config(write_config(tmp / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=dataset_dir,
-                                   output_dir=str(tmp / 'out'),
-                                   custom={'augmentation': {'ops': [
-                                       {'name': 'hflip', 'params': {'prob': 0.5}},
-                                       {'name': 'affine', 'params': {'scale': [0.7, 1.3], 'rotate': 20.0}}]}}),
-                      [f"data.val={os.path.join(dataset_dir, 'val.jsonl')}"])
+    cfg = load_config(
+        write_config(
+            tmp / 'cfg.yaml',
+            model_dir=tiny_model_dir,
+            data_dir=dataset_dir,
+            output_dir=str(tmp / 'out'),
+            custom={
+                'augmentation': {
+                    'ops': [
+                        {'name': 'hflip', 'params': {'prob': 0.5}},
+                        {'name': 'affine', 'params': {'scale': [0.7, 1.3], 'rotate': 20.0}},
+                    ]
+                }
+            },
+        ),
+        [f"data.val={os.path.join(dataset_dir, 'val.jsonl')}"],
+    )
     adapt_to_device(cfg, cuda_available=False)
     prepared = prepare_run(cfg)
     os.environ[SPEC_ENV] = prepared['spec']
     register()
     from swift import get_processor, get_template
+
     processor = get_processor(tiny_model_dir, model_type='qwen3_vl', download_model=False)
     template = get_template(processor, template_type=TEMPLATE_TYPE, max_length=4096)
     template.set_mode('train')
@@ -46,12 +60,18 @@ def test_training_fetch_equals_render_and_changes_with_epoch(swift_setup):
 
     from geoaug_train.samples import SampleBuilder
     from geoaug_train.template import EpochIndex
+
     cfg, prepared, template = swift_setup
     rows = [json.loads(line) for line in open(prepared['train'])]
     dataset = LazyLLMDataset(Dataset.from_list(rows), template.encode, strict=True)
     spec = json.load(open(prepared['spec']))
-    builder = SampleBuilder(spec['augmentation'], max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'],
-                            seed=spec['seed'], prompt=spec['prompt'])
+    builder = SampleBuilder(
+        spec['augmentation'],
+        max_pixels=spec['max_pixels'],
+        min_pixels=spec['min_pixels'],
+        seed=spec['seed'],
+        prompt=spec['prompt'],
+    )
     per_epoch = {}
     for epoch in (0, 1):
         per_epoch[epoch] = []
@@ -80,13 +100,15 @@ def test_validation_rows_are_not_augmented(swift_setup):
 
     from geoaug_train.samples import SampleBuilder
     from geoaug_train.template import EpochIndex
+
     cfg, prepared, template = swift_setup
     rows = [json.loads(line) for line in open(prepared['val'])]
     assert rows and all(r['chat_template_kwargs']['geoaug_split'] == 'val' for r in rows)
     dataset = LazyLLMDataset(Dataset.from_list(rows), template.encode, strict=True)
     spec = json.load(open(prepared['spec']))
-    plain = SampleBuilder(None, max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'], seed=0,
-                          prompt=spec['prompt'])
+    plain = SampleBuilder(
+        None, max_pixels=spec['max_pixels'], min_pixels=spec['min_pixels'], seed=0, prompt=spec['prompt']
+    )
     for index in range(len(rows)):
         record = prepared['store']['val'].record(index)
         expected = plain.build(record, split='val', epoch=0, index=index).objects
@@ -102,11 +124,15 @@ def test_image_broken_after_the_check_fails_naming_the_record(tmp_path, swift_se
     from geoaug_train.config import load_config
     from geoaug_train.prepare import prepare_run
     from geoaug_train.template import SPEC_ENV, EpochIndex
+
     _, _, template = swift_setup
     data = tmp_path / 'data'
     make_dataset(str(data), num=3, seed=2)
-    cfg = load_config(write_config(tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=str(data),
-                                   output_dir=str(tmp_path / 'out')))
+    cfg = load_config(
+        write_config(
+            tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=str(data), output_dir=str(tmp_path / 'out')
+        )
+    )
     prepared = prepare_run(cfg)
     (data / 'imgs' / 'train_0002.png').write_bytes(b'truncated')
     rows = [json.loads(line) for line in open(prepared['train'])]
@@ -131,21 +157,40 @@ def test_native_record_boxes_follow_the_augmented_image(tmp_path, swift_setup, t
     from geoaug_train.config import load_config
     from geoaug_train.prepare import prepare_run
     from geoaug_train.template import SPEC_ENV, EpochIndex
+
     _, _, template = swift_setup
     data = tmp_path / 'data'
     make_dataset(str(data), num=1, seed=4, num_val=0)
     first = json.loads((data / 'train.jsonl').read_text().splitlines()[0])
     box = first['objects'][0]['bbox']
-    native = {'messages': [{'role': 'user', 'content': [{'type': 'image', 'image': first['image']},
-                                                         {'type': 'text', 'text': 'Where is <ref-object>?'}]},
-                           {'role': 'assistant', 'content': '<bbox>'}],
-              'objects': {'ref': [first['objects'][0]['label']], 'bbox': [box]}}
+    native = {
+        'messages': [
+            {
+                'role': 'user',
+                'content': [
+                    {'type': 'image', 'image': first['image']},
+                    {'type': 'text', 'text': 'Where is <ref-object>?'},
+                ],
+            },
+            {'role': 'assistant', 'content': '<bbox>'},
+        ],
+        'objects': {'ref': [first['objects'][0]['label']], 'bbox': [box]},
+    }
     (data / 'native.jsonl').write_text(json.dumps(native) + '\n')
-    cfg = load_config(write_config(
-        tmp_path / 'cfg.yaml', model_dir=tiny_model_dir, data_dir=str(data), output_dir=str(tmp_path / 'out'),
-        custom={'augmentation': {'ops': [{'name': 'hflip', 'params': {'prob': 1.0}},
-                                         {'name': 'pad', 'params': {'right': 64}}]}}),
-        [f"data.train={data / 'native.jsonl'}"])
+    cfg = load_config(
+        write_config(
+            tmp_path / 'cfg.yaml',
+            model_dir=tiny_model_dir,
+            data_dir=str(data),
+            output_dir=str(tmp_path / 'out'),
+            custom={
+                'augmentation': {
+                    'ops': [{'name': 'hflip', 'params': {'prob': 1.0}}, {'name': 'pad', 'params': {'right': 64}}]
+                }
+            },
+        ),
+        [f"data.train={data / 'native.jsonl'}"],
+    )
     prepared = prepare_run(cfg)
     rows = [json.loads(line) for line in open(prepared['train'])]
     previous = os.environ[SPEC_ENV]
@@ -175,10 +220,18 @@ def test_stock_template_steps_encode_the_same(swift_setup, monkeypatch):
     from swift.template import TEMPLATE_MAPPING
 
     from geoaug_train.template import TEMPLATE_TYPE, EpochIndex, _make_template_cls
+
     cfg, prepared, template = swift_setup
     assert type(template)._geoaug_fast
-    monkeypatch.setitem(TEMPLATE_MAPPING, 'geoaug_stock_test', dataclasses.replace(
-        TEMPLATE_MAPPING[TEMPLATE_TYPE], template_type='geoaug_stock_test', template_cls=_make_template_cls(fast=False)))
+    monkeypatch.setitem(
+        TEMPLATE_MAPPING,
+        'geoaug_stock_test',
+        dataclasses.replace(
+            TEMPLATE_MAPPING[TEMPLATE_TYPE],
+            template_type='geoaug_stock_test',
+            template_cls=_make_template_cls(fast=False),
+        ),
+    )
     stock = get_template(template.processor, template_type='geoaug_stock_test', max_length=4096)
     stock.set_mode('train')
     assert not type(stock)._geoaug_fast

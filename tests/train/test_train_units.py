@@ -1,4 +1,5 @@
 """Pieces of the adapter that need no model run: the ms-swift argument mapping, launch env, tiny model."""
+
 import json
 import os
 
@@ -14,16 +15,25 @@ def cfg(tmp_path):
     (tmp_path / 'model').mkdir()
     (tmp_path / 'train.jsonl').write_text('{}\n')
     (tmp_path / 'val.jsonl').write_text('{}\n')
-    return validate({
-        'model': {'path': 'model', 'torch_dtype': 'bfloat16', 'attn_impl': 'flash_attention_2'},
-        'training': {'output_dir': 'out', 'lr_scheduler_type': 'cosine_warmup_with_min_lr',
-                     'lr_scheduler_kwargs': {'min_lr': 1e-6}, 'warmup_ratio': 0.1, 'num_train_epochs': 2,
-                     'gradient_accumulation_steps': 4, 'bf16': True},
-        'tuner': {'lora_rank': 16, 'target_modules': ['q_proj', 'v_proj'], 'freeze_vit': False},
-        'deepspeed': {'enabled': True, 'config': 'zero3'},
-        'data': {'train': 'train.jsonl', 'val': 'val.jsonl', 'dataloader_num_workers': 4, 'max_pixels': 200704},
-        'global_max_length': 4096,
-    }, str(tmp_path))
+    return validate(
+        {
+            'model': {'path': 'model', 'torch_dtype': 'bfloat16', 'attn_impl': 'flash_attention_2'},
+            'training': {
+                'output_dir': 'out',
+                'lr_scheduler_type': 'cosine_warmup_with_min_lr',
+                'lr_scheduler_kwargs': {'min_lr': 1e-6},
+                'warmup_ratio': 0.1,
+                'num_train_epochs': 2,
+                'gradient_accumulation_steps': 4,
+                'bf16': True,
+            },
+            'tuner': {'lora_rank': 16, 'target_modules': ['q_proj', 'v_proj'], 'freeze_vit': False},
+            'deepspeed': {'enabled': True, 'config': 'zero3'},
+            'data': {'train': 'train.jsonl', 'val': 'val.jsonl', 'dataloader_num_workers': 4, 'max_pixels': 200704},
+            'global_max_length': 4096,
+        },
+        str(tmp_path),
+    )
 
 
 def as_dict(argv):
@@ -79,7 +89,12 @@ def test_single_process_deepspeed_gets_a_world_of_one(cfg):
     env = launch_env(cfg, '/spec.json', base={'PATH': '/bin'})
     assert env['GEOAUG_TRAIN_SPEC'] == '/spec.json'
     assert {k: env[k] for k in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR')} == {
-        'RANK': '0', 'LOCAL_RANK': '0', 'WORLD_SIZE': '1', 'LOCAL_WORLD_SIZE': '1', 'MASTER_ADDR': '127.0.0.1'}
+        'RANK': '0',
+        'LOCAL_RANK': '0',
+        'WORLD_SIZE': '1',
+        'LOCAL_WORLD_SIZE': '1',
+        'MASTER_ADDR': '127.0.0.1',
+    }
     assert int(env['MASTER_PORT']) > 0
     # Under ms-swift's launcher (torchrun) the distributed variables are torchrun's business.
     env = launch_env(cfg, '/spec.json', base={'NPROC_PER_NODE': '8'})
@@ -91,11 +106,12 @@ def test_single_process_deepspeed_gets_a_world_of_one(cfg):
 @pytest.mark.train
 def test_tiny_model_has_qwen_special_token_ids(tiny_model_dir):
     from transformers import AutoConfig, AutoProcessor
+
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
     tok = processor.tokenizer
-    assert tok.convert_tokens_to_ids(['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>',
-                                      '<|image_pad|>', '<|video_pad|>']) == [151643, 151644, 151645, 151652,
-                                                                             151655, 151656]
+    assert tok.convert_tokens_to_ids(
+        ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>', '<|image_pad|>', '<|video_pad|>']
+    ) == [151643, 151644, 151645, 151652, 151655, 151656]
     assert tok('a<|image_pad|>b')['input_ids'][1] == 151655
     config = AutoConfig.from_pretrained(tiny_model_dir)
     assert config.model_type == 'qwen3_vl'
