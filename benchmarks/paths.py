@@ -59,7 +59,10 @@ def main(argv=None):
         top = 1.0 if dt == np.float32 else np.iinfo(dt).max
         img = np.ascontiguousarray((base * top).astype(dt))
         for kname, fn in kernels.items():
-            cases = {"3ch": lambda i, fn=fn: fn(img), "3ch_widened_to_4": lambda i, fn=fn: _widened(fn)(img)}
+            cases = {
+                "3ch": lambda i, fn=fn, img=img: fn(img),
+                "3ch_widened_to_4": lambda i, fn=fn, img=img: _widened(fn)(img),
+            }
             same = np.array_equal(cases["3ch"](0), cases["3ch_widened_to_4"](0))
             med = interleaved(cases, rounds=rounds, repeat=3)
             key = f"{np.dtype(dt).name}/{kname}"

@@ -51,10 +51,11 @@ def main() -> None:
     for name, params in AFFINES.items():
         aug = geoaug.from_config([{"name": "affine", "params": params}])
         seeds = iter(range(10**9))
-        alone = best_ms(lambda: aug(img, seed=next(seeds)))
+        alone = best_ms(lambda aug=aug, seeds=seeds: aug(img, seed=next(seeds)))
         extra = {}
         for kinds in (("boxes",), ("quads",), ("lines",), ("boxes", "quads", "lines")):
-            extra[kinds] = best_ms(lambda: aug(img, **tables(kinds), seed=next(seeds))) - alone
+            run = lambda aug=aug, kinds=kinds, seeds=seeds: aug(img, **tables(kinds), seed=next(seeds))
+            extra[kinds] = best_ms(run) - alone
         report = aug(img, **tables(("boxes", "quads", "lines")), seed=3).report
         print(
             f"{name:16s} image alone {alone:.3f} ms; objects add: boxes {extra[('boxes',)]:.3f}, "

@@ -55,7 +55,7 @@ def main():
             dl = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=workers, collate_fn=lambda b: tuple(zip(*b)))
             for epoch in range(2):
                 ds.set_epoch(epoch)  # new draws each epoch; reaches persistent workers too
-                for images, targets in dl:
+                for _images, targets in dl:
                     runs.append((workers, epoch, [t["boxes"].tolist() for t in targets]))
         same = [r[1:] for r in runs if r[0] == 0] == [r[1:] for r in runs if r[0] == 2]
         print("first batch boxes:", runs[0][2])

@@ -7,6 +7,8 @@ one colour per label (stable across calls and processes), label text on a filled
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,7 +40,7 @@ PALETTE = [
 _SHIFT = 4  # cv2 drawing takes fixed-point coordinates: 4 fractional bits keep sub-pixel placement
 
 
-def label_colour(label, colours=None) -> tuple:
+def label_colour(label: Any, colours: Mapping[str, Sequence[int]] | None = None) -> tuple:
     """RGB colour for a label: from ``colours`` if it names the label, else a hash of the label (not a
     counter), so it is the same in every call and process."""
     if colours and str(label) in colours:
@@ -48,13 +50,13 @@ def label_colour(label, colours=None) -> tuple:
     return PALETTE[zlib.crc32(str(label).encode("utf-8")) % len(PALETTE)]
 
 
-def distinct_colours(labels) -> dict:
+def distinct_colours(labels: Iterable[Any]) -> dict[str, tuple[int, int, int]]:
     """label -> colour, all different while there are no more labels than palette entries; the same set
     of labels always gets the same colours (sorted order), e.g. every label of a dataset."""
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(sorted(set(map(str, labels))))}
 
 
-def font(size: int):
+def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """Pillow's bundled scalable font (no system fonts needed); the bitmap one if FreeType is missing."""
     try:
         return ImageFont.load_default(size=size)
@@ -62,7 +64,7 @@ def font(size: int):
         return ImageFont.load_default()
 
 
-def as_rgb8(image) -> np.ndarray:
+def as_rgb8(image: Any) -> np.ndarray:
     """Any image geoaug accepts -> a fresh HxWx3 uint8 RGB array (for drawing only, so scaling is fine)."""
     arr, _ = to_array(image)
     if arr.dtype != np.uint8:
@@ -72,7 +74,7 @@ def as_rgb8(image) -> np.ndarray:
     return np.array(arr[..., :3], dtype=np.uint8, order="C")  # a copy: we draw into it
 
 
-def _labels_for(table, given, kind):
+def _labels_for(table: Any, given: Sequence[Any] | None, kind: str) -> list:
     if given is not None:
         if isinstance(given, (str, bytes)) or len(given) != len(table):
             raise GeometryError(
@@ -82,7 +84,7 @@ def _labels_for(table, given, kind):
     return list(table.fields.get("label", [None] * len(table)))
 
 
-def _split_labels(labels, tables):
+def _split_labels(labels: Any, tables: dict[str, Any]) -> dict[str, Any]:
     """``labels`` is a list (when one kind of geometry is given) or {"boxes": [...], ...}."""
     if labels is None or isinstance(labels, dict):
         return labels or {}
@@ -96,28 +98,28 @@ def _split_labels(labels, tables):
     return {kinds[0]: labels}
 
 
-def _pt(p) -> tuple:
+def _pt(p: Iterable[Any]) -> tuple:
     return tuple(int(v) for v in p)
 
 
-def _cv_pts(p) -> np.ndarray:
+def _cv_pts(p: Any) -> np.ndarray:
     # our frame has pixel centres at +0.5; cv2 at integers
     return np.round((np.asarray(p, dtype=np.float64) - 0.5) * (1 << _SHIFT)).astype(np.int32)
 
 
 def draw(
-    image,
-    boxes=None,
-    quads=None,
-    lines=None,
-    points=None,
-    labels=None,
+    image: Any,
+    boxes: Any = None,
+    quads: Any = None,
+    lines: Any = None,
+    points: Any = None,
+    labels: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     *,
-    thickness=None,
-    font_size=None,
-    show_labels=True,
-    colours=None,
-):
+    thickness: int | None = None,
+    font_size: int | None = None,
+    show_labels: bool | str = True,
+    colours: Mapping[str, Sequence[int]] | None = None,
+) -> Any:
     """Return ``image`` with geometry drawn on it, as the same kind (numpy array or PIL image), RGB uint8.
 
     boxes/quads/lines: geoaug tables (labels read from ``.fields["label"]``) or arrays in pixel coordinates
@@ -131,7 +133,7 @@ def draw(
     canvas = as_rgb8(image)
     h, w = canvas.shape[:2]
     t = thickness or max(1, int(round(min(w, h) / 250)))
-    tables = {
+    tables: dict[str, Any] = {
         "boxes": as_boxes(boxes),
         "quads": as_quads(quads),
         "lines": as_lines(lines),
@@ -163,21 +165,21 @@ def draw(
 
     if show_labels == "first":  # one tag per label: dense pages stay readable
         seen = set()
-        tags = [tg for tg in tags if not (tg[2] in seen or seen.add(tg[2]))]
+        tags = [tg for tg in tags if not (tg[2] in seen or seen.add(tg[2]))]  # type: ignore[func-returns-value]
     if show_labels and any(tag[2] is not None for tag in tags):
         canvas = _draw_tags(canvas, tags, font_size or max(10, min(w, h) // 40))
     return Image.fromarray(canvas) if is_pil else canvas
 
 
 class _Rows:
-    def __init__(self, n, fields):
+    def __init__(self, n: int, fields: dict) -> None:
         self.n, self.fields = n, fields
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n
 
 
-def _as_points(points):
+def _as_points(points: Any) -> tuple[np.ndarray, dict]:
     if points is None:
         return np.zeros((0, 2)), {}
     if hasattr(points, "xy"):
@@ -190,12 +192,12 @@ def _as_points(points):
     return arr, {}
 
 
-def _ink(colour) -> tuple:
+def _ink(colour: Sequence[int]) -> tuple:
     # black text on light tags, white on dark ones
     return (0, 0, 0) if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 140 else (255, 255, 255)
 
 
-def _draw_tags(canvas, tags, size):
+def _draw_tags(canvas: np.ndarray, tags: list, size: int) -> np.ndarray:
     img = Image.fromarray(canvas)
     d = ImageDraw.Draw(img)
     f = font(size)
@@ -211,4 +213,5 @@ def _draw_tags(canvas, tags, size):
         y0 = int(y - th) if y - th >= 0 else int(min(max(y, 0), max(h - th, 0)))
         d.rectangle([x0, y0, x0 + tw, y0 + th], fill=colour)
         d.text((x0 + 2 - l, y0 + 1 - t), text, fill=_ink(colour), font=f)
-    return np.asarray(img).copy()
+    out: np.ndarray = np.asarray(img).copy()
+    return out

@@ -321,8 +321,15 @@ class Lines(_Table):
     kind = "lines"
 
     def __init__(
-        self, points: Iterable = (), *, index=None, visibility=None, _validate=True, _name: str = "lines", **fields
-    ):
+        self,
+        points: Iterable = (),
+        *,
+        index: Any = None,
+        visibility: Any = None,
+        _validate: bool = True,
+        _name: str = "lines",
+        **fields: Any,
+    ) -> None:
         if (
             isinstance(points, np.ndarray)
             and points.ndim == 3

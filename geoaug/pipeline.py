@@ -4,6 +4,7 @@ move geometry through the same matrices, clip once at each canvas that really ex
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,18 +100,18 @@ class Pipeline:
 
     def __init__(
         self,
-        ops=(),
+        ops: Sequence[Op | Mapping[str, Any]] | None = (),
         *,
-        filters=None,
+        filters: Mapping[str, Any] | None = None,
         fuse: bool = True,
-        fill=0,
+        fill: float | Sequence[float] = 0,
         interpolation: str = "linear",
         quad_order: str = "clockwise",
         quad_clip: str = "clamp",
         input_outside: str = "clip",
         enabled: bool = True,
         _where: str = "",
-    ):
+    ) -> None:
         # Every value is checked here, at build, within the config budget (see geoaug.params.bounded): nothing
         # is left to fail at call time or to be silently ignored.
         with bounded({"ops": ops, "filters": filters, "fill": fill}, _where):
@@ -145,7 +146,17 @@ class Pipeline:
         return f"Pipeline({self.ops}, fuse={self.fuse})"
 
     # ---- public entry points -------------------------------------------------------------------
-    def __call__(self, image, boxes=None, quads=None, lines=None, seed=None, *, frame=None, image_scale=None) -> Result:
+    def __call__(
+        self,
+        image: Any,
+        boxes: Any = None,
+        quads: Any = None,
+        lines: Any = None,
+        seed: Any = None,
+        *,
+        frame: tuple[int, int] | None = None,
+        image_scale: float | None = None,
+    ) -> Result:
         """Augment ``image`` and its geometry. ``frame=(W, H)``: the geometry is in the frame of a W x H
         original of which ``image`` is a scaled copy (e.g. a JPEG decoded at 1/2, ``image_scale=0.5``;
         default: the ratio of the sizes). Draws and result are those of the original; the scale folds into
@@ -181,14 +192,14 @@ class Pipeline:
     def replay(
         self,
         record: dict,
-        image,
-        boxes=None,
-        quads=None,
-        lines=None,
+        image: Any,
+        boxes: Any = None,
+        quads: Any = None,
+        lines: Any = None,
         *,
-        frame=None,
-        image_scale=None,
-        fill=None,
+        frame: tuple[int, int] | None = None,
+        image_scale: float | None = None,
+        fill: float | Sequence[float] | None = None,
         interpolation: str | None = None,
         pixel_ops: bool = True,
     ) -> Result:

@@ -16,6 +16,7 @@ import json
 import math
 import numbers
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,7 @@ class Problem:
     index: int | None
     reason: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.reason if self.index is None else f"item {self.index}: {self.reason}"
 
 
@@ -70,14 +71,14 @@ class Points:
 
     kind = "points"
 
-    def __init__(self, xy=None, **fields):
+    def __init__(self, xy: Any = None, **fields: Any) -> None:
         self.xy = np.zeros((0, 2)) if xy is None or len(xy) == 0 else np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         self.fields = {k: list(v) for k, v in fields.items()}
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.xy)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Points(n={len(self)}, fields={sorted(self.fields)})"
 
 
@@ -93,7 +94,7 @@ class Answer:
     points: Points
     size: tuple
     problems: list = field(default_factory=list)
-    original: object = None
+    original: Any = None  # a geoaug Result (with points, points_inside) when a record was given
     problems_omitted: int = 0  # problems beyond MAX_PROBLEMS, counted and not kept
 
 
@@ -107,7 +108,7 @@ class _Problems:
         self.omitted = 0
         self.cap = cap
 
-    def add(self, index, reason: str) -> None:
+    def add(self, index: int | None, reason: str) -> None:
         if len(self.kept) < self.cap:
             self.kept.append(Problem(index, reason))
             return
@@ -116,14 +117,14 @@ class _Problems:
             self.kept[-1] = Problem(index, reason)
 
 
-def _int(s: str):
+def _int(s: str) -> int | float:
     return int(s) if len(s) <= _INT_DIGITS else float(s)
 
 
 _DECODER = json.JSONDecoder(parse_int=_int)
 
 
-def _nesting(body: str, pos: int):
+def _nesting(body: str, pos: int) -> tuple[int | None, int]:
     """(end, depth) of the bracketed value opening at ``body[pos]``: end is None when it never closes.
     Brackets are counted, not matched (the decoder judges the rest); one pass, linear."""
     depth = deepest = 0
@@ -141,7 +142,7 @@ def _nesting(body: str, pos: int):
     return None, deepest
 
 
-def _json_items(text: str, problems: _Problems):
+def _json_items(text: str, problems: _Problems) -> Iterator[tuple[int, Any]]:
     """Yield (position, object) for the objects of the answer's JSON list, tolerating code fences, text
     around the list, trailing commas and an answer cut off mid-list (the complete items are kept, the cut is
     reported). Each item is read once: time and memory linear in the text, on any text."""
@@ -185,22 +186,22 @@ def _json_items(text: str, problems: _Problems):
         n += 1
 
 
-def _quote(v) -> str:
+def _quote(v: Any) -> str:
     """A value for a reason, cut to a few dozen characters (a runaway answer must not be copied whole)."""
     return short(v, _QUOTE)
 
 
-def _number(v) -> bool:
+def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _bad_coordinate(key, c) -> str:
+def _bad_coordinate(key: str, c: Any) -> str:
     if isinstance(c, float):  # nan, or inf: a literal past 1e308 (a runaway digit string) included
         return f"{key} has a coordinate that is not a finite number ({c!r})"
     return f"{key} has a non-numeric coordinate {_quote(c)}"
 
 
-def _grid_points(v, n, key):
+def _grid_points(v: Any, n: int | None, key: str) -> np.ndarray | str:
     """-> (K, 2) float array on the grid, or a reason string."""
     if not isinstance(v, list):
         return f"{key} must be a list, got {type(v).__name__}"
@@ -287,7 +288,7 @@ def parse_answer(text: str, width: int, height: int, record: dict | None = None)
     return ans
 
 
-def _pixels(name: str, v) -> int:
+def _pixels(name: str, v: Any) -> int:
     """An image side in pixels: a positive whole number (an int, or a float with no fraction)."""
     ok = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
     if ok:
@@ -303,14 +304,15 @@ def _pixels(name: str, v) -> int:
     return int(v)
 
 
-def _fields(items, extra) -> dict:
+def _fields(items: list[dict], extra: dict) -> dict:
     """``label`` and the extra keys (at most MAX_FIELDS, sorted) as columns, None where an item lacks one."""
     return {n: [it.get(n) for it in items] for n in ["label"] + sorted(extra)}
 
 
-def _table(kind, coords, items, extra):
+def _table(kind: str, coords: list, items: list[dict], extra: dict) -> Any:
     """The table of one kind. Fields are set after construction: an item key may be any string, ``index``
     or ``xy`` included, and must never collide with a table's own arguments."""
+    t: Boxes | Quads | Lines | Points
     if kind == "boxes":
         t = Boxes(np.reshape(coords, (-1, 4)))
     elif kind == "quads":
@@ -334,13 +336,15 @@ def to_original(ans: Answer, record: dict) -> Result:
     res.points.fields = {k: list(v) for k, v in ans.points.fields.items()}
     w, h = res.size
     res.points_inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)
-    return res
+    out: Result = res
+    return out
 
 
-def grid_coords(v, size):
+def grid_coords(v: Any, size: Any) -> np.ndarray:
     """Pixels -> Qwen3-VL's 0-1000 grid of an image of ``size`` (one number, or (w, h) per point):
     ``round(v / size * 1000)`` clamped to [0, 1000]. The one place this rule lives."""
-    return np.clip(np.round(np.asarray(v, dtype=np.float64) / size * GRID), 0, GRID).astype(int)
+    out: np.ndarray = np.clip(np.round(np.asarray(v, dtype=np.float64) / size * GRID), 0, GRID).astype(int)
+    return out
 
 
 def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = None) -> list:
@@ -367,7 +371,7 @@ def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = N
     if pts is not None and not isinstance(pts, Points):
         pts = Points(pts)
 
-    def emit(table, key, coords):
+    def emit(table: Any, key: str, coords: list) -> None:
         for r, c in enumerate(coords):
             obj = {n: v[r] for n, v in table.fields.items() if n == "label"}
             obj[key] = c
@@ -383,5 +387,5 @@ def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = N
     return out
 
 
-def _plain(v):
+def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v

@@ -69,7 +69,7 @@ def op_from_config(item: Any, where: str = "") -> Op:
     return make_op(item["name"], item.get("params"), where)  # params: a mapping, or null for the defaults
 
 
-def available_ops() -> dict:
+def available_ops() -> dict[str, dict[str, Any]]:
     """name -> {"kind": ..., "params": {param: default}} for docs and CLIs.
 
     Returns:

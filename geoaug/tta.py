@@ -130,8 +130,8 @@ def predict_tta(
 
     Raises:
         GeometryError / TypeError: ``predict_fn`` returns something that is not geometry of the view
-            (naming the view and field); ValueError: ``n`` is not a non-negative integer. Errors ``aug`` raises on the image
-            pass through.
+            (naming the view and field); ValueError: ``n`` is not a non-negative integer. Errors ``aug``
+            raises on the image pass through.
     """
     from .config import from_config
     from .pipeline import Pipeline

@@ -145,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         if args.command == 'bench-data':
-            from .bench_data import format_report, run_bench
+            from .bench_data import format_report as format_bench_report
+            from .bench_data import run_bench
 
             print(
-                format_report(
+                format_bench_report(
                     run_bench(
                         cfg,
                         num=args.num,

@@ -389,7 +389,7 @@ def adapt_to_device(cfg: dict[str, Any], cuda_available: bool) -> list[str]:
 
     Returns human-readable notes of what changed.
     """
-    notes = []
+    notes: list[str] = []
     if cuda_available:
         return notes
     if cfg['model']['torch_dtype'] not in ('float32',):

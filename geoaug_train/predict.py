@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import ConfigError, adapt_to_device
 from .records import Record
 from .samples import QWEN3_VL_FACTOR, SampleBuilder, augment_record
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 GEOMETRY_KEYS = {'boxes': 'bbox', 'quads': 'quad', 'lines': 'line', 'points': 'point'}
 
@@ -53,7 +56,7 @@ def plain_builder(cfg: dict[str, Any]) -> SampleBuilder:
     )
 
 
-def model_input(builder: SampleBuilder, path: str):
+def model_input(builder: SampleBuilder, path: str) -> tuple[Any, Image.Image]:
     """(geoaug Result of the plain pipeline, PIL image the model sees); `res.replay` maps answers back."""
     record = Record(line=0, image=os.path.abspath(path), kind='geoaug')
     return augment_record(builder.plain_pipeline, record, seed=0, where=f'--image {path}')
@@ -131,7 +134,7 @@ class Predictor:
         model_path = cfg['model']['path']
         # A full fine-tune saves whole weights in checkpoint-N instead of an adapter.
         full = adapter and not os.path.isfile(os.path.join(adapter, 'adapter_config.json'))
-        if full and not os.path.isfile(os.path.join(adapter, 'config.json')):
+        if full and not os.path.isfile(os.path.join(adapter, 'config.json')):  # type: ignore[arg-type]  # full implies an adapter path
             raise ConfigError(
                 f'--adapter: {adapter} holds neither a LoRA adapter (adapter_config.json) '
                 'nor full weights (config.json)'
@@ -148,7 +151,7 @@ class Predictor:
         kwargs = {'dtype': cfg['model']['torch_dtype']}
         if cfg['model']['attn_impl']:
             kwargs['attn_implementation'] = cfg['model']['attn_impl']
-        model = Qwen3VLForConditionalGeneration.from_pretrained(adapter if full else model_path, **kwargs)
+        model: Any = Qwen3VLForConditionalGeneration.from_pretrained(adapter if full else model_path, **kwargs)
         if adapter and not full:
             from peft import PeftModel
 

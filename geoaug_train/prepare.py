@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .samples import SampleBuilder
@@ -19,7 +20,7 @@ from .store import KINDS, RecordStore, open_or_build
 SPEC_VERSION = 2
 
 
-def open_store(cfg: dict[str, Any], log=print) -> RecordStore:
+def open_store(cfg: dict[str, Any], log: Callable[[str], Any] = print) -> RecordStore:
     data = cfg['data']
     default = os.path.join(cfg['training']['output_dir'], 'geoaug', 'store')
     store, built = open_or_build(data, default, data['prepare_workers'], log=log)
@@ -28,7 +29,7 @@ def open_store(cfg: dict[str, Any], log=print) -> RecordStore:
     return store
 
 
-def prepare_run(cfg: dict[str, Any], log=print) -> dict[str, Any]:
+def prepare_run(cfg: dict[str, Any], log: Callable[[str], Any] = print) -> dict[str, Any]:
     """Returns {'spec', 'store', 'train', 'val' (ms-swift row files; val None), 'counts', 'skipped'}."""
     data = cfg['data']
     store = open_store(cfg, log)

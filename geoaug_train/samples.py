@@ -7,7 +7,7 @@ the model is trained on.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +142,7 @@ class SampleBuilder:
         )
         width, height = image.size
         placed = []  # (original position, piece number, grid object): keeps the user's object order
-        tables = (
+        tables: tuple[tuple[str, Any, Callable[[Any], Any]], ...] = (
             ('bbox', getattr(res, 'boxes', None), lambda t: t.xyxy),
             ('quad', getattr(res, 'quads', None), lambda t: t.points),
             ('line', getattr(res, 'lines', None), lambda t: t.points),
@@ -179,7 +179,7 @@ class SampleBuilder:
             return Sample(
                 image=image,
                 seed=seed,
-                messages=copy.deepcopy(record.messages),
+                messages=copy.deepcopy(record.messages),  # type: ignore[arg-type]  # a native record always carries messages
                 native_objects=native,
                 report=res.report,
             )
@@ -200,7 +200,7 @@ class SampleBuilder:
         return Sample(
             image=image,
             seed=seed,
-            messages=copy.deepcopy(record.messages),
+            messages=copy.deepcopy(record.messages),  # type: ignore[arg-type]  # a native record always carries messages
             native_objects={'ref': list(native.get('ref') or []), 'bbox': bbox},
             objects=objects,
             fallback=fallback,

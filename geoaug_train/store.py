@@ -24,9 +24,9 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -295,7 +295,7 @@ def _write(folder: str, name: str, arr: np.ndarray, dtype) -> None:
         f.write(np.ascontiguousarray(arr, dtype).tobytes())
 
 
-def _column(folder: str, name: str, dtype, mode: str = 'r') -> np.ndarray:
+def _column(folder: str, name: str, dtype: Any, mode: Literal['r', 'r+'] = 'r') -> np.ndarray:
     path = os.path.join(folder, name)
     width = 2 if name.endswith('.points') else 1
     size = os.path.getsize(path) // np.dtype(dtype).itemsize
@@ -311,7 +311,7 @@ class _PreadColumn:
     into the process, so 100 fetches grew RSS by ~90 MB. pread copies just the bytes; the page cache behind
     it is still one copy shared by every process. The descriptor opens on first use, per process."""
 
-    def __init__(self, path: str, dtype, width: int = 1):
+    def __init__(self, path: str, dtype: Any, width: int = 1) -> None:
         self.path, self.dtype, self.width = path, np.dtype(dtype), width
         self.row_bytes = self.dtype.itemsize * width
         self.n = os.path.getsize(path) // self.row_bytes
@@ -325,16 +325,16 @@ class _PreadColumn:
         if self._pid != os.getpid():  # a forked child gets its own descriptor (and never closes the parent's)
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
         start, stop = int(start), int(stop)
-        raw = os.pread(self._fd, (stop - start) * self.row_bytes, start * self.row_bytes)
+        raw = os.pread(self._fd, (stop - start) * self.row_bytes, start * self.row_bytes)  # type: ignore[arg-type]  # opened just above in this process
         arr = np.frombuffer(raw, self.dtype)
         return arr.reshape(-1, self.width) if self.width > 1 else arr
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, slice):
             return self.read(key.start, key.stop)
         return self.read(key, key + 1)[0]
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, '_fd': None, '_pid': -1}
 
 
@@ -349,7 +349,7 @@ def _strings(off, blob, i: int) -> str:
 def store_key(data: dict[str, Any]) -> str:
     """What the store is built from: each source file's path, size and mtime, and the data options that
     change its contents. A relaunch with unchanged files finds the same key; a touched file rebuilds."""
-    sources = {}
+    sources: dict[str, list[list[Any]]] = {}
     for split in ('train', 'val'):
         for path in data.get(split) or []:
             st = os.stat(path)
@@ -696,7 +696,7 @@ def write_swift_rows(folder: str, split: str) -> str:
             kwargs = f'"chat_template_kwargs": {{"geoaug_index": {i}, "geoaug_split": "{split}"}}'
             if native[i]:
                 rec = store.record(i)
-                row = {'messages': rec.messages, 'images': [rec.image]}
+                row: dict[str, Any] = {'messages': rec.messages, 'images': [rec.image]}
                 if rec.native_objects is not None:
                     row['objects'] = rec.native_objects
                 f.write(json.dumps(row, ensure_ascii=False)[:-1] + f', {kwargs}}}\n')
@@ -712,13 +712,14 @@ class SplitRecords:
     """One split of a store: ``len``, ``record(i)``, ``where(i)``, ``image(i)``, ``image_size(i)``; ``i`` is the
     dataset index (records skipped for a bad image are not counted). Columns open on first use."""
 
-    def __init__(self, folder: str, split: str, files: list[str] | None = None):
+    def __init__(self, folder: str, split: str, files: list[str] | None = None) -> None:
         self.folder, self.split, self.files = folder, split, files
-        self._cols: dict[str, np.ndarray] = {}
+        self._cols: dict[str, _PreadColumn] = {}
 
     def col(self, name: str) -> _PreadColumn:
         column = self._cols.get(name)
         if column is None:
+            dtype: Any
             if name.startswith('images.'):
                 path, dtype = os.path.join(self.folder, name), IMAGE_COLUMNS[name.split('.', 1)[1]]
             else:
@@ -736,7 +737,7 @@ class SplitRecords:
 
     def where(self, i: int) -> str:
         r = self._row(i)
-        return f'{self.files[int(self.col("rec_file")[r])]}:{int(self.col("rec_line")[r])}'
+        return f'{self.files[int(self.col("rec_file")[r])]}:{int(self.col("rec_line")[r])}'  # type: ignore[index]  # RecordStore always passes files
 
     def _image_index(self, i: int) -> int:
         return int(self.col('rec_image')[self._row(i)])
@@ -777,7 +778,7 @@ class RecordStore:
     """A built store: ``store['train']`` is a SplitRecords. Pickles as its path, so dataloader workers
     (fork or spawn) reopen the same files instead of receiving copies."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str) -> None:
         self.folder = os.path.abspath(folder)
         with open(os.path.join(self.folder, 'meta.json'), encoding='utf-8') as f:
             self.meta = json.load(f)
@@ -785,7 +786,7 @@ class RecordStore:
             raise DataError(f'{self.folder}: store version {self.meta.get("version")}, expected {STORE_VERSION}')
         self._splits: dict[str, SplitRecords] = {}
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[RecordStore], tuple[str]]:
         return RecordStore, (self.folder,)
 
     @property
@@ -812,7 +813,7 @@ class RecordStore:
 
 
 def open_or_build(
-    data: dict[str, Any], default_dir: str, workers: int | None = None, log=print
+    data: dict[str, Any], default_dir: str, workers: int | None = None, log: Callable[[str], Any] = print
 ) -> tuple[RecordStore, bool]:
     """The store for these data settings: reused when one with the same key exists, else built under an
     exclusive lock (every other process asking for the same key waits, then opens the finished store; a

@@ -32,7 +32,9 @@ _spec_cache: dict[str, Any] = {}
 class EpochIndex(int):
     """A dataset index that remembers the epoch its sampler drew it in."""
 
-    def __new__(cls, value: int, epoch: int):
+    epoch: int
+
+    def __new__(cls, value: int, epoch: int) -> EpochIndex:
         obj = int.__new__(cls, value)
         obj.epoch = int(epoch)
         return obj

@@ -7,6 +7,7 @@ LoRA targeting, DeepSpeed) in seconds. The weights are random; nothing here is m
 from __future__ import annotations
 
 import os
+from typing import Any
 
 # ms-swift hard-codes the Qwen image/video token ids (151655/151656), so the special tokens must
 # sit at their real ids: a small byte-level vocabulary is padded up to 151643 first.
@@ -154,7 +155,8 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     config = build_config()
-    model = Qwen3VLForConditionalGeneration(config).to(torch.float32)
+    model: Any = Qwen3VLForConditionalGeneration(config)
+    model = model.to(torch.float32)
     model.generation_config = GenerationConfig(eos_token_id=[151645, 151643], pad_token_id=151643)
     model.save_pretrained(out_dir)
     tokenizer = build_tokenizer()

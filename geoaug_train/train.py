@@ -67,7 +67,7 @@ def run_train(cfg: dict[str, Any], extra_swift_args: list[str] | None = None) ->
     argv = [sys.executable, '-m', 'swift.cli.main', 'sft'] + sft_args(cfg, prepared) + list(extra_swift_args or [])
     print('[geoaug-train] ' + ' '.join(argv), flush=True)
     env = launch_env(cfg, prepared['spec'])
-    stats = fetch_stats.stats_dir(env)
+    stats: str = fetch_stats.stats_dir(env)  # type: ignore[assignment]  # launch_env sets the spec: never None
     fetch_stats.reset(stats)  # an earlier run in the same output_dir must not count
     rc = subprocess.run(argv, env=env).returncode
     # Every training process has exited (and written its totals): exact, a max_steps stop mid-epoch included.

@@ -213,8 +213,10 @@ def check_call(pipe, image, geom, *, seed=0, read_only=False, **kw):
     for o in output_arrays(res):
         for i in ins:
             assert not np.shares_memory(o, i), "an output array shares memory with an input"
-    for t, given in zip((res.boxes, res.quads, res.lines), (geom.get("boxes"), geom.get("quads"), geom.get("lines"))):
-        assert t is not given, "an output table is the caller's table"
+    for t, given_table in zip(
+        (res.boxes, res.quads, res.lines), (geom.get("boxes"), geom.get("quads"), geom.get("lines"))
+    ):
+        assert t is not given_table, "an output table is the caller's table"
     image_out = np.array(res.image) if isinstance(res.image, np.ndarray) else res.image.copy()
     scribble_outputs(res)
     assert_unchanged(image, geom, snap)
@@ -278,7 +280,7 @@ def test_random_crop_at_origin_then_pad_back_never_burns_the_fill_into_the_input
     pipe, seed, (cw, ch) = _random_crop_then_pad_back(step)
     # a bright image: fill 0 written into it would show
     img = np.full((H, W) if channels is None else (H, W, channels), 0.75 * dtype_max(dtype), dtype)
-    for epoch in range(3):  # a cached dataset: the same array every epoch
+    for _epoch in range(3):  # a cached dataset: the same array every epoch
         _, out = check_call(pipe, img, {}, seed=seed)
         assert out.shape == img.shape
         assert (out[ch:] == 0).all() and (out[:, cw:] == 0).all(), "the output keeps the pad's fill"

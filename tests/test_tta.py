@@ -62,7 +62,7 @@ def test_perfect_predictor_maps_back_within_a_pixel():
         truth = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], float)
         start = int(np.argmin(np.hypot(*(truth - pts[0]).T)))
         np.testing.assert_allclose(pts, np.roll(truth, -start, axis=0), atol=1.0)
-    for v, view in enumerate(out.views):  # per view, in the original frame too
+    for view in out.views:  # per view, in the original frame too
         assert view.size == (130, 100) and view.boxes.fields["label"] == ["red", "green", "blue"]
 
 

@@ -21,7 +21,7 @@ from .torchvision import from_tv_boxes, to_tv_boxes
 from .yolo import parse_yolo, read_yolo, write_yolo
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> type:
     if name == "AugmentedDataset":  # needs torch: loaded on first use only
         from .torch_dataset import AugmentedDataset
 

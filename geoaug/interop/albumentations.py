@@ -8,6 +8,8 @@ albumentations ``label_fields``: pass ``**boxes.fields`` into the transform call
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..instances import Boxes
@@ -16,14 +18,14 @@ from .box_formats import from_xyxy, to_xyxy
 ALBUMENTATIONS_FORMATS = ("pascal_voc", "coco", "yolo", "albumentations")
 
 
-def _check(fmt):
+def _check(fmt: str) -> None:
     if fmt not in ALBUMENTATIONS_FORMATS:
         from .sample import FormatError
 
         raise FormatError(f"albumentations format must be one of {list(ALBUMENTATIONS_FORMATS)}, got {fmt!r}")
 
 
-def to_albumentations(boxes: Boxes, size, fmt: str = "pascal_voc") -> np.ndarray:
+def to_albumentations(boxes: Boxes, size: tuple[int, int], fmt: str = "pascal_voc") -> np.ndarray:
     """(N, 4) float array in ``fmt`` for an image of ``size = (width, height)``.
 
     Raises:
@@ -33,7 +35,7 @@ def to_albumentations(boxes: Boxes, size, fmt: str = "pascal_voc") -> np.ndarray
     return from_xyxy(boxes.xyxy, fmt, size, "to_albumentations")
 
 
-def from_albumentations(bboxes, size, fmt: str = "pascal_voc", **fields) -> Boxes:
+def from_albumentations(bboxes: Any, size: tuple[int, int], fmt: str = "pascal_voc", **fields: Any) -> Boxes:
     """albumentations' output boxes (array or list of 4-sequences) -> Boxes with ``fields``.
 
     Raises:

@@ -6,6 +6,8 @@ only in layout and in whether they are divided by the image size.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .sample import FormatError
@@ -23,13 +25,13 @@ FORMATS = {
 }
 
 
-def _lookup(fmt: str):
+def _lookup(fmt: str) -> tuple[str, bool]:
     if fmt not in FORMATS:
         raise FormatError(f"box format {fmt!r} is not one of {sorted(FORMATS)}")
     return FORMATS[fmt]
 
 
-def _scale(size, norm: bool, where: str) -> np.ndarray:
+def _scale(size: tuple[int, int] | None, norm: bool, where: str) -> np.ndarray:
     if not norm:
         return np.ones(4)
     if size is None:
@@ -38,10 +40,10 @@ def _scale(size, norm: bool, where: str) -> np.ndarray:
     return np.array([w, h, w, h], dtype=np.float64)
 
 
-def to_xyxy(arr, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
+def to_xyxy(arr: Any, fmt: str, size: tuple[int, int] | None = None, where: str = "boxes") -> np.ndarray:
     """(N, 4) boxes in ``fmt`` -> (N, 4) pixel-edge xyxy."""
     layout, norm = _lookup(fmt)
-    a = np.asarray(arr, dtype=np.float64)
+    a: np.ndarray = np.asarray(arr, dtype=np.float64)
     if a.size == 0:
         return np.zeros((0, 4))
     if a.ndim != 2 or a.shape[1] != 4:
@@ -54,7 +56,7 @@ def to_xyxy(arr, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
     return a
 
 
-def from_xyxy(xyxy, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
+def from_xyxy(xyxy: Any, fmt: str, size: tuple[int, int] | None = None, where: str = "boxes") -> np.ndarray:
     """(N, 4) pixel-edge xyxy -> (N, 4) boxes in ``fmt``."""
     layout, norm = _lookup(fmt)
     b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
@@ -62,7 +64,8 @@ def from_xyxy(xyxy, fmt: str, size=None, where: str = "boxes") -> np.ndarray:
         b = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
     elif layout == "cxcywh":
         b = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], axis=1)
-    return b / _scale(size, norm, where)
+    out: np.ndarray = b / _scale(size, norm, where)
+    return out
 
 
 def enclosing_xyxy(points: np.ndarray) -> np.ndarray:

@@ -9,8 +9,9 @@ Annotation ``id``, ``category_id``, ``iscrowd``, the category name (``label``) a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from ._json_io import dump_json, load_json, numbers
 from .box_formats import enclosing_xyxy, from_xyxy, to_xyxy
 from .polygons import check_policy, place_polygon
 from .sample import FormatError, Sample, bump
+
+_T = TypeVar("_T", Boxes, Quads)
 
 _KNOWN_ANN_KEYS = {"id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd"}
 _IMAGE_GEOMETRY_KEYS = {"file_name", "width", "height"}
@@ -33,7 +36,7 @@ class CocoData:
     info: dict = field(default_factory=dict)  # other top-level keys (info, licenses, ...)
 
 
-def read_coco(src, *, polygons: str = "box") -> CocoData:
+def read_coco(src: Any, *, polygons: str = "box") -> CocoData:
     """Read COCO detection JSON (a path or a parsed dict).
 
     Args:
@@ -102,7 +105,7 @@ def read_coco(src, *, polygons: str = "box") -> CocoData:
     return CocoData(samples, categories, totals, info)
 
 
-def _read_annotation(ann, aw, images, names, policy):
+def _read_annotation(ann: Any, aw: str, images: dict, names: dict, policy: str) -> None:
     if not isinstance(ann, dict):
         raise FormatError(f"{aw}: expected an object, got {ann!r}")
     if "id" in ann:
@@ -149,7 +152,7 @@ def _read_annotation(ann, aw, images, names, policy):
         slot["boxes" if placed[0] == "box" else "quads"].append((placed[1], row))
 
 
-def _table(cls, rows, has_names):
+def _table(cls: type[_T], rows: list, has_names: bool) -> _T:
     geom = np.array([g for g, _ in rows], dtype=np.float64)
     fields = {k: [r[k] for _, r in rows] for k in ("id", "category_id", "label", "iscrowd", "extra")}
     if not any(fields["extra"]):
@@ -159,7 +162,13 @@ def _table(cls, rows, has_names):
     return cls(geom if len(rows) else None, **fields)
 
 
-def write_coco(samples, categories=None, path=None, *, info=None) -> dict:
+def write_coco(
+    samples: Any,
+    categories: Any = None,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    info: dict | None = None,
+) -> dict:
     """Samples -> COCO detection dict (and a JSON file when ``path`` is given).
 
     Category ids come from each row's ``category_id`` field, else from its ``label`` through
@@ -230,7 +239,7 @@ def write_coco(samples, categories=None, path=None, *, info=None) -> dict:
     return out
 
 
-def _category(where, table, r, by_name):
+def _category(where: str, table: Boxes | Quads, r: int, by_name: dict[Any, int]) -> int:
     if "category_id" in table.fields:
         cat = table.fields["category_id"][r]
         if not isinstance(cat, (int, np.integer)):

@@ -7,6 +7,9 @@ depend on batch composition or workers. Needs nothing from ``datasets`` itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import numpy as np
 
 from ..errors import GeometryError
@@ -28,16 +31,16 @@ class BatchTransform:
 
     def __init__(
         self,
-        aug,
+        aug: Callable[..., Any],
         seed: int = 0,
         *,
-        image="image",
-        index="index",
-        boxes="boxes",
-        quads=None,
-        fields=(),
+        image: str = "image",
+        index: str = "index",
+        boxes: str | None = "boxes",
+        quads: str | None = None,
+        fields: Iterable[str] = (),
         box_format: str = "xyxy",
-    ):
+    ) -> None:
         self.aug, self.seed, self.epoch = aug, int(seed), 0
         self.image, self.index, self.boxes, self.quads = image, index, boxes, quads
         self.fields, self.box_format = tuple(fields), box_format

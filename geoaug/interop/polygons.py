@@ -3,6 +3,8 @@ and a count, never a silent drop."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -20,7 +22,9 @@ def check_policy(policy: str) -> None:
         raise FormatError(f"polygons must be one of {list(POLYGON_POLICIES)}, got {policy!r}")
 
 
-def place_polygon(points, box, policy: str, counts: dict, where: str):
+def place_polygon(
+    points: np.ndarray | None, box: Any, policy: str, counts: dict, where: str
+) -> tuple[str, np.ndarray] | None:
     """Decide for one non-quad shape. ``points`` is (K, 2) or None (e.g. COCO RLE); ``box`` the fallback
     xyxy. Returns ("box", xyxy), ("quad", (4, 2)) or None (left out); counts ``polygon_as_box``,
     ``polygon_skipped`` or ``polygon_as_min_area_rect``."""
@@ -39,6 +43,7 @@ def place_polygon(points, box, policy: str, counts: dict, where: str):
     return "box", np.asarray(box, dtype=np.float64)
 
 
-def clockwise_from_top_left(quad) -> np.ndarray:
+def clockwise_from_top_left(quad: Any) -> np.ndarray:
     """Put a quad in geoaug's documented order: clockwise on screen from the top-left."""
-    return canonical_order(np.asarray(quad, dtype=np.float64)[None])[0]
+    out: np.ndarray = canonical_order(np.asarray(quad, dtype=np.float64)[None])[0]
+    return out

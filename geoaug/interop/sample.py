@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +37,11 @@ class Sample:
     def size(self) -> tuple | None:
         return None if self.width is None or self.height is None else (self.width, self.height)
 
-    def augment(self, aug, image, seed=None):
+    def augment(self, aug: Callable[..., Any], image: Any, seed: Any = None) -> Any:
         """Run ``aug`` on ``image`` with this sample's geometry; returns geoaug's Result."""
         return aug(image, boxes=self.boxes, quads=self.quads, lines=self.lines, seed=seed)
 
-    def with_result(self, res) -> Sample:
+    def with_result(self, res: Any) -> Sample:
         """This sample after augmentation: the result's tables and canvas size, the same image name and meta."""
         w, h = res.size
         return Sample(self.image, int(w), int(h), res.boxes, res.quads, res.lines, dict(self.meta), dict(self.counts))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from .sample import FormatError, Sample
 
 
-def load_image_rgb(path) -> np.ndarray:
+def load_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Default loader: an image file as an RGB uint8 array (see ``geoaug.io.to_rgb8``: alpha over white,
     16-bit and float stretched over their range)."""
     from PIL import Image
@@ -22,7 +22,12 @@ def load_image_rgb(path) -> np.ndarray:
         return to_rgb8(im)
 
 
-def unpack(item: Any, where: str, image_root=None, load_image=load_image_rgb):
+def unpack(
+    item: Any,
+    where: str,
+    image_root: str | os.PathLike[str] | None = None,
+    load_image: Callable[[Any], Any] = load_image_rgb,
+) -> tuple[Any, tuple[Any, Any, Any], dict[str, Any]]:
     """Accept a Sample (image loaded from its path) or a mapping with ``image`` and optional ``boxes``,
     ``quads``, ``lines``; every other key of a mapping passes through unchanged."""
     if isinstance(item, Sample):

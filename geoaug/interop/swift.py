@@ -15,6 +15,7 @@ table); ms-swift swaps reversed corners silently, here they are an error.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from .sample import FormatError, Sample, require_size
 BBOX_TYPES = ("real", "norm1")
 
 
-def read_swift(record: dict, size=None, *, where: str = "record") -> Sample:
+def read_swift(record: dict, size: tuple[int, int] | None = None, *, where: str = "record") -> Sample:
     """An ms-swift record -> Sample. ``size = (width, height)`` is needed only for ``bbox_type: norm1``
     (ms-swift records do not carry it); refs become the ``label`` field when there is one per box.
 
@@ -82,7 +83,7 @@ def read_swift(record: dict, size=None, *, where: str = "record") -> Sample:
     return Sample(images[0] if images else None, w, h, Boxes(arr, **fields), meta=meta)
 
 
-def write_swift(sample: Sample, *, messages=None, where: str = "sample") -> dict:
+def write_swift(sample: Sample, *, messages: list[dict[str, Any]] | None = None, where: str = "sample") -> dict:
     """A Sample -> ms-swift record, in the ``bbox_type`` it was read with (``real`` by default).
 
     Raises:
@@ -94,7 +95,7 @@ def write_swift(sample: Sample, *, messages=None, where: str = "sample") -> dict
             f"{where}: ms-swift objects hold boxes only; got {len(sample.quads)} quads and "
             f"{len(sample.lines)} lines (convert them to boxes first)"
         )
-    record = copy.deepcopy(sample.meta.get("record", {}))
+    record: dict = copy.deepcopy(sample.meta.get("record", {}))
     if messages is not None:
         record["messages"] = messages
     bbox_type = sample.meta.get("bbox_type", "real")
@@ -114,7 +115,7 @@ def write_swift(sample: Sample, *, messages=None, where: str = "sample") -> dict
     return record
 
 
-def _check_tags(messages, tag: str, n: int, where: str) -> None:
+def _check_tags(messages: list[dict[str, Any]], tag: str, n: int, where: str) -> None:
     found = sum(
         m.get("content", "").count(tag) for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)
     )

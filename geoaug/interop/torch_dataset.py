@@ -7,6 +7,10 @@ tensor: ``set_epoch`` reaches workers that already exist (``persistent_workers=T
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch.utils.data import Dataset
 
@@ -24,7 +28,16 @@ class AugmentedDataset(Dataset):
     callable on that dict) can turn it into tensors.
     """
 
-    def __init__(self, source, aug, seed: int = 0, *, image_root=None, load_image=load_image_rgb, output=None):
+    def __init__(
+        self,
+        source: Any,
+        aug: Callable[..., Any],
+        seed: int = 0,
+        *,
+        image_root: str | os.PathLike[str] | None = None,
+        load_image: Callable[[Any], Any] = load_image_rgb,
+        output: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
         self.source, self.aug, self.seed = source, aug, int(seed)
         self.image_root, self.load_image, self.output = image_root, load_image, output
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
@@ -41,7 +54,7 @@ class AugmentedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> Any:
         index = int(index)
         image, (boxes, quads, lines), rest = unpack(
             self.source[index], f"item {index}", self.image_root, self.load_image

@@ -7,6 +7,8 @@ must stay light.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..instances import Boxes, Quads
 from .sample import FormatError
 
@@ -14,7 +16,7 @@ _RECT_FORMATS = ("XYXY", "XYWH", "CXCYWH")
 _ROTATED_FORMATS = ("XYXYXYXY", "XYWHR", "CXCYWHR")
 
 
-def to_tv_boxes(table, size, dtype=None):
+def to_tv_boxes(table: Boxes | Quads, size: tuple[int, int], dtype: Any = None) -> Any:
     """Boxes -> BoundingBoxes(XYXY), Quads -> BoundingBoxes(XYXYXYXY); ``size = (width, height)``.
 
     Raises:
@@ -36,7 +38,7 @@ def to_tv_boxes(table, size, dtype=None):
     )
 
 
-def from_tv_boxes(bb, **fields):
+def from_tv_boxes(bb: Any, **fields: Any) -> tuple[Boxes | Quads, tuple[int, int]]:
     """BoundingBoxes -> Boxes (XYXY, XYWH, CXCYWH) or Quads (XYXYXYXY, XYWHR, CXCYWHR, points in
     torchvision's order). Returns ``(table, (width, height))`` from the boxes' canvas_size.
 

@@ -20,7 +20,14 @@ from .polygons import check_policy, place_polygon
 from .sample import FormatError, Sample, require_size
 
 
-def read_yolo(path, size, *, names=None, image=None, polygons: str = "box") -> Sample:
+def read_yolo(
+    path: str | os.PathLike[str],
+    size: tuple[int, int],
+    *,
+    names: Any = None,
+    image: Any = None,
+    polygons: str = "box",
+) -> Sample:
     """Read one YOLO label file for an image of ``size = (width, height)``.
 
     Raises:
@@ -31,7 +38,15 @@ def read_yolo(path, size, *, names=None, image=None, polygons: str = "box") -> S
     return parse_yolo(text, size, names=names, image=image, polygons=polygons, where=os.fspath(path))
 
 
-def parse_yolo(text: str, size, *, names=None, image=None, polygons: str = "box", where: str = "yolo") -> Sample:
+def parse_yolo(
+    text: str,
+    size: tuple[int, int],
+    *,
+    names: Any = None,
+    image: Any = None,
+    polygons: str = "box",
+    where: str = "yolo",
+) -> Sample:
     """Parse the text of one YOLO label file (``class cx cy w h`` boxes, or ``class x1 y1 ... x4 y4``
     YOLO-OBB quads, normalised to [0, 1]) for an image of ``size = (width, height)``.
 
@@ -104,7 +119,7 @@ def _class_id(tok: str, where: str) -> int:
     return cls
 
 
-def _name(names, cls, where):
+def _name(names: Any, cls: int, where: str) -> Any:
     if names is None:
         return None
     try:
@@ -113,7 +128,9 @@ def _name(names, cls, where):
         raise FormatError(f"{where} field 1: class {cls} has no entry in names") from None
 
 
-def write_yolo(sample: Sample, path=None, *, names=None, precision=6) -> str:
+def write_yolo(
+    sample: Sample, path: str | os.PathLike[str] | None = None, *, names: Any = None, precision: int | None = 6
+) -> str:
     """A sample as YOLO text: boxes first, then quads as OBB lines. Classes come from the ``class_id``
     field, else from ``label`` through ``names`` (a list or a dict id -> name). ``precision=None`` writes
     the shortest exact repr of each number instead of a fixed number of decimals.
@@ -128,7 +145,7 @@ def write_yolo(sample: Sample, path=None, *, names=None, precision=6) -> str:
     fmt = repr if precision is None else (lambda v: f"{v:.{precision}f}")
     out = []
     w, h = size
-    cols = [
+    cols: list[tuple[Boxes | Quads, np.ndarray]] = [
         (sample.boxes, from_xyxy(sample.boxes.xyxy, "yolo", size)),
         (sample.quads, (sample.quads.points / np.array([w, h], dtype=np.float64)).reshape(-1, 8)),
     ]
@@ -143,7 +160,7 @@ def write_yolo(sample: Sample, path=None, *, names=None, precision=6) -> str:
     return text
 
 
-def _classes(table, names):
+def _classes(table: Boxes | Quads, names: Any) -> list[int]:
     if "class_id" in table.fields:
         return [int(c) for c in table.fields["class_id"]]
     if len(table) == 0:

@@ -39,7 +39,7 @@ def make_doc(rng):
 
     text_line(40, 36, "Quarterly Field Report", 30, "title")
     y = 100
-    for i in range(6):
+    for _ in range(6):
         n = int(rng.integers(5, 9))
         text_line(40, y, " ".join(rng.choice(WORDS, n)), 16, "text")
         y += 28
@@ -51,7 +51,7 @@ def make_doc(rng):
         d.rectangle([fx + 20 + k * 38, fy + fh - 8 - bh, fx + 44 + k * 38, fy + fh - 8], fill=(70, 110, 170))
     objects.append({"label": "figure", "bbox": [fx, fy, fx + fw + 1, fy + fh + 1]})
     y = 470
-    for i in range(3):
+    for _ in range(3):
         text_line(40, y, " ".join(rng.choice(WORDS, int(rng.integers(5, 9)))), 16, "text")
         y += 28
 

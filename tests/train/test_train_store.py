@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from geoaug_train.config import ConfigError, expand_sources
@@ -352,9 +354,6 @@ def test_dataloader_workers_read_the_store(tmp_path, images, method):
 
 
 # ---- the fast intake path against the exact one ----
-
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st
 
 _num = st.one_of(st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
 _point = st.lists(_num, min_size=2, max_size=2)
