@@ -128,6 +128,14 @@ def draw(
     Quads mark their first point with a dot; lines mark their start with a dot. ``colours``: optional
     {label: (r, g, b)} (see ``distinct_colours``); other labels get a colour hashed from their text.
     ``show_labels``: True (a tag per object), False, or "first" (one tag per label).
+
+    Raises:
+        ImageTypeError: ``image`` is neither a numpy array nor a PIL image, or has an unsupported dtype or PIL
+            mode.
+        ImageError: ``image`` is empty, not HxW or HxWxC, or has a channel count other than 1, 3 or 4.
+        GeometryError: ``boxes``, ``quads``, ``lines`` or ``points`` are malformed (wrong shape, not numbers,
+            NaN/inf); ``labels`` for a kind are not one per object; or ``labels`` is a plain list while more
+            or fewer than one kind of geometry is given.
     """
     is_pil = hasattr(image, "getbands")
     canvas = as_rgb8(image)

@@ -9,7 +9,7 @@ from collections.abc import ItemsView, Iterable, KeysView, Mapping, Set, ValuesV
 from decimal import Decimal
 from numbers import Real
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -85,14 +85,14 @@ def _check_finite(kind: str, arr: np.ndarray, axis_names: tuple[str, ...]) -> No
 _UNORDERED = (Set, Mapping, KeysView, ValuesView, ItemsView)
 
 
-def _type_name(v) -> str:
+def _type_name(v: object) -> str:
     if v is None:
         return "None"
     name = type(v).__name__
     return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
-def _refuse_container(what: str, v, expected: str, *, iterator_ok: bool = False) -> None:
+def _refuse_container(what: str, v: Any, expected: str, *, iterator_ok: bool = False) -> None:
     """``v`` must be an ordered sequence (list, tuple, array, ...): strings, sets, mappings, dict views,
     scalars and (unless ``iterator_ok``) generators are refused with a message naming ``what``."""
     if isinstance(v, np.ndarray):
@@ -108,7 +108,7 @@ def _refuse_container(what: str, v, expected: str, *, iterator_ok: bool = False)
     raise GeometryError(f"{what} is {_type_name(v)}, expected {expected}")
 
 
-def _numbers(what: str, x, tail: tuple, names: tuple, *, table: bool = True) -> np.ndarray:
+def _numbers(what: str, x: Any, tail: tuple, names: tuple, *, table: bool = True) -> np.ndarray:
     """``x`` as a float64 array. Numeric arrays pass straight through; anything numpy cannot read as
     numbers in one go (ragged rows, strings, None, objects) is walked to name the first bad row, point and
     field. ``tail``: the shape of one row ((4,), (4, 2), or (None, 2) for a line's points: any count of at
@@ -139,7 +139,7 @@ def _expected(tail: tuple, names: tuple) -> str:
     return f"{tail[0]} numbers ({', '.join(names)})"
 
 
-def _walk(where: str, v, tail: tuple, names: tuple) -> None:
+def _walk(where: str, v: Any, tail: tuple, names: tuple) -> None:
     """Raise a GeometryError naming the first item of ``v`` that is not a real number in shape ``tail``."""
     if not tail:
         if isinstance(v, np.ndarray) and v.ndim == 0:
@@ -174,7 +174,9 @@ class _Table:
 
         def take(self: _T, rows: np.ndarray, _gaps: np.ndarray | None = None) -> _T: ...
 
-    def _init_rows(self, n: int, fields: Mapping[str, Any], index, visibility, copy_lists: bool = True) -> None:
+    def _init_rows(
+        self, n: int, fields: Mapping[str, Any], index: Any, visibility: Any, copy_lists: bool = True
+    ) -> None:
         self.fields: dict[str, Any] = {}
         for name, values in fields.items():
             if type(values) is not list and not (isinstance(values, np.ndarray) and values.ndim):
@@ -190,7 +192,7 @@ class _Table:
         self.index = np.arange(n) if index is None else np.asarray(index, dtype=np.int64)
         self.visibility = np.ones(n) if visibility is None else np.asarray(visibility, dtype=np.float64)
 
-    def _take_rows(self, rows: np.ndarray, gaps=None) -> dict:
+    def _take_rows(self, rows: np.ndarray, gaps: np.ndarray | None = None) -> dict:
         return {
             "fields": {k: take_field(v, rows, gaps) for k, v in self.fields.items()},
             "index": take_rows(self.index, rows),
@@ -330,6 +332,8 @@ class Lines(_Table):
         _name: str = "lines",
         **fields: Any,
     ) -> None:
+        flat: np.ndarray | None
+        offsets: np.ndarray | None
         if (
             isinstance(points, np.ndarray)
             and points.ndim == 3
@@ -352,6 +356,7 @@ class Lines(_Table):
             flat = np.concatenate(arrs).astype(np.float64, copy=False) if arrs else np.zeros((0, 2))
             offsets = np.zeros(len(arrs) + 1, dtype=np.int64)
             np.cumsum([len(a) for a in arrs], out=offsets[1:])
+        offsets = cast(np.ndarray, offsets)  # None only together with flat: rebuilt just above
         if _validate and len(flat) and not (flat.min() >= -COORD_LIMIT and flat.max() <= COORD_LIMIT):
             k, c = (int(v) for v in np.argwhere(~(np.abs(flat) <= COORD_LIMIT))[0])
             row = int(np.searchsorted(offsets, k, side="right") - 1)
@@ -368,7 +373,7 @@ class Lines(_Table):
         self._init_rows(len(offsets) - 1, fields, index, visibility, copy_lists=_validate)
 
     @staticmethod
-    def _one(where: str, p, validate: bool) -> np.ndarray:
+    def _one(where: str, p: Any, validate: bool) -> np.ndarray:
         if not validate:
             return np.asarray(p, dtype=np.float64)
         a = _numbers(where, p, (None, 2), ("x", "y"), table=False)
@@ -408,10 +413,11 @@ class Lines(_Table):
         csum = np.concatenate([[0.0], np.cumsum(seg)])
         o = self.offsets
         # segment k joins point k and k+1; a line spans points o[i]..o[i+1]-1
-        return csum[o[1:] - 1] - csum[o[:-1]]
+        out: np.ndarray = csum[o[1:] - 1] - csum[o[:-1]]
+        return out
 
 
-def _flat_fast(arrs: list):
+def _flat_fast(arrs: list) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
     """(points, offsets) when every line is already a numeric (K >= 2, 2) array: one concatenate, no
     per-line checks in Python (those cost ~0.1 ms per 1,000 lines). (None, None) sends the caller down
     the line-by-line path."""
@@ -437,7 +443,7 @@ def _flat_fast(arrs: list):
     return flat.astype(np.float64, copy=False), offsets
 
 
-def gather_runs(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray):
+def gather_runs(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate the runs ``pts[starts[k]:starts[k] + sizes[k]]``, returning the points and the new row
     offsets."""
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -456,7 +462,10 @@ def _row_bounds(lines: Lines) -> np.ndarray:
     return np.concatenate([lo, hi], axis=1)
 
 
-def _as_table(cls, x):
+_TT = TypeVar("_TT", Boxes, Quads, Lines)
+
+
+def _as_table(cls: type[_TT], x: Any) -> _TT:
     """``x`` as a ``cls`` table: None is an empty one, a table passes through, anything else is validated."""
     if x is None:
         return cls()

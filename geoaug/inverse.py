@@ -382,7 +382,15 @@ def inverse(
     the forward pass clips (``quad_clip`` and ``quad_order``: the forward pass's, from the record, unless
     given). Returns a Result whose ``image`` is None and whose ``replay`` is the record inverted (inverting
     that maps forward again). What comes back, per kind, is stated in the README ("Undo, replay,
-    predictions")."""
+    predictions").
+
+    Raises:
+        ReplayError: ``record`` is malformed (not a mapping, an unknown or missing key, a bad value, an unknown
+            op or version, a size or matrix that does not follow from its steps, a singular matrix); the
+            message names the step, the op and the field where they apply.
+        ConfigError: ``quad_order`` or ``quad_clip`` is not one of the allowed values.
+        GeometryError: ``boxes``, ``quads`` or ``lines`` are malformed (wrong shape, not numbers, NaN/inf).
+    """
     from .pipeline import Result
 
     rec = check_record(record, "inverse")

@@ -4,9 +4,9 @@ move geometry through the same matrices, clip once at each canvas that really ex
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -24,20 +24,22 @@ from .registry import op_from_config
 from .report import Report
 from .seeding import make_rng
 from .tone import run_stages
-from .warp import INTERPOLATIONS, content_region, warp
+from .warp import INTERPOLATIONS, Region, content_region, warp
 
 REPLAY_VERSION = RECORD_VERSION
+
+_TT = TypeVar("_TT", Boxes, Quads, Lines)
 
 
 class PlanContext:
     """What ops see while drawing: the current canvas and, for object-aware ops, the objects in it."""
 
-    def __init__(self, size, boxes: Boxes, quads: Quads, lines: Lines):
+    def __init__(self, size: tuple[int, int], boxes: Boxes, quads: Quads, lines: Lines) -> None:
         self.size = size
         self.matrix = np.eye(3)
         self._objects = (boxes, quads, lines)
 
-    def advance(self, a, size):
+    def advance(self, a: np.ndarray, size: tuple[int, int]) -> None:
         self.matrix = a @ self.matrix
         self.size = size
 
@@ -90,7 +92,7 @@ class Result:
         )
 
 
-def _image_size(arr):
+def _image_size(arr: np.ndarray) -> tuple[int, int]:
     return int(arr.shape[1]), int(arr.shape[0])
 
 
@@ -242,7 +244,7 @@ class Pipeline:
 
     # ---- internals -----------------------------------------------------------------------------
     @staticmethod
-    def _frame(arr, frame):
+    def _frame(arr: np.ndarray, frame: tuple[int, int] | None) -> tuple[int, int]:
         if frame is None:
             return _image_size(arr)
         fw, fh = (int(v) for v in frame)
@@ -250,7 +252,7 @@ class Pipeline:
             raise GeometryError(f"frame must be a positive (width, height), got {frame!r}")
         return fw, fh
 
-    def _draw(self, size, tables, seed) -> list:
+    def _draw(self, size: tuple[int, int], tables: Sequence[Any], seed: Any) -> list:
         steps: list = []
         if self.enabled:
             ctx = PlanContext(size, *tables)
@@ -259,10 +261,10 @@ class Pipeline:
                 op.plan(rng, ctx, steps)
         return steps
 
-    def _intake(self, size, boxes, quads, lines):
+    def _intake(self, size: tuple[int, int], boxes: Any, quads: Any, lines: Any) -> tuple[list[Any], Report]:
         report = Report()
         w, h = size
-        tables = [as_boxes(boxes), as_quads(quads), as_lines(lines)]
+        tables: list[Any] = [as_boxes(boxes), as_quads(quads), as_lines(lines)]
         counter = "input_clipped"
         if self.input_outside == "error":
             for t in tables:
@@ -272,16 +274,18 @@ class Pipeline:
         tables[2] = clip_lines(tables[2], w, h, report, counter=counter)
         return tables, report
 
-    def _schedule(self, steps):
+    def _schedule(self, steps: list) -> list[tuple[Any, ...]]:
         """Order the work: each run of geometric steps becomes one warp. With fusion on, pointwise pixel steps
         inside a run ride along as ``post`` steps (with how many of the run's geometric steps precede them):
         they are applied once to the warped output, as if op by op (see _run_post)."""
-        actions, run, post = [], [], []
+        actions: list[tuple[Any, ...]] = []
+        run: list = []
+        post: list[tuple[int, Any]] = []
 
-        def close():
+        def close() -> None:
             if run:
                 actions.append(("warp", list(run), list(post)))
-            run.clear(), post.clear()
+            run.clear(), post.clear()  # type: ignore[func-returns-value]  # a tuple of two calls, result unused
 
         for step in steps:
             op = step[0]
@@ -297,7 +301,18 @@ class Pipeline:
         close()
         return actions
 
-    def _execute(self, arr, restore, tables, report, steps, in_size, image_scale=None, *, ops=None) -> Result:
+    def _execute(
+        self,
+        arr: np.ndarray,
+        restore: Callable[[np.ndarray], object],
+        tables: Sequence[Any],
+        report: Report,
+        steps: list,
+        in_size: tuple[int, int],
+        image_scale: float | None = None,
+        *,
+        ops: Sequence[Op] | None = None,
+    ) -> Result:
         """Run ``steps`` on the caller's ``arr`` and intake ``tables``. Neither is ever written, and nothing
         that comes back shares memory with them (copies only where an output would be an input itself).
         ``ops``: the ops the steps were drawn from (a call), so what the image must satisfy does not depend
@@ -374,7 +389,15 @@ class Pipeline:
         return Result(restore(arr), boxes, quads, lines, total, tuple(size), in_size, report, record, self)
 
 
-def _run_post(arr, post, canvases, a, size, border, src=None):
+def _run_post(
+    arr: np.ndarray,
+    post: list[tuple[int, Any]],
+    canvases: list[tuple[np.ndarray, tuple[int, int]]],
+    a: np.ndarray,
+    size: tuple[int, int],
+    border: tuple,
+    src: np.ndarray | None = None,
+) -> np.ndarray:
     """Pointwise pixel steps that sat inside a fused run, applied to its one warped output as op by op would:
     a step after j of the run's geometric steps sees the canvas of step j carried to the output by the rest
     of the run (fill from earlier steps is image to it, as op by op), its contrast mean reads only that
@@ -384,12 +407,12 @@ def _run_post(arr, post, canvases, a, size, border, src=None):
     i = 0
     while i < len(post):
         j = post[i][0]
-        stages = []
+        stages: list = []
         while i < len(post) and post[i][0] == j:
             op, d = post[i][1]
             stages.extend(op.stages(d))
             i += 1
-        region = None
+        region: Region | None = None
         if j < len(canvases):
             a_j, size_j = canvases[j]
             region = content_region(a @ np.linalg.inv(a_j), size_j, size)
@@ -400,13 +423,13 @@ def _run_post(arr, post, canvases, a, size, border, src=None):
     return arr
 
 
-def _walk(ops):
+def _walk(ops: Iterable[Any]) -> Iterator[Any]:
     for op in ops:
         yield op
         yield from _walk(getattr(op, "children", ()))
 
 
-def _image_contract(arr, pipeline, steps, ops) -> bool:
+def _image_contract(arr: np.ndarray, pipeline: Pipeline, steps: list, ops: Sequence[Op] | None) -> bool:
     """Check, before any pixel is touched and whatever the draw, what the image and the fills must satisfy
     (README, "Conventions"): a float image that pixel ops may read is in [0, 1], and so are its fills;
     integer fills are levels of the dtype. Returns whether pixel ops read ``arr`` as a [0, 1] float image.
@@ -416,7 +439,7 @@ def _image_contract(arr, pipeline, steps, ops) -> bool:
     if ops is not None:
         key = (arr.dtype.char, arr.shape[2], repr(pipeline.fill), tuple(map(id, ops)))
         cache = pipeline.__dict__.setdefault("_contracts", {})
-        unit = cache.get(key)
+        unit: bool | None = cache.get(key)
         if unit is not None:
             if unit:
                 check_unit_range(arr)
@@ -435,7 +458,7 @@ def _image_contract(arr, pipeline, steps, ops) -> bool:
     return unit
 
 
-def _parts(t) -> list:
+def _parts(t: Boxes | Quads | Lines) -> list:
     """Every array and list an instance table holds, its outline's included."""
     coords = [t.xyxy] if isinstance(t, Boxes) else [t.points] if isinstance(t, Quads) else [t.flat, t.offsets]
     out = coords + [t.index, t.visibility, *t.fields.values()]
@@ -443,7 +466,7 @@ def _parts(t) -> list:
     return out if outline is None else out + _parts(outline)
 
 
-def _detach(t, given):
+def _detach(t: _TT, given: _TT) -> _TT:
     """``t`` sharing no array or list with ``given``, an intake table (the caller's own table, or one built on
     their arrays): the caller may edit what comes back. Maps and clips pass fields, index and visibility
     through untouched; only what is still shared (or read-only) is copied, so a table that dropped rows
@@ -464,7 +487,7 @@ def _detach(t, given):
     ids = {id(x) for x in theirs}
     views = None
 
-    def own(v):
+    def own(v: Any) -> Any:
         nonlocal views
         if id(v) in ids:
             return np.array(v) if isinstance(v, np.ndarray) else list(v)
@@ -492,7 +515,9 @@ def _detach(t, given):
     return t
 
 
-def _record(in_size, out_size, total, steps, pipeline=None) -> dict:
+def _record(
+    in_size: Sequence[int], out_size: Sequence[int], total: np.ndarray, steps: list, pipeline: Pipeline | None = None
+) -> dict:
     """The replay record (checked by ``geoaug.inverse.check_record`` wherever one is read back)."""
     rec = {
         "version": REPLAY_VERSION,
@@ -513,15 +538,15 @@ class _NoPixels(Op):
 
     kind = "skipped"
 
-    def __init__(self, op):  # no validation: the op it stands for was built from checked params
+    def __init__(self, op: Op) -> None:  # no validation: the op it stands for was built from checked params
         self.cfg, self.prob, self.name = op.cfg, op.prob, op.name
         self.pointwise = bool(getattr(op, "pointwise", False))
 
-    def stages(self, draw):
+    def stages(self, draw: dict) -> list:
         return []
 
 
-def _fill_cleared(i, op):
+def _fill_cleared(i: int, op: Any) -> Any:
     """A replay fill override: the step's op with its own fill cleared, so the pipeline's (overridden) one
     applies."""
     if op.kind != GEOMETRIC or "fill" not in op.spec or op.cfg.get("fill") is None:
@@ -529,7 +554,7 @@ def _fill_cleared(i, op):
     return record_op(i, op.name, {**op.cfg, "fill": None})
 
 
-def _check_fills(steps, pipeline_fill, channels):
+def _check_fills(steps: list, pipeline_fill: Any, channels: int) -> None:
     """Every fill a replay will paint has a value per channel of the target, or is one number: a clear error
     naming the step before any pixel is touched (a letterbox grey [114, 114, 114] onto a 1-channel mask)."""
     for i, (op, _) in enumerate(steps):
@@ -544,7 +569,7 @@ def _check_fills(steps, pipeline_fill, channels):
             )
 
 
-def _raise_if_outside(t, w, h):
+def _raise_if_outside(t: Boxes | Quads | Lines, w: int, h: int) -> None:
     if isinstance(t, Boxes):
         pts, what, per_row = t.xyxy.reshape(-1, 2), "boxes", 2
     elif isinstance(t, Quads):
@@ -554,11 +579,11 @@ def _raise_if_outside(t, w, h):
     bad = outside_points(pts, w, h)
     if bad.any():
         k = int(np.argmax(bad))
-        r = k // per_row if per_row else int(np.searchsorted(t.offsets, k, side="right") - 1)
+        r = k // per_row if per_row else int(np.searchsorted(cast(Lines, t).offsets, k, side="right") - 1)
         raise GeometryError(f"{what}[{r}] lies outside the {w}x{h} image (input_outside: error)")
 
 
-def _json_safe(v):
+def _json_safe(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

@@ -11,6 +11,14 @@ KINDS = ("boxes", "quads", "lines")
 
 @dataclass
 class Report:
+    """What a call did to the geometry: objects clipped, split, approximated or reaching outside the input
+    image (counted per kind: ``boxes``, ``quads``, ``lines``), objects dropped (one entry each, with its
+    reason), warnings, and the names of the ops that ran.
+
+    ``summary()`` gives a one-line text, ``as_dict()`` plain JSON-ready values. Nothing here checks its
+    input: building a Report and its methods raise no errors of their own.
+    """
+
     clipped: Counter = field(default_factory=Counter)  # kind -> objects cut by a canvas edge
     split: Counter = field(default_factory=Counter)  # kind -> extra pieces created (lines)
     approximated: Counter = field(default_factory=Counter)  # kind -> clipped shapes not exactly representable

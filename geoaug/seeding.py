@@ -8,7 +8,14 @@ import numpy as np
 
 
 def sample_seed(base_seed: int, epoch: int, index: int) -> int:
-    """A 63-bit seed for sample ``index`` of ``epoch``; independent of worker count and order."""
+    """A 63-bit seed for sample ``index`` of ``epoch``; independent of worker count and order.
+
+    Raises:
+        ValueError: ``base_seed``, ``epoch`` or ``index`` is negative or not integral (e.g. 1.5), naming the
+            argument; also (from ``int()``) a string that is not an integer, or NaN.
+        TypeError: an argument ``int()`` cannot take at all, such as None (raised by ``int()``).
+        OverflowError: an infinite float (raised by ``int()``).
+    """
     for name, v in (("base_seed", base_seed), ("epoch", epoch), ("index", index)):
         if int(v) != v or v < 0:
             raise ValueError(f"sample_seed: {name} must be a non-negative integer, got {v!r}")

@@ -87,7 +87,20 @@ class _Combinator(Op):
 
 @register
 class OneOf(_Combinator):
-    """Run exactly one child, chosen with ``weights`` (default: equal)."""
+    """Run exactly one child, chosen with ``weights`` (default: equal). At call it raises nothing of its
+    own: the chosen child's errors propagate.
+
+    Keyword Args:
+        ops: The child ops: a non-empty list of op mappings (``{name, params}``) or built ops. Required.
+        weights: One finite, non-negative weight per child, with a positive sum; normalised to
+            probabilities. Default None: equal weights.
+        prob: Probability that a child runs at all. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a value out of
+            range or of the wrong type; also when ``weights`` has a different length than ``ops``, and for a child op
+            that fails to build (its error, prefixed with ``one_of.ops[i]: ``).
+    """
 
     name = "one_of"
 
@@ -108,7 +121,20 @@ class OneOf(_Combinator):
 
 @register
 class SomeOf(_Combinator):
-    """Run ``n`` distinct children (an int, or a [low, high] range), in their listed order."""
+    """Run ``n`` distinct children (an int, or a [low, high] range), in their listed order. At call it
+    raises nothing of its own: the chosen children's errors propagate.
+
+    Keyword Args:
+        ops: The child ops: a non-empty list of op mappings (``{name, params}``) or built ops. Required.
+        n: How many children run: a non-negative integer, or a [low, high] pair of them drawn uniformly.
+            Default [1, 1].
+        prob: Probability that any child runs at all. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a value out of
+            range or of the wrong type; also when ``n`` goes above the number of ops, and for a child op that fails to
+            build (its error, prefixed with ``some_of.ops[i]: ``).
+    """
 
     name = "some_of"
 

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
 
 @register
 class HFlip(GeometricOp):
-    """Mirror left-right: x' = W - x (pixel column i -> W-1-i)."""
+    """Mirror left-right: x' = W - x (pixel column i -> W-1-i). The canvas keeps its size.
+
+    Keyword Args:
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+    """
 
     name = "hflip"
     spec = {"prob": Prob(1.0)}
@@ -31,7 +39,15 @@ class HFlip(GeometricOp):
 
 @register
 class VFlip(GeometricOp):
-    """Mirror top-bottom: y' = H - y."""
+    """Mirror top-bottom: y' = H - y. The canvas keeps its size.
+
+    Keyword Args:
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+    """
 
     name = "vflip"
     spec = {"prob": Prob(1.0)}
@@ -43,7 +59,17 @@ class VFlip(GeometricOp):
 
 @register
 class Rot90(GeometricOp):
-    """Rotate by k x 90 degrees counter-clockwise (as numpy.rot90); k null draws k from 0..3."""
+    """Rotate by k x 90 degrees counter-clockwise (as numpy.rot90); k null draws k from 0..3.
+    Odd k swaps the canvas's width and height.
+
+    Keyword Args:
+        k: Number of quarter turns, an integer in [0, 3]. Default None: drawn uniformly from 0..3 each call.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+    """
 
     name = "rot90"
     spec = {"k": Int(0, 3, default=None, optional=True), "prob": Prob(1.0)}
@@ -64,7 +90,22 @@ class Rot90(GeometricOp):
 @register
 class Rotate(GeometricOp):
     """Rotate about the centre by an angle drawn from [-max_deg, max_deg] (positive: counter-clockwise).
-    ``expand`` grows the canvas to hold the whole rotated image."""
+    ``expand`` grows the canvas to hold the whole rotated image.
+
+    Keyword Args:
+        max_deg: Largest rotation in degrees, in [0, 180]. Default 10.0.
+        expand: Grow the canvas to hold the whole rotated image (else it keeps its size). Default False.
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "rotate"
     spec = {"max_deg": Float(0, 180, 10.0), "expand": Bool(False), "fill": Fill(None), "prob": Prob(1.0)}
@@ -93,7 +134,25 @@ class Affine(GeometricOp):
     (tx * W, ty * H), tx and ty drawn from ``translate`` (fractions of the canvas size).
 
     Matrix: ``T(c + t) @ R(angle) @ S(scale) @ Sh @ T(-c)`` with c = (W/2, H/2); the canvas keeps its size.
-    Raises ``ConfigError`` for params out of range."""
+
+    Keyword Args:
+        scale: [low, high] range of the uniform scale factor, within [0.01, 100]; a single number s means
+            [s, s]. Default [1.0, 1.0].
+        translate: [low, high] range of tx and ty as fractions of the canvas size, within [-1, 1]; a single
+            number t means [-|t|, |t|]. Default [0.0, 0.0].
+        shear: Largest shear angle in degrees, in [0, 89]. Default 0.0.
+        rotate: Largest rotation in degrees, in [0, 180]. Default 0.0.
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "affine"
     spec = {
@@ -134,7 +193,22 @@ class Affine(GeometricOp):
 @register
 class Perspective(GeometricOp):
     """Move each canvas corner inwards by a fraction of the size drawn from ``scale``: a projective tilt
-    that keeps the whole image on the canvas."""
+    that keeps the whole image on the canvas. The canvas keeps its size.
+
+    Keyword Args:
+        scale: [low, high] range of each corner's inward offset (x and y drawn apart), as a fraction of the
+            canvas width or height, within [0, 0.45]. Default [0.02, 0.06].
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "perspective"
     spec = {"scale": Range(0, 0.45, [0.02, 0.06]), "fill": Fill(None), "prob": Prob(1.0)}
@@ -158,7 +232,23 @@ def _scale_to(size, nw, nh):
 
 @register
 class Resize(GeometricOp):
-    """Resize to ``width`` x ``height``, or so the longest/shortest side equals the given length."""
+    """Resize to ``width`` x ``height``, or so the longest/shortest side equals the given length.
+    Give exactly one of: ``width`` with ``height``, ``longest``, ``shortest``.
+
+    Keyword Args:
+        width: Output width in pixels, in [1, 65536]; given together with ``height``. Default None.
+        height: Output height in pixels, in [1, 65536]; given together with ``width``. Default None.
+        longest: Length of the longest output side in pixels, in [1, 65536], aspect ratio kept (sides
+            rounded, at least 1). Default None.
+        shortest: Length of the shortest output side in pixels, in [1, 65536], aspect ratio kept (sides
+            rounded, at least 1). Default None.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a value out of
+            range or of the wrong type; also (naming the op) unless exactly one of width-and-height, ``longest`` or
+            ``shortest`` is given.
+    """
 
     name = "resize"
     spec = {
@@ -212,7 +302,21 @@ def qwen_smart_resize(height: int, width: int, factor: int, min_pixels: int, max
 
 @register
 class SmartResize(GeometricOp):
-    """Qwen-VL smart resize: sides multiples of ``factor`` (32 for Qwen3-VL), pixels in [min, max]."""
+    """Qwen-VL smart resize: sides multiples of ``factor`` (32 for Qwen3-VL), pixels in [min, max].
+    The aspect ratio is kept as closely as the rule allows (see ``qwen_smart_resize``).
+
+    Keyword Args:
+        factor: Both output sides are multiples of this, in [1, 4096]. Default 32.
+        min_pixels: Smallest output area in pixels, in [1, 65536**2]. Default 4096.
+        max_pixels: Largest output area in pixels, in [1, 65536**2]. Default 16777216.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a value out of
+            range or of the wrong type; also when ``min_pixels`` exceeds ``max_pixels``, or ``max_pixels`` is below one
+            ``factor`` x ``factor`` block.
+        ValueError: at call, when the input's aspect ratio (long side / short side) is above 200.
+    """
 
     name = "smart_resize"
     spec = {
@@ -248,7 +352,24 @@ def _crop(x, y, w, h):
 
 @register
 class Crop(GeometricOp):
-    """Cut the window at integer ``x, y`` of ``width x height``; parts beyond the canvas get the fill."""
+    """Cut the window at integer ``x, y`` of ``width x height``; parts beyond the canvas get the fill.
+
+    Keyword Args:
+        x: Left edge of the window in pixels, in [0, 65536]. Required.
+        y: Top edge of the window in pixels, in [0, 65536]. Required.
+        width: Window width in pixels, in [1, 65536]. Required.
+        height: Window height in pixels, in [1, 65536]. Required.
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "crop"
     spec = {
@@ -267,7 +388,22 @@ class Crop(GeometricOp):
 
 @register
 class CenterCrop(GeometricOp):
-    """Centre window of ``width x height`` (padded with the fill where larger than the canvas)."""
+    """Centre window of ``width x height`` (padded with the fill where larger than the canvas).
+
+    Keyword Args:
+        width: Window width in pixels, in [1, 65536]. Required.
+        height: Window height in pixels, in [1, 65536]. Required.
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "center_crop"
     spec = {"width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE), "fill": Fill(None), "prob": Prob(1.0)}
@@ -282,7 +418,31 @@ class CenterCrop(GeometricOp):
 class RandomCrop(GeometricOp):
     """Random window, object-aware: a candidate is kept only if some object keeps at least
     ``min_visibility`` of its area, so a crop never cuts away every object unless ``keep_objects`` is
-    false. Size: ``width``/``height`` in pixels, or ``scale`` (area fraction) with ``ratio`` (w/h)."""
+    false. Size: ``width``/``height`` in pixels, or ``scale`` (area fraction) with ``ratio`` (w/h).
+    When no candidate in ``max_tries`` keeps an object, the window of the last drawn size is centred
+    on a randomly chosen object instead. The window always lies within the canvas.
+
+    Keyword Args:
+        width: Window width in pixels, in [1, 65536] (capped at the canvas width); given together with
+            ``height``, instead of ``scale``. Default None.
+        height: Window height in pixels, in [1, 65536] (capped at the canvas height); given together
+            with ``width``. Default None.
+        scale: [low, high] range of the window's area as a fraction of the canvas area, within [0.01, 1];
+            instead of ``width``/``height``. Default None.
+        ratio: [low, high] range of the window's aspect ratio (w/h), within [0.05, 20], drawn
+            log-uniformly; only with ``scale``. Default [0.75, 4/3].
+        min_visibility: Fraction of some object's area a window must keep, in [0, 1]; only with
+            ``keep_objects`` true. Default 0.5.
+        keep_objects: Draw windows that keep an object (else any window). Default True.
+        max_tries: Candidate windows drawn before falling back to one centred on an object, in
+            [1, 1000]. Default 20.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a value out of
+            range or of the wrong type; also unless exactly one of width-and-height or ``scale`` is given, for ``ratio``
+            given without ``scale``, and for ``min_visibility`` given with ``keep_objects`` false.
+    """
 
     name = "random_crop"
     spec = {
@@ -346,7 +506,24 @@ def _best_visibility(b, x, y, cw, ch):
 
 @register
 class Pad(GeometricOp):
-    """Add ``top, bottom, left, right`` pixels of ``fill``."""
+    """Add ``top, bottom, left, right`` pixels of ``fill``.
+
+    Keyword Args:
+        top: Rows added above, in [0, 65536]. Default 0.
+        bottom: Rows added below, in [0, 65536]. Default 0.
+        left: Columns added on the left, in [0, 65536]. Default 0.
+        right: Columns added on the right, in [0, 65536]. Default 0.
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "pad"
     spec = {
@@ -366,7 +543,21 @@ class Pad(GeometricOp):
 
 @register
 class PadToMultiple(GeometricOp):
-    """Pad bottom and right so both sides become multiples of ``multiple``."""
+    """Pad bottom and right so both sides become multiples of ``multiple``.
+
+    Keyword Args:
+        multiple: Both output sides become the next multiple of this, in [1, 65536]. Default 32.
+        fill: Border fill where the output shows no input pixel: a number or one per channel (1, 3 or 4
+            values). Default None: the pipeline's fill.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any pixel is touched): ``fill`` is outside the
+            range of the image's dtype (outside [0, 1] for a float32 image that pixel ops read), or lists
+            a value count other than the image's channel count.
+    """
 
     name = "pad_to_multiple"
     spec = {"multiple": Int(1, MAX_SIDE, 32), "fill": Fill(None), "prob": Prob(1.0)}

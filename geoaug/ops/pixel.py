@@ -62,7 +62,26 @@ def _cast(x: np.ndarray, dtype) -> np.ndarray:
 @register
 class ColorJitter(PixelOp):
     """Brightness, contrast, saturation and hue, each a factor range (a single number v means
-    [1 - v, 1 + v]; hue is a shift in turns within [-0.5, 0.5]). Applied in that order, as torchvision."""
+    [1 - v, 1 + v]; hue is a shift in turns within [-0.5, 0.5]). Applied in that order, as torchvision.
+    A factor left at None is not applied.
+
+    Keyword Args:
+        brightness: [low, high] range of the brightness factor, within [0, 10]; a single number v
+            means [max(0, 1 - v), 1 + v]. Default None.
+        contrast: [low, high] range of the contrast factor (about the image's mean grey level), within
+            [0, 10]; a single number v means [max(0, 1 - v), 1 + v]. Default None.
+        saturation: [low, high] range of the saturation factor, within [0, 10]; a single number v
+            means [max(0, 1 - v), 1 + v]. Default None.
+        hue: [low, high] range of the hue shift in turns, within [-0.5, 0.5]; a single number v means
+            [-|v|, |v|]. Default None.
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any op runs): a float32 image outside [0, 1]
+            (or holding NaN), the range pixel ops read float images in.
+    """
 
     name = "color_jitter"
     spec = {
@@ -127,7 +146,18 @@ def _hue(img, shift):
 
 @register
 class Gamma(PixelOp):
-    """out = max * (in / max) ** gamma, gamma drawn from the range."""
+    """out = max * (in / max) ** gamma, gamma drawn from the range.
+
+    Keyword Args:
+        gamma: [low, high] range of the exponent, within [0.01, 10]. Default [0.8, 1.25].
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any op runs): a float32 image outside [0, 1]
+            (or holding NaN), the range pixel ops read float images in.
+    """
 
     name = "gamma"
     pointwise = True
@@ -144,7 +174,17 @@ class Gamma(PixelOp):
 
 @register
 class Grayscale(PixelOp):
-    """Replace colour with its luma, keeping the channel count (and alpha)."""
+    """Replace colour with its luma, keeping the channel count (and alpha).
+
+    Keyword Args:
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any op runs): a float32 image outside [0, 1]
+            (or holding NaN), the range pixel ops read float images in.
+    """
 
     name = "grayscale"
     pointwise = True
@@ -162,7 +202,19 @@ class Grayscale(PixelOp):
 
 @register
 class GaussianBlur(PixelOp):
-    """Gaussian blur with sigma (pixels) drawn from the range; kernel covers +-3 sigma."""
+    """Gaussian blur with sigma (pixels) drawn from the range; kernel covers +-3 sigma.
+
+    Keyword Args:
+        sigma: [low, high] range of the blur's standard deviation in pixels, within [0.01, 50].
+            Default [0.5, 1.5].
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any op runs): a float32 image outside [0, 1]
+            (or holding NaN), the range pixel ops read float images in.
+    """
 
     name = "gaussian_blur"
     spec = {"sigma": Range(0.01, 50, [0.5, 1.5]), "prob": Prob(1.0)}
@@ -183,7 +235,19 @@ class GaussianBlur(PixelOp):
 
 @register
 class GaussianNoise(PixelOp):
-    """Additive Gaussian noise; ``std`` is a fraction of the full range (0.02 = about 5 grey levels)."""
+    """Additive Gaussian noise; ``std`` is a fraction of the full range (0.02 = about 5 grey levels).
+
+    Keyword Args:
+        std: [low, high] range of the noise's standard deviation as a fraction of the full range,
+            within [0, 1]. Default [0.01, 0.03].
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any op runs): a float32 image outside [0, 1]
+            (or holding NaN), the range pixel ops read float images in.
+    """
 
     name = "gaussian_noise"
     pointwise = True
@@ -205,7 +269,18 @@ class GaussianNoise(PixelOp):
 
 @register
 class Jpeg(PixelOp):
-    """JPEG round trip at a quality drawn from the range (integer images are compressed as 8-bit)."""
+    """JPEG round trip at a quality drawn from the range (integer images are compressed as 8-bit).
+
+    Keyword Args:
+        quality: [low, high] range of the JPEG quality, integers within [1, 100]. Default [60, 95].
+        prob: Probability that the op runs. Default 1.0.
+
+    Raises:
+        ConfigError: at build, naming the op and the param: an unknown param, a missing required one, or a
+            value out of range or of the wrong type.
+        ImageError: at call (checked by the pipeline before any op runs): a float32 image outside [0, 1]
+            (or holding NaN), the range pixel ops read float images in.
+    """
 
     name = "jpeg"
     spec = {"quality": Range(1, 100, [60, 95], integer=True), "prob": Prob(1.0)}
