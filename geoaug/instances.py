@@ -61,6 +61,15 @@ def _copy_runs(values: list, starts: list, ends: list) -> list:
     return out
 
 
+def _bad_coordinate(v: float) -> str:
+    """Why a coordinate is refused: NaN, infinite, or beyond +-2^53 (where a float stops holding every pixel)."""
+    if np.isnan(v):
+        return "is NaN"
+    if np.isinf(v):
+        return "is infinite"
+    return f"({v:g}) is beyond +-2^53: not a pixel coordinate"
+
+
 def _check_finite(kind: str, arr: np.ndarray, axis_names: tuple[str, ...]) -> None:
     """Every coordinate a number within +-COORD_LIMIT; else an error naming the row, point and field."""
     # min and max propagate NaN: two reductions without a temporary, no slower than isfinite().all()
@@ -68,14 +77,7 @@ def _check_finite(kind: str, arr: np.ndarray, axis_names: tuple[str, ...]) -> No
         return
     pos = np.argwhere(~(np.abs(arr) <= COORD_LIMIT))[0]
     row = int(pos[0])
-    v = arr[tuple(pos)]
-    what = (
-        "is NaN"
-        if np.isnan(v)
-        else "is infinite"
-        if np.isinf(v)
-        else f"({v:g}) is beyond +-2^53: not a pixel coordinate"
-    )
+    what = _bad_coordinate(arr[tuple(pos)])
     field = axis_names[int(pos[-1])] if len(axis_names) > 1 else axis_names
     where = f"{kind}[{row}]" + (f".point[{int(pos[1])}]" if arr.ndim == 3 else "")
     raise GeometryError(f"{where}.{field} {what}")
@@ -360,14 +362,7 @@ class Lines(_Table):
         if _validate and len(flat) and not (flat.min() >= -COORD_LIMIT and flat.max() <= COORD_LIMIT):
             k, c = (int(v) for v in np.argwhere(~(np.abs(flat) <= COORD_LIMIT))[0])
             row = int(np.searchsorted(offsets, k, side="right") - 1)
-            v = flat[k, c]
-            what = (
-                "is NaN"
-                if np.isnan(v)
-                else "is infinite"
-                if np.isinf(v)
-                else f"({v:g}) is beyond +-2^53: not a pixel coordinate"
-            )
+            what = _bad_coordinate(flat[k, c])
             raise GeometryError(f"{_name}[{row}].point[{k - offsets[row]}].{'xy'[c]} {what}")
         self._set_flat(flat, offsets)
         self._init_rows(len(offsets) - 1, fields, index, visibility, copy_lists=_validate)
