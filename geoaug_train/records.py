@@ -7,6 +7,8 @@ media item is silently dropped, and a failing sample is silently replaced by a r
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,19 +224,32 @@ def _parse_geoaug(where: str, rec: dict[str, Any], base_dir: str, line: int) -> 
     return Record(line=line, image=_resolve(base_dir, image), kind='geoaug', objects=checked, prompt=prompt)
 
 
+def parse_record(where: str, rec: Any, base_dir: str, line: int) -> Record:
+    """One parsed JSONL line -> a Record: a native ms-swift record when it has ``messages``, else a geoaug one."""
+    if not isinstance(rec, dict):
+        raise DataError(f'{where}: expected a JSON object, got {type(rec).__name__}')
+    parse = _parse_native if 'messages' in rec else _parse_geoaug
+    return parse(where, rec, base_dir, line)
+
+
+@contextmanager
+def naming_the_line(where: str) -> Iterator[None]:
+    """Whatever reading a record raises leaves as a DataError naming ``where`` (a check nobody foresaw
+    included; the cause stays chained)."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f'{where}: cannot read this record ({type(e).__name__}: {e})') from e
+
+
 def parse_jsonl(path: str) -> list[Record]:
     base_dir = os.path.dirname(os.path.abspath(path))
     records = []
     for line_no, where, rec in iter_jsonl(path, error=DataError):
-        if not isinstance(rec, dict):
-            raise DataError(f'{where}: expected a JSON object, got {type(rec).__name__}')
-        try:
-            parse = _parse_native if 'messages' in rec else _parse_geoaug
-            records.append(parse(where, rec, base_dir, line_no))
-        except DataError:
-            raise
-        except Exception as e:  # a check we did not foresee: still name the line (the cause stays chained)
-            raise DataError(f'{where}: cannot read this record ({type(e).__name__}: {e})') from e
+        with naming_the_line(where):
+            records.append(parse_record(where, rec, base_dir, line_no))
     if not records:
         raise DataError(f'{path}: no records')
     return records
