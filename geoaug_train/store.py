@@ -32,7 +32,7 @@ import numpy as np
 
 from geoaug.records import parse_json_line
 
-from .records import DataError, Record, _parse_geoaug, _parse_native
+from .records import DataError, Record, _parse_geoaug, naming_the_line, parse_record
 from .samples import ANSWER_PLACEHOLDER
 
 STORE_VERSION = 1
@@ -178,29 +178,26 @@ def _exact_objects(checked: list[dict[str, Any]]) -> list[tuple[int, str, list]]
 def _parse_line(raw: bytes, where: str, base_dir: str, line: int):
     """-> (image, kind, text bytes, objects) for one JSONL line; errors name `where`."""
     rec = parse_json_line(raw, where, DataError)
-    if not isinstance(rec, dict):
-        raise DataError(f'{where}: expected a JSON object, got {type(rec).__name__}')
-    if 'messages' in rec:
-        r = _parse_native(where, rec, base_dir, line)
-        native = r.native_objects
-        # Boxes go to the object columns (checked against the image like any object); refs stay with the
-        # messages: ms-swift pairs them with tags, not with boxes, and their counts may differ.
-        objects = [(0, '', list(b)) for b in native['bbox']] if native else []
-        extra = {'messages': r.messages, 'ref': native['ref'] if native else None}
-        return r.image, NATIVE, json.dumps(extra, ensure_ascii=False).encode('utf-8'), objects
-    objects = rec.get('objects', [])
     fast = None
     # `true`/`false` anywhere in the line: a bool might stand for a number, which numpy would take as 0/1.
-    if type(objects) is list and b'true' not in raw and b'false' not in raw:
-        fast = _flatten_fast(objects)
+    if type(rec) is dict and 'messages' not in rec and b'true' not in raw and b'false' not in raw:
+        objects = rec.get('objects', [])
+        fast = _flatten_fast(objects) if type(objects) is list else None
         if fast is not None and not _numbers_ok(fast):
             fast = None
     if fast is not None:
         r = _parse_geoaug(where, {k: v for k, v in rec.items() if k != 'objects'}, base_dir, line)
-    else:  # the exact checks: they raise, naming the object and field, or accept what the fast path doubted
-        r = _parse_geoaug(where, rec, base_dir, line)
-        fast = _exact_objects(r.objects)
-    return r.image, GEOAUG, (r.prompt or '').encode('utf-8'), fast
+        return r.image, GEOAUG, (r.prompt or '').encode('utf-8'), fast
+    # the exact checks: they raise, naming the object and field, or accept what the fast path doubted
+    r = parse_record(where, rec, base_dir, line)
+    if r.kind == 'geoaug':
+        return r.image, GEOAUG, (r.prompt or '').encode('utf-8'), _exact_objects(r.objects)
+    native = r.native_objects
+    # Boxes go to the object columns (checked against the image like any object); refs stay with the
+    # messages: ms-swift pairs them with tags, not with boxes, and their counts may differ.
+    objects = [(0, '', list(b)) for b in native['bbox']] if native else []
+    extra = {'messages': r.messages, 'ref': native['ref'] if native else None}
+    return r.image, NATIVE, json.dumps(extra, ensure_ascii=False).encode('utf-8'), objects
 
 
 def parse_chunk(task: tuple[str, int, int, int]) -> ChunkColumns:
@@ -217,12 +214,8 @@ def parse_chunk(task: tuple[str, int, int, int]) -> ChunkColumns:
         if not raw.strip():
             continue
         where = f'{path}:{n}'
-        try:
+        with naming_the_line(where):
             out.add(n, *_parse_line(raw, where, base_dir, n))
-        except DataError:
-            raise
-        except Exception as e:  # a check nobody foresaw: still name the line (the cause stays chained)
-            raise DataError(f'{where}: cannot read this record ({type(e).__name__}: {e})') from e
     return out.finish()
 
 
@@ -476,13 +469,15 @@ def check_geometry(
         code[degenerate] = DEGENERATE
         code[picked[~visible]] = OUTSIDE
         partly = picked[visible]
+        is_partly = np.zeros(len(kinds), bool)
+        is_partly[partly] = True
         if policy == 'drop':
             code[partly] = PARTLY_OUTSIDE
         native = np.asarray(col['rec_kind'])[obj_rec] == NATIVE
         if native.any():  # native answers refer to boxes by position: they are counted, never dropped
             native_touched += int(((code != KEPT) & native).sum() + native[partly].sum())
             code[native] = KEPT
-        bad = (code != KEPT) | np.isin(np.arange(len(kinds)), partly)
+        bad = (code != KEPT) | is_partly
         if policy == 'error' and bad.any():
             o = int(np.flatnonzero(bad)[0])
             r = int(obj_rec[o])
@@ -495,7 +490,7 @@ def check_geometry(
         drop_col[o0:o1] = code
         for k, name in enumerate(KINDS):
             mine = kinds == k
-            counts[name]['clipped'] += int(np.isin(np.flatnonzero(mine), partly).sum()) if policy == 'clip' else 0
+            counts[name]['clipped'] += int((mine & is_partly).sum()) if policy == 'clip' else 0
             counts[name]['outside'] += int((mine & (code == OUTSIDE)).sum())
             counts[name]['degenerate'] += int((mine & (code == DEGENERATE)).sum())
             counts[name]['partly_dropped'] += int((mine & (code == PARTLY_OUTSIDE)).sum())
@@ -743,7 +738,10 @@ class SplitRecords:
         return int(self.col('rec_image')[self._row(i)])
 
     def image(self, i: int) -> str:
-        return _strings(self.col('images.path_off'), self.col('images.path'), self._image_index(i))
+        return self._image_path(self._image_index(i))
+
+    def _image_path(self, j: int) -> str:
+        return _strings(self.col('images.path_off'), self.col('images.path'), j)
 
     def image_size(self, i: int) -> tuple[int, int]:
         """(width, height) from the prepare-time check; (0, 0) when images were not checked."""
@@ -766,7 +764,7 @@ class SplitRecords:
             label = labels[lo[j] - lo[0] : lo[j + 1] - lo[0]].decode('utf-8')
             objects.append({'label': label, KINDS[k]: p[0] + p[1] if k == 0 else p})
         text = _strings(self.col('rec_text'), self.col('text'), r)
-        line, image = int(self.col('rec_line')[r]), self.image(i)
+        line, image = int(self.col('rec_line')[r]), self._image_path(int(self.col('rec_image')[r]))
         if self.col('rec_kind')[r] == GEOAUG:
             return Record(line=line, image=image, kind='geoaug', objects=objects, prompt=text or None)
         extra = json.loads(text)
