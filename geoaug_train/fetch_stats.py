@@ -160,14 +160,20 @@ class FetchStats:
                 by_reason[reason] = by_reason.get(reason, 0) + 1
 
     # -- writing ------------------------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
+    def _doc(self) -> dict[str, Any]:
+        """This process's totals as written to its file (the entries themselves, not copies)."""
         return {
             'version': FILE_VERSION,
             'host': self.host,
             'pid': self.pid,
             'time': time.time(),
-            'stats': [json.loads(json.dumps(e)) for e in self.entries.values()],
+            'stats': list(self.entries.values()),
         }
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of this process's totals, detached from the counters that keep counting."""
+        doc: dict[str, Any] = json.loads(json.dumps(self._doc()))
+        return doc
 
     def flush(self) -> None:
         with self._lock:
@@ -176,16 +182,7 @@ class FetchStats:
 
     def _write(self) -> None:  # holds the lock
         self._last_write = time.monotonic()
-        text = json.dumps(
-            {
-                'version': FILE_VERSION,
-                'host': self.host,
-                'pid': self.pid,
-                'time': time.time(),
-                'stats': list(self.entries.values()),
-            },
-            separators=(',', ':'),
-        )
+        text = json.dumps(self._doc(), separators=(',', ':'))
         tmp = os.path.join(self.directory, '.' + os.path.basename(self.path) + '.tmp')  # type: ignore[arg-type]  # _write runs only with a directory
         try:
             os.makedirs(self.directory, exist_ok=True)  # type: ignore[arg-type]  # _write runs only with a directory
