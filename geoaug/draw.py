@@ -10,13 +10,13 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .canvas import marker
 from .errors import GeometryError
 from .image import dtype_max, to_array
-from .instances import as_boxes, as_lines, as_quads
+from .kinds import check_geometry_keys, kinds
 
 # Distinct, colour-blind-friendlier hues (Okabe-Ito + Tableau), RGB. Indexed by a hash of the label.
 PALETTE = [
@@ -37,7 +37,6 @@ PALETTE = [
     (31, 119, 180),
     (152, 223, 138),
 ]
-_SHIFT = 4  # cv2 drawing takes fixed-point coordinates: 4 fractional bits keep sub-pixel placement
 
 
 def label_colour(label: Any, colours: Mapping[str, Sequence[int]] | None = None) -> tuple:
@@ -88,7 +87,7 @@ def _split_labels(labels: Any, tables: dict[str, Any]) -> dict[str, Any]:
     """``labels`` is a list (when one kind of geometry is given) or {"boxes": [...], ...}."""
     if labels is None or isinstance(labels, dict):
         return labels or {}
-    counts = {k: len(t[0]) if k == "points" else len(t) for k, t in tables.items()}
+    counts = {k: len(t[0]) if isinstance(t, tuple) else len(t) for k, t in tables.items()}
     kinds = [k for k, n in counts.items() if n]
     if len(kinds) != 1:
         raise GeometryError(
@@ -96,15 +95,6 @@ def _split_labels(labels: Any, tables: dict[str, Any]) -> dict[str, Any]:
             "pass labels={'boxes': [...], 'quads': [...], 'lines': [...]} instead"
         )
     return {kinds[0]: labels}
-
-
-def _pt(p: Iterable[Any]) -> tuple:
-    return tuple(int(v) for v in p)
-
-
-def _cv_pts(p: Any) -> np.ndarray:
-    # our frame has pixel centres at +0.5; cv2 at integers
-    return np.round((np.asarray(p, dtype=np.float64) - 0.5) * (1 << _SHIFT)).astype(np.int32)
 
 
 def draw(
@@ -119,15 +109,16 @@ def draw(
     font_size: int | None = None,
     show_labels: bool | str = True,
     colours: Mapping[str, Sequence[int]] | None = None,
+    **geometry: Any,
 ) -> Any:
     """Return ``image`` with geometry drawn on it, as the same kind (numpy array or PIL image), RGB uint8.
 
-    boxes/quads/lines: geoaug tables (labels read from ``.fields["label"]``) or arrays in pixel coordinates
-    of this image; points: an (N, 2) array or anything with ``.xy`` and ``.fields``. ``labels`` overrides
-    table labels: a list when one kind is given, else ``{"boxes": [...], "quads": [...], ...}``.
-    Quads mark their first point with a dot; lines mark their start with a dot. ``colours``: optional
-    {label: (r, g, b)} (see ``distinct_colours``); other labels get a colour hashed from their text.
-    ``show_labels``: True (a tag per object), False, or "first" (one tag per label).
+    boxes/quads/lines (and every other kind by its name: ``polygons=``, ``masks=``): geoaug tables (labels read
+    from ``.fields["label"]``) or arrays in pixel coordinates of this image; points: an (N, 2) array or anything
+    with ``.xy`` and ``.fields``. ``labels`` overrides table labels: a list when one kind is given, else
+    ``{"boxes": [...], "quads": [...], ...}``. Quads mark their first point with a dot; lines mark their start
+    with a dot. ``colours``: optional {label: (r, g, b)} (see ``distinct_colours``); other labels get a colour
+    hashed from their text. ``show_labels``: True (a tag per object), False, or "first" (one tag per label).
 
     Raises:
         ImageTypeError: ``image`` is neither a numpy array nor a PIL image, or has an unsupported dtype or PIL
@@ -141,35 +132,27 @@ def draw(
     canvas = as_rgb8(image)
     h, w = canvas.shape[:2]
     t = thickness or max(1, int(round(min(w, h) / 250)))
-    tables: dict[str, Any] = {
-        "boxes": as_boxes(boxes),
-        "quads": as_quads(quads),
-        "lines": as_lines(lines),
-        "points": _as_points(points),
-    }
+    check_geometry_keys(geometry, "draw")
+    given_geometry = {"boxes": boxes, "quads": quads, "lines": lines, "points": points, **geometry}
+    tables: dict[str, Any] = {k.name: k.intake(given_geometry.get(k.name), (w, h)) for k in kinds()}
+    legacy_points = "points" not in tables  # until a points kind is registered: bare (N, 2) markers
+    if legacy_points:
+        tables["points"] = _as_points(points)
     given = _split_labels(labels, tables)
     tags = []  # (x, y, text, colour) drawn last, on top of all geometry
-    aa = cv2.LINE_AA
 
-    b = tables["boxes"]
-    for xyxy, lab in zip(b.xyxy, _labels_for(b, given.get("boxes"), "boxes")):
-        c = label_colour(lab, colours)
-        p = _cv_pts(xyxy.reshape(2, 2))
-        cv2.rectangle(canvas, _pt(p[0]), _pt(p[1]), c, thickness=t, lineType=aa, shift=_SHIFT)
-        tags.append((xyxy[0], xyxy[1], lab, c))
-    # quads: closed, a larger dot on the first point (its order matters); lines: open, a dot at the start
-    for kind, closed, dot in (("quads", True, t + 2), ("lines", False, t + 1)):
-        table = tables[kind]
-        for pts, lab in zip(table.points, _labels_for(table, given.get(kind), kind)):
-            c = label_colour(lab, colours)
-            cv2.polylines(canvas, [_cv_pts(pts)], closed, c, thickness=t, lineType=aa, shift=_SHIFT)
-            cv2.circle(canvas, _pt(_cv_pts(pts[0])), dot << _SHIFT, c, thickness=-1, lineType=aa, shift=_SHIFT)
-            tags.append((pts[0][0], pts[0][1], lab, c))
-    xy, fields = tables["points"]
-    for p, lab in zip(xy, _labels_for(_Rows(len(xy), fields), given.get("points"), "points")):
-        c = label_colour(lab, colours)
-        cv2.drawMarker(canvas, _pt(np.round(p - 0.5)), c, cv2.MARKER_CROSS, 4 * t + 6, t, aa)
-        tags.append((p[0], p[1], lab, c))
+    def colour(lab: Any) -> tuple:
+        return label_colour(lab, colours)
+
+    for k in sorted(kinds(), key=lambda k: k.layer):
+        table = tables[k.name]
+        tags += k.draw(canvas, table, _labels_for(table, given.get(k.name), k.name), colour, t)
+    if legacy_points:
+        xy, fields = tables["points"]
+        for p, lab in zip(xy, _labels_for(_Rows(len(xy), fields), given.get("points"), "points")):
+            c = colour(lab)
+            marker(canvas, p, c, t)
+            tags.append((p[0], p[1], lab, c))
 
     if show_labels == "first":  # one tag per label: dense pages stay readable
         seen = set()

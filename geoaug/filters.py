@@ -8,51 +8,52 @@ import numbers
 import numpy as np
 
 from .errors import ConfigError
-from .geometry import signed_area
-from .instances import Boxes, Lines, Quads
+from .kinds import get_kind, kind_names, kind_of, kinds
 from .params import short
-from .report import KINDS, Report
+from .report import Report
 
-VALID = {
-    "boxes": ("min_visibility", "min_area", "min_size"),
-    "quads": ("min_visibility", "min_area", "min_size"),
-    "lines": ("min_visibility", "min_size"),  # min_size of a line is its length
-}
+# The rules a kind-less key applies to (each kind that accepts it): ``{min_visibility: .3}``.
+SHARED_RULES = ("min_visibility", "min_area", "min_size")
+
+
+def valid_rules() -> dict[str, tuple[str, ...]]:
+    """kind -> the filter rules it accepts (``min_size`` of a line is its length)."""
+    return {k.name: k.filters for k in kinds()}
 
 
 def parse_filters(cfg, where: str = "") -> dict:
     """``{min_visibility: .3}`` applies to every kind; ``{boxes: {...}, lines: {...}}`` per kind. Null or an
     empty mapping: no filters. Every threshold is checked here, when the pipeline is built."""
+    names = kind_names()
     if cfg is None:
-        return {k: {} for k in KINDS}
+        return {k: {} for k in names}
     if not isinstance(cfg, dict):
         raise ConfigError(f"{where}filters must be a mapping (or null), got {short(cfg)}")
-    out: dict[str, dict] = {k: {} for k in KINDS}
+    out: dict[str, dict] = {k: {} for k in names}
     for key, val in cfg.items():
-        if isinstance(key, str) and key in KINDS:
+        if isinstance(key, str) and key in names:
             if not isinstance(val, dict):
                 raise ConfigError(f"{where}filters.{key} must be a mapping, got {short(val)}")
+            rules = get_kind(key).filters
             for fk, fv in val.items():
-                if not isinstance(fk, str) or fk not in VALID[key]:
-                    raise ConfigError(
-                        f"{where}filters.{key}: unknown filter {short(fk)}; valid: {', '.join(VALID[key])}"
-                    )
+                if not isinstance(fk, str) or fk not in rules:
+                    raise ConfigError(f"{where}filters.{key}: unknown filter {short(fk)}; valid: {', '.join(rules)}")
                 out[key][fk] = _threshold(fv, fk, f"{where}filters.{key}.{fk}")
-        elif isinstance(key, str) and key in VALID["boxes"]:
+        elif isinstance(key, str) and key in SHARED_RULES:
             limit = _threshold(val, key, f"{where}filters.{key}")
-            for kind in KINDS:
-                if key in VALID[kind]:
-                    out[kind].setdefault(key, limit)
+            for kind in kinds():
+                if key in kind.filters:
+                    out[kind.name].setdefault(key, limit)
         else:
             raise ConfigError(
-                f"{where}filters: unknown key {short(key)}; use {', '.join(VALID['boxes'])} "
-                f"or a per-kind mapping under {', '.join(KINDS)}"
+                f"{where}filters: unknown key {short(key)}; use {', '.join(SHARED_RULES)} "
+                f"or a per-kind mapping under {', '.join(names)}"
             )
     return out
 
 
 def _threshold(v, rule, where):
-    """min_visibility: a fraction in [0, 1]; min_area, min_size: a finite non-negative number of pixels."""
+    """min_visibility: a fraction in [0, 1]; any other rule: a finite non-negative number (pixels)."""
     hi = 1.0 if rule == "min_visibility" else math.inf
     what = "a number in [0, 1]" if rule == "min_visibility" else "a finite non-negative number"
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
@@ -66,28 +67,15 @@ def _threshold(v, rule, where):
     return f
 
 
-def _quad_min_side(p):
-    sides = np.hypot(*(np.roll(p, -1, axis=1) - p).transpose(2, 0, 1))
-    return np.minimum((sides[:, 0] + sides[:, 2]) / 2, (sides[:, 1] + sides[:, 3]) / 2)
-
-
 def apply_filters(table, rules: dict, report: Report):
+    """Drop the rows of ``table`` below any of ``rules`` (rule -> threshold), each reported with its rule."""
     if len(table) == 0 or not rules:
         return table
-    kind = table.kind
+    kind = kind_of(table)
     keep = np.ones(len(table), dtype=bool)
-    measures = {"min_visibility": lambda: table.visibility}
-    if isinstance(table, Boxes):
-        wh = table.xyxy[:, 2:] - table.xyxy[:, :2]
-        measures.update(min_area=lambda: wh[:, 0] * wh[:, 1], min_size=lambda: np.minimum(wh[:, 0], wh[:, 1]))
-    elif isinstance(table, Quads):
-        measures.update(
-            min_area=lambda: np.abs(signed_area(table.points)), min_size=lambda: _quad_min_side(table.points)
-        )
-    elif isinstance(table, Lines):
-        measures.update(min_size=table.lengths)
+    measures = kind.measures(table)
     for rule, limit in rules.items():
         low = keep & (measures[rule]() < limit)
-        report.drop(kind, table.index[low], rule)
+        report.drop(kind.name, table.index[low], rule)
         keep &= ~low
     return table if keep.all() else table.take(np.nonzero(keep)[0])

@@ -115,3 +115,10 @@ def canonical_order(pts: np.ndarray) -> np.ndarray:
     start = np.argmax(score, axis=1)
     order = (start[:, None] + np.arange(4)[None, :]) % 4
     return np.take_along_axis(rev, order[:, :, None], axis=1)
+
+
+def quad_min_side(p: np.ndarray) -> np.ndarray:
+    """A quad's smaller mean extent: the mean of its opposite sides, the smaller pair (a text line's height)."""
+    sides = np.hypot(*(np.roll(p, -1, axis=1) - p).transpose(2, 0, 1))
+    out: np.ndarray = np.minimum((sides[:, 0] + sides[:, 2]) / 2, (sides[:, 1] + sides[:, 3]) / 2)
+    return out

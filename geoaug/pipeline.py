@@ -5,54 +5,43 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numpy as np
 
 from . import matrix as M
-from .clip import QUAD_CLIP_POLICIES, clip_boxes, clip_lines, clip_quads, outside_points
 from .errors import ConfigError, GeometryError, ImageError, ReplayError
 from .filters import apply_filters, parse_filters
-from .geometry import box_corners, map_boxes, map_lines, map_quads, reorder_if_mirrored
 from .image import check_unit_range, fill_value, to_array
-from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
-from .inverse import RECORD_VERSION, check_record, record_op
+from .kinds import check_geometry_keys, default_options, detach, intake_all, kinds, move_all, option_specs
 from .ops.base import GEOMETRIC, PIXEL, Op
 from .params import Fill, bounded, short
+from .record import RECORD_VERSION, check_record, record_op
 from .registry import op_from_config
 from .report import Report
+from .result import Result
 from .seeding import make_rng
 from .tone import run_stages
 from .warp import INTERPOLATIONS, Region, content_region, warp
 
 REPLAY_VERSION = RECORD_VERSION
 
-_TT = TypeVar("_TT", Boxes, Quads, Lines)
-
 
 class PlanContext:
     """What ops see while drawing: the current canvas and, for object-aware ops, the objects in it."""
 
-    def __init__(self, size: tuple[int, int], boxes: Boxes, quads: Quads, lines: Lines) -> None:
+    def __init__(self, size: tuple[int, int], tables: Mapping[str, Any]) -> None:
         self.size = size
         self.matrix = np.eye(3)
-        self._objects = (boxes, quads, lines)
+        self._tables = tables
 
     def advance(self, a: np.ndarray, size: tuple[int, int]) -> None:
         self.matrix = a @ self.matrix
         self.size = size
 
     def object_boxes(self) -> np.ndarray:
-        """Enclosing boxes of every object in the current frame, cut to the current canvas."""
-        boxes, quads, lines = self._objects
-        pts = np.concatenate([box_corners(boxes.xyxy), quads.points])
-        if len(pts):
-            pts = M.apply_points(self.matrix, pts)
-        xy = [np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)] if len(pts) else []
-        for ln in lines.points:
-            p = M.apply_points(self.matrix, ln)
-            xy.append(np.concatenate([p.min(axis=0), p.max(axis=0)])[None])
+        """Enclosing boxes of every object of every kind in the current frame, cut to the current canvas."""
+        xy = [k.bounds(self._tables[k.name], self.matrix) for k in kinds() if len(self._tables[k.name])]
         if not xy:
             return np.zeros((0, 4))
         b = np.concatenate(xy)
@@ -60,36 +49,6 @@ class PlanContext:
         b[:, 0::2] = b[:, 0::2].clip(0, w)
         b[:, 1::2] = b[:, 1::2].clip(0, h)
         return b[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]
-
-
-@dataclass
-class Result:
-    image: object
-    boxes: Boxes
-    quads: Quads
-    lines: Lines
-    matrix: np.ndarray
-    size: tuple  # (width, height) of the output canvas
-    input_size: tuple  # (width, height) of the input image
-    report: Report = field(default_factory=Report)
-    replay: dict = field(default_factory=dict)
-    _pipeline: object = None
-
-    def inverse(self, boxes: Any = None, quads: Any = None, lines: Any = None) -> Result:
-        """Map geometry from this result's output frame back onto the input image, clipped with the pipeline's
-        ``quad_clip`` and ordered by its ``quad_order`` (as the forward pass). What comes back, per kind: README,
-        "Undo, replay, predictions"."""
-        from .inverse import inverse as _inv
-
-        p = self._pipeline
-        return _inv(
-            self.replay,
-            boxes=boxes,
-            quads=quads,
-            lines=lines,
-            quad_order=getattr(p, "quad_order", None),
-            quad_clip=getattr(p, "quad_clip", None),
-        )
 
 
 def _image_size(arr: np.ndarray) -> tuple[int, int]:
@@ -113,6 +72,7 @@ class Pipeline:
         input_outside: str = "clip",
         enabled: bool = True,
         _where: str = "",
+        **options: str,
     ) -> None:
         # Every value is checked here, at build, within the config budget (see geoaug.params.bounded): nothing
         # is left to fail at call time or to be silently ignored.
@@ -129,10 +89,22 @@ class Pipeline:
                 raise ValueError("must be a number or a list of 1, 3 or 4 numbers, got None")
         except ValueError as e:
             raise ConfigError(f"{_where}fill {e}") from None
+        specs = option_specs()
+        for name in options:
+            if name not in specs:
+                raise ConfigError(
+                    f"{_where}unknown setting {short(name)}; kind options: {', '.join(specs)}"
+                    " (and ops, filters, fuse, fill, interpolation, input_outside, enabled)"
+                )
+        self.options: dict[str, str] = {
+            **default_options(),
+            **options,
+            "quad_order": quad_order,
+            "quad_clip": quad_clip,
+        }
         for name, val, allowed in (
             ("interpolation", interpolation, tuple(INTERPOLATIONS)),
-            ("quad_order", quad_order, ("clockwise", "keep")),
-            ("quad_clip", quad_clip, QUAD_CLIP_POLICIES),
+            *((k, self.options[k], specs[k][0]) for k in specs),
             ("input_outside", input_outside, ("clip", "error")),
         ):
             if not isinstance(val, str) or val not in allowed:
@@ -141,8 +113,16 @@ class Pipeline:
             if not isinstance(flag, bool):
                 raise ConfigError(f"{_where}{name} must be true or false, got {short(flag)}")
         self.fuse, self.fill, self.interpolation = fuse, fill, interpolation
-        self.quad_order, self.quad_clip, self.input_outside = quad_order, quad_clip, input_outside
+        self.input_outside = input_outside
         self.enabled = enabled
+
+    @property
+    def quad_order(self) -> str:
+        return self.options["quad_order"]
+
+    @property
+    def quad_clip(self) -> str:
+        return self.options["quad_clip"]
 
     def __repr__(self) -> str:
         return f"Pipeline({self.ops}, fuse={self.fuse})"
@@ -158,31 +138,40 @@ class Pipeline:
         *,
         frame: tuple[int, int] | None = None,
         image_scale: float | None = None,
+        **geometry: Any,
     ) -> Result:
-        """Augment ``image`` and its geometry. ``frame=(W, H)``: the geometry is in the frame of a W x H
-        original of which ``image`` is a scaled copy (e.g. a JPEG decoded at 1/2, ``image_scale=0.5``;
-        default: the ratio of the sizes). Draws and result are those of the original; the scale folds into
-        the one warp.
+        """Augment ``image`` and its geometry: ``boxes``, ``quads``, ``lines`` and every other registered kind
+        by its name (``points=``, ``polygons=``, ``masks=``), each a table or what its table takes.
+
+        ``frame=(W, H)``: the geometry is in the frame of a W x H original of which ``image`` is a scaled
+        copy (e.g. a JPEG decoded at 1/2, ``image_scale=0.5``; default: the ratio of the sizes). Draws and
+        result are those of the original; the scale folds into the one warp.
 
         The inputs are only read (read-only and memory-mapped arrays work) and the result shares no memory
         with them: its image and tables are new arrays the caller may write into, an identity pipeline's
         image included. Float images and fills follow the README's "Pixel values" convention."""
         arr, restore = to_array(image)
         size = self._frame(arr, frame)
-        tables, report = self._intake(size, boxes, quads, lines)
+        tables, report = self._intake(size, _given(boxes, quads, lines, geometry, "call"))
         steps = self._draw(size, tables, seed)
         return self._execute(
             arr, restore, tables, report, steps, size, image_scale, ops=self.ops if self.enabled else ()
         )
 
     def plan(
-        self, size: tuple[int, int], boxes: Any = None, quads: Any = None, lines: Any = None, seed: Any = None
+        self,
+        size: tuple[int, int],
+        boxes: Any = None,
+        quads: Any = None,
+        lines: Any = None,
+        seed: Any = None,
+        **geometry: Any,
     ) -> dict:
         """Draw every op for an image of ``size=(W, H)`` without touching pixels; returns the replay record
         (``matrix``, ``output_size``, ``steps``). Lets a loader decide how much of the image to decode
         before decoding it, then ``replay`` the plan on what it decoded."""
         size = (int(size[0]), int(size[1]))
-        tables, _ = self._intake(size, boxes, quads, lines)
+        tables, _ = self._intake(size, _given(boxes, quads, lines, geometry, "plan"))
         steps = self._draw(size, tables, seed)
         total, out = np.eye(3), size
         for op, d in steps:
@@ -204,6 +193,7 @@ class Pipeline:
         fill: float | Sequence[float] | None = None,
         interpolation: str | None = None,
         pixel_ops: bool = True,
+        **geometry: Any,
     ) -> Result:
         """Re-apply exactly the draws of ``record`` (a result's ``.replay`` or a ``plan``) to another image of
         the same size (or, with ``frame``, a scaled copy of one). The record is checked first: a malformed one
@@ -239,7 +229,7 @@ class Pipeline:
         _check_fills(steps, run.fill, arr.shape[2])
         if not pixel_ops:  # left out, but kept in place: a blur between two geometric ops still splits the warp
             steps = [(op if op.kind == GEOMETRIC else _NoPixels(op), d) for op, d in steps]
-        tables, report = run._intake(size, boxes, quads, lines)
+        tables, report = run._intake(size, _given(boxes, quads, lines, geometry, "replay"))
         return run._execute(arr, restore, tables, report, steps, size, image_scale)
 
     # ---- internals -----------------------------------------------------------------------------
@@ -252,26 +242,26 @@ class Pipeline:
             raise GeometryError(f"frame must be a positive (width, height), got {frame!r}")
         return fw, fh
 
-    def _draw(self, size: tuple[int, int], tables: Sequence[Any], seed: Any) -> list:
+    def _draw(self, size: tuple[int, int], tables: Mapping[str, Any], seed: Any) -> list:
         steps: list = []
         if self.enabled:
-            ctx = PlanContext(size, *tables)
+            ctx = PlanContext(size, tables)
             rng = make_rng(seed)
             for op in self.ops:
                 op.plan(rng, ctx, steps)
         return steps
 
-    def _intake(self, size: tuple[int, int], boxes: Any, quads: Any, lines: Any) -> tuple[list[Any], Report]:
+    def _intake(self, size: tuple[int, int], given: Mapping[str, Any]) -> tuple[dict[str, Any], Report]:
         report = Report()
         w, h = size
-        tables: list[Any] = [as_boxes(boxes), as_quads(quads), as_lines(lines)]
-        counter = "input_clipped"
-        if self.input_outside == "error":
-            for t in tables:
-                _raise_if_outside(t, w, h)
-        tables[0] = clip_boxes(tables[0], w, h, report, counter=counter)
-        tables[1] = clip_quads(tables[1], w, h, report, policy=self.quad_clip, counter=counter)
-        tables[2] = clip_lines(tables[2], w, h, report, counter=counter)
+        tables = intake_all(given, size)
+        for k in kinds():
+            t = tables[k.name]
+            if self.input_outside == "error" and len(t):
+                row = k.outside_row(t, w, h)
+                if row is not None:
+                    raise GeometryError(f"{k.name}[{row}] lies outside the {w}x{h} image (input_outside: error)")
+            tables[k.name] = k.clip(t, w, h, report, self.options, counter="input_clipped")
         return tables, report
 
     def _schedule(self, steps: list) -> list[tuple[Any, ...]]:
@@ -305,7 +295,7 @@ class Pipeline:
         self,
         arr: np.ndarray,
         restore: Callable[[np.ndarray], object],
-        tables: Sequence[Any],
+        tables: Mapping[str, Any],
         report: Report,
         steps: list,
         in_size: tuple[int, int],
@@ -327,7 +317,7 @@ class Pipeline:
             if image_scale is None
             else M.scale(image_scale, image_scale)
         )
-        boxes, quads, lines = tables
+        moved = dict(tables)
         mapped = False
         pending: list = []  # pixel stages waiting to run, so adjacent tone curves fold into one pass
         for action in self._schedule(steps):
@@ -357,11 +347,8 @@ class Pipeline:
             image_from_frame = np.eye(3)
             arr = _run_post(arr, post, canvases, a, size, border, src)
             total = a @ total
-            w, h = size
             # the mapped coordinates are fresh arrays: clipping edits them in place
-            boxes = clip_boxes(map_boxes(boxes, a), w, h, report, owned=True)
-            quads = clip_quads(map_quads(quads, a, order="keep"), w, h, report, policy=self.quad_clip, owned=True)
-            lines = clip_lines(map_lines(lines, a), w, h, report, owned=True)
+            moved = move_all(moved, a, size, report, self.options)
             mapped = True
         arr = run_stages(arr, pending)
         # no geometric op ran on a scaled copy of the frame: bring its pixels to the frame (a diagonal matrix;
@@ -376,17 +363,16 @@ class Pipeline:
             )
         if np.may_share_memory(arr, src):  # nothing made a new array (an identity pipeline): hand back a copy,
             arr = np.array(arr)  # so writing into the result never reaches the caller's image
-        if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
-            boxes, quads, lines = (t.take(np.arange(len(t))) for t in (boxes, quads, lines))
-        if self.quad_order == "clockwise":
-            quads = reorder_if_mirrored(quads, total)
-        boxes = apply_filters(boxes, self.filters["boxes"], report)
-        quads = apply_filters(quads, self.filters["quads"], report)
-        lines = apply_filters(lines, self.filters["lines"], report)
-        boxes, quads, lines = (_detach(t, given) for t, given in zip((boxes, quads, lines), tables))
+        out = {}
+        for k in kinds():
+            t = moved[k.name]
+            if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
+                t = t.take(np.arange(len(t)))
+            t = apply_filters(k.finish(t, total, self.options), self.filters[k.name], report)
+            out[k.name] = detach(t, tables[k.name])
         report.ops = [op.name for op, _ in steps]
         record = _record(in_size, size, total, steps, self)
-        return Result(restore(arr), boxes, quads, lines, total, tuple(size), in_size, report, record, self)
+        return Result(restore(arr), out, total, tuple(size), in_size, report, record, self)
 
 
 def _run_post(
@@ -458,63 +444,6 @@ def _image_contract(arr: np.ndarray, pipeline: Pipeline, steps: list, ops: Seque
     return unit
 
 
-def _parts(t: Boxes | Quads | Lines) -> list:
-    """Every array and list an instance table holds, its outline's included."""
-    coords = [t.xyxy] if isinstance(t, Boxes) else [t.points] if isinstance(t, Quads) else [t.flat, t.offsets]
-    out = coords + [t.index, t.visibility, *t.fields.values()]
-    outline = getattr(t, "outline", None)
-    return out if outline is None else out + _parts(outline)
-
-
-def _detach(t: _TT, given: _TT) -> _TT:
-    """``t`` sharing no array or list with ``given``, an intake table (the caller's own table, or one built on
-    their arrays): the caller may edit what comes back. Maps and clips pass fields, index and visibility
-    through untouched; only what is still shared (or read-only) is copied, so a table that dropped rows
-    copies nothing more."""
-    if t is given:  # an empty table maps to itself: a table object of our own (copy.copy costs 5x), parts below
-        t, given = object.__new__(type(t)), t
-        t.__dict__.update(given.__dict__)
-        if not len(t) and getattr(t, "outline", None) is None:  # (the common case: no quads or lines given)
-            if t.fields:
-                t.fields = {k: [] if isinstance(v, list) else np.array(v) for k, v in t.fields.items()}
-            mine = None
-            if isinstance(t, Lines):  # offsets of an empty table still hold its one 0
-                mine = np.array(t.offsets)
-                t._set_flat(t.flat, mine)
-            if all(x is mine or (not x.size and x.flags.writeable) for x in _parts(t) if isinstance(x, np.ndarray)):
-                return t  # empty writable arrays: nothing in them to write through
-    theirs = _parts(given)
-    ids = {id(x) for x in theirs}
-    views = None
-
-    def own(v: Any) -> Any:
-        nonlocal views
-        if id(v) in ids:
-            return np.array(v) if isinstance(v, np.ndarray) else list(v)
-        if not isinstance(v, np.ndarray):
-            return v
-        if not v.flags.writeable:
-            return np.array(v)
-        if v.base is None:  # owns its memory and is not theirs: nothing of theirs can be in it
-            return v
-        if views is None:
-            views = [x for x in theirs if isinstance(x, np.ndarray) and x.size]
-        return np.array(v) if any(np.may_share_memory(v, x) for x in views) else v
-
-    t.index, t.visibility = own(t.index), own(t.visibility)
-    if t.fields:
-        t.fields = {k: own(v) for k, v in t.fields.items()}
-    if isinstance(t, Boxes):
-        t.xyxy = own(t.xyxy)
-        if t.outline is not None:
-            t.outline = _detach(t.outline, given.outline) if given.outline is not None else t.outline
-    elif isinstance(t, Quads):
-        t.points = own(t.points)
-    else:
-        t._set_flat(own(t.flat), own(t.offsets))
-    return t
-
-
 def _record(
     in_size: Sequence[int], out_size: Sequence[int], total: np.ndarray, steps: list, pipeline: Pipeline | None = None
 ) -> dict:
@@ -526,8 +455,8 @@ def _record(
         "matrix": total.tolist(),
         "steps": [{"op": op.name, "params": _json_safe(op.cfg), "draw": _json_safe(d)} for op, d in steps],
     }
-    if pipeline is not None:  # how the forward pass clipped and ordered quads: its inverse does the same
-        rec["quad_clip"], rec["quad_order"] = pipeline.quad_clip, pipeline.quad_order
+    if pipeline is not None:  # how the forward pass clipped and ordered its kinds: its inverse does the same
+        rec.update(pipeline.options)
     return rec
 
 
@@ -569,18 +498,11 @@ def _check_fills(steps: list, pipeline_fill: Any, channels: int) -> None:
             )
 
 
-def _raise_if_outside(t: Boxes | Quads | Lines, w: int, h: int) -> None:
-    if isinstance(t, Boxes):
-        pts, what, per_row = t.xyxy.reshape(-1, 2), "boxes", 2
-    elif isinstance(t, Quads):
-        pts, what, per_row = t.points.reshape(-1, 2), "quads", 4
-    else:
-        pts, what, per_row = t.flat, "lines", None
-    bad = outside_points(pts, w, h)
-    if bad.any():
-        k = int(np.argmax(bad))
-        r = k // per_row if per_row else int(np.searchsorted(cast(Lines, t).offsets, k, side="right") - 1)
-        raise GeometryError(f"{what}[{r}] lies outside the {w}x{h} image (input_outside: error)")
+def _given(boxes: Any, quads: Any, lines: Any, geometry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The geometry of a call by kind name, every keyword checked to name a kind."""
+    given = {"boxes": boxes, "quads": quads, "lines": lines, **geometry}
+    check_geometry_keys(geometry, where)
+    return given
 
 
 def _json_safe(v: Any) -> Any:

@@ -6,8 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("boxes", "quads", "lines")
-
 
 @dataclass
 class Report:

@@ -23,52 +23,72 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import GeometryError
-from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+from .instances import Boxes, Lines, Quads
+from .kinds import get_kind, kind_names, kinds
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 from .seeding import sample_seed
 
-KINDS = ("boxes", "quads", "lines")
-
 
 @dataclass
 class TTAResult:
     """``views``: per view, a geoaug Result (image None) with the predictions on the original image.
-    ``boxes``/``quads``/``lines``: every view's predictions in one table each, ``fields["view"]`` saying
-    which view. ``augmented``: the forward results (the views' images and replay records)."""
+    ``tables`` (``boxes``, ``quads``, ``lines``, ... by kind name): every view's predictions in one table per
+    kind, ``fields["view"]`` saying which view. ``augmented``: the forward results (the views' images and
+    replay records)."""
 
     views: list
-    boxes: Boxes
-    quads: Quads
-    lines: Lines
+    tables: dict
     augmented: list = field(default_factory=list)
 
+    @property
+    def boxes(self) -> Boxes:
+        out: Boxes = self.tables["boxes"]
+        return out
 
-def _prediction_tables(pred, where: str) -> dict:
+    @property
+    def quads(self) -> Quads:
+        out: Quads = self.tables["quads"]
+        return out
+
+    @property
+    def lines(self) -> Lines:
+        out: Lines = self.tables["lines"]
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        tables = self.__dict__.get("tables")
+        if tables is not None and name in tables:
+            return tables[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _prediction_tables(pred: Any, where: str) -> dict:
     """dict of arrays/tables or anything with .boxes/.quads/.lines -> {kind: table}. A dict may carry
     ``labels`` / ``scores`` (or any other per-row list) under "<kind>_<field>" or, with one kind, plain."""
+    names = kind_names()
     if isinstance(pred, dict):
         unknown = [
             k
             for k in pred
-            if k not in KINDS and not any(k.startswith(f"{kd}_") for kd in KINDS) and k not in ("labels", "scores")
+            if k not in names and not any(k.startswith(f"{kd}_") for kd in names) and k not in ("labels", "scores")
         ]
         if unknown:
             raise GeometryError(
-                f"{where}: unknown key {unknown[0]!r}; a prediction has boxes, quads, lines "
+                f"{where}: unknown key {unknown[0]!r}; a prediction has {', '.join(names)} "
                 "(and labels/scores, or <kind>_<field> like boxes_scores)"
             )
         get = pred.get
     else:
 
-        def get(k, d=None):
+        def get(k: str, d: Any = None) -> Any:
             return getattr(pred, k, d)
 
-    present = [k for k in KINDS if get(k) is not None]
+    present = [k for k in names if get(k) is not None]
     out = {}
-    for kind, conv in zip(KINDS, (as_boxes, as_quads, as_lines)):
-        t: Any = conv(get(kind))  # Boxes, Quads or Lines
+    for kind in names:
+        t: Any = get_kind(kind).intake(get(kind))
         if isinstance(pred, dict) and get(kind) is not None and not hasattr(get(kind), "fields"):
             extra = {k[len(kind) + 1 :]: v for k, v in pred.items() if k.startswith(f"{kind}_")}
             if len(present) == 1:
@@ -84,22 +104,14 @@ def _prediction_tables(pred, where: str) -> dict:
     return out
 
 
-def _concat(tables: list, view_ids: list, cls):
+def _concat(tables: list, view_ids: list, kind: str) -> Any:
     """One table from several, fields united (None where a view lacks a field), plus a "view" field."""
     names = []
     for t in tables:
         names += [n for n in t.fields if n not in names and n != "view"]
     fields = {n: [v for t in tables for v in t.fields.get(n, [None] * len(t))] for n in names}
     fields["view"] = [v for t, v in zip(tables, view_ids) for _ in range(len(t))]
-    index = np.concatenate([t.index for t in tables]) if tables else None
-    vis = np.concatenate([t.visibility for t in tables]) if tables else None
-    if cls is Boxes:
-        geo = np.concatenate([t.xyxy for t in tables]) if tables else np.zeros((0, 4))
-    elif cls is Quads:
-        geo = np.concatenate([t.points for t in tables]) if tables else np.zeros((0, 4, 2))
-    else:
-        geo = [p for t in tables for p in t.points]  # type: ignore[assignment]  # Lines take a list of (k, 2) arrays
-    return cls(geo, index=index, visibility=vis, _validate=False, **fields)
+    return get_kind(kind).concat(tables, fields)
 
 
 def predict_tta(
@@ -151,7 +163,5 @@ def predict_tta(
     for res, v in zip(forward, ids):
         tables = _prediction_tables(predict_fn(res.image), f"predict_tta view {v}")
         views.append(res.inverse(**tables))
-    merged = {
-        kind: _concat([getattr(r, kind) for r in views], ids, cls) for kind, cls in zip(KINDS, (Boxes, Quads, Lines))
-    }
-    return TTAResult(views, merged["boxes"], merged["quads"], merged["lines"], forward)
+    merged = {k.name: _concat([r.tables[k.name] for r in views], ids, k.name) for k in kinds()}
+    return TTAResult(views, merged, forward)
