@@ -6,6 +6,7 @@ one fused warp per run of geometric ops.
 """
 
 from . import (  # noqa: E402  (need the names above)
+    functional,
     ops,  # noqa: F401  (fills the registry)
     qwen,
     tta,
@@ -45,4 +46,5 @@ __all__ = [
     "draw",
     "qwen",
     "tta",
+    "functional",
 ]
