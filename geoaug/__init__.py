@@ -16,6 +16,9 @@ from .draw import draw
 from .errors import ConfigError, GeoaugError, GeometryError, ImageError, ImageTypeError, ReplayError
 from .instances import Boxes, Lines, Quads
 from .inverse import inverse
+from .kinds.masks import Masks
+from .kinds.points import Points
+from .kinds.polygons import Polygons
 from .pipeline import Pipeline, Result
 from .registry import REGISTRY, available_ops, make_op
 from .report import Report
@@ -27,6 +30,9 @@ __all__ = [
     "Boxes",
     "Quads",
     "Lines",
+    "Masks",
+    "Points",
+    "Polygons",
     "Pipeline",
     "Result",
     "Report",

@@ -26,7 +26,10 @@ from .report import Report
 # snapped to the edge silently rather than counted as clipped.
 HAIR = 1e-3
 
-QUAD_CLIP_POLICIES = ("clamp", "drop")
+# What a quad whose cut is no quad becomes: "fit", the 4-gon that best covers the visible polygon (_fit_quads);
+# "clamp", its corners clamped onto the canvas (cheap, but far from the visible part when a corner is cut
+# off); "drop", dropped and reported.
+QUAD_CLIP_POLICIES = ("fit", "clamp", "drop")
 
 # A quad whose area (of its repaired shape, for a self-intersecting one) is at most this share of its
 # perimeter squared has no area to speak of: a line written as a quad (repeated or collinear corners, a
@@ -143,7 +146,7 @@ def clip_quads(
     h: float,
     report: Report,
     *,
-    policy: str = "clamp",
+    policy: str = "fit",
     counter: str = "clipped",
     owned: bool = False,
 ) -> Quads:
@@ -163,7 +166,7 @@ def clip_quads(
     if len(sub_rows):
         rows = loose[sub_rows]
         cut = take_rows(sub, sub_rows)
-        kept, ring, as_quad, area0, thin = _cut(cut, w, h)
+        kept, ring, as_quad, area0, thin, poly, corners = _cut(cut, w, h)
         share = np.divide(kept, area0, out=np.ones(len(rows)), where=area0 > 0)
         if thin.any():  # measured by their outline (see DEGENERATE); one with no length left is gone
             t = np.flatnonzero(thin)
@@ -181,8 +184,14 @@ def clip_quads(
         if policy == "drop":
             gone |= not_quad
         elif not_quad.any():
-            sub[sub_rows[not_quad]] = _clamp(cut[not_quad], w, h)
-            report.approximated["quads"] += int(np.count_nonzero(not_quad))
+            nq = np.flatnonzero(not_quad)
+            if policy == "fit":
+                src = take_rows(cut, nq)
+                fit = _fit_quads(src, take_rows(poly, nq), take_rows(corners, nq), w, h)
+                sub[sub_rows[nq]] = _keep_roles(fit, src, w, h)
+            else:
+                sub[sub_rows[nq]] = _clamp(take_rows(cut, nq), w, h)
+            report.approximated["quads"] += len(nq)
         getattr(report, counter)["quads"] += int(np.count_nonzero(live))
         if gone.any():
             keep = rows[gone]
@@ -201,7 +210,9 @@ def _cut_quads(pts: np.ndarray, w: float, h: float):
 
 
 def _cut(pts: np.ndarray, w: float, h: float):
-    """_cut_quads, and a mask of the quads without area to speak of (DEGENERATE).
+    """_cut_quads, a mask of the quads without area to speak of (DEGENERATE), and for the quads cut in closed
+    form the whole cut polygon: (n, 12, 2) corners clockwise on screen, the slots after the last repeating
+    the first, and how many there are (0 for the quads cut by GEOS).
 
     Strictly convex quads with an area (not DEGENERATE) in general position (no corner on a side's line,
     no canvas corner on an edge's line) are cut in closed form, all at once (_cut_convex). The rest go
@@ -213,6 +224,7 @@ def _cut(pts: np.ndarray, w: float, h: float):
     to the last bit, alone or among thousands."""
     n = len(pts)
     kept, ring, is_quad = np.zeros(n), np.zeros((n, 4, 2)), np.zeros(n, dtype=bool)
+    poly, corners = np.zeros((n, 12, 2)), np.zeros(n, dtype=np.int64)
     edges = pts[:, _NEXT] - pts
     ex, ey = edges[..., 0], edges[..., 1]
     perimeter = _sum4(np.sqrt(ex * ex + ey * ey))
@@ -246,7 +258,8 @@ def _cut(pts: np.ndarray, w: float, h: float):
         k: Any = np.flatnonzero(general)
         k = k if len(k) < n else slice(None)  # all rows: a view, not a gather
         inner = _all4((side[k] > 0).reshape(-1, 4)).reshape(-1, 4)
-        kept[k], ring[k], is_quad[k] = _cut_convex(pts[k], edges[k], inner, w, h)
+        kept[k], poly[k], corners[k] = _cut_convex(pts[k], edges[k], inner, w, h)
+        ring[k], is_quad[k] = poly[k, :4], corners[k] == 4
     rest = np.flatnonzero(~general)
     if len(rest):
         shapes = shapely.make_valid(shapely.polygons(pts[rest]))
@@ -259,7 +272,7 @@ def _cut(pts: np.ndarray, w: float, h: float):
             thin[fix] = area0[fix] <= least[fix]
         ring[rest], is_quad[rest] = _quad_corners(inter)
         kept[rest] = shapely.area(inter)
-    return kept, ring, is_quad, area0, thin
+    return kept, ring, is_quad, area0, thin, poly, corners
 
 
 def _sum4(a: np.ndarray) -> np.ndarray:
@@ -317,8 +330,9 @@ def _side_at(w: float, h: float) -> np.ndarray:
 
 
 def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float, h: float):
-    """Strictly convex quads in general position (see _cut_quads) cut by the canvas: (kept area, corners,
-    is a quad). ``inner``: (n, 4) which canvas corners lie inside each quad.
+    """Strictly convex quads in general position (see _cut_quads) cut by the canvas: (kept area, the cut
+    polygon's (n, 12, 2) corners clockwise on screen, the slots after the last repeating the first, how many
+    there are). ``inner``: (n, 4) which canvas corners lie inside each quad.
 
     The cut polygon's corners are: where each edge enters the canvas (its start, when that is inside),
     where it leaves before its end, and the canvas corners inside the quad. In general position these are
@@ -355,7 +369,7 @@ def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float,
     ring[absent] = np.repeat(ring[:, 0], (12 - count).astype(np.int64), axis=0)
     twice = cross(ring[:, :-1], ring[:, 1:]).sum(axis=1) + cross(ring[:, -1], ring[:, 0])  # shoelace
     kept = np.abs(twice) / 2
-    return kept, ring[:, :4], count == 4
+    return kept, ring, count
 
 
 _SLOTS = np.arange(12)[None]
@@ -447,6 +461,114 @@ def _keep_roles(ring: np.ndarray, originals: np.ndarray, w: float, h: float) -> 
 
 
 _STEPS4 = np.arange(4)[None]
+
+
+def _fit_quads(pts: np.ndarray, poly: np.ndarray, corners: np.ndarray, w: float, h: float) -> np.ndarray:
+    """Quads whose cut by the canvas is no quad (a triangle, a pentagon, ... or, for a concave quad, several
+    parts): the 4-gon that best covers the visible part, corners on the canvas (policy "fit").
+
+    The visible part's convex hull (the visible part itself for a convex quad: ``poly``, its ``corners``
+    from _cut, or GEOS's overlay where those are 0) is fitted by the best, by IoU with the hull, of two
+    families of 4-gons, all scored at once (_best_4gon):
+
+    - inscribed: 4 of the hull's corners (the largest 4-gon inside a convex polygon has its corners at the
+      polygon's corners); IoU = its area / the hull's;
+    - enclosing: 4 of the hull's edges extended until they meet, when the 4 meeting points lie on the canvas
+      (a cut-off corner comes back as far as the canvas allows); IoU = the hull's area / its area.
+
+    A triangle gains a corner in the middle of its longest edge (IoU 1). A row whose visible part has no area
+    (a quad without area to speak of, see DEGENERATE) is clamped. Corners go clockwise on screen; the caller
+    restores the original's turning direction and first corner (_keep_roles)."""
+    ring, count = poly, corners
+    geos = np.flatnonzero(count == 0)
+    if len(geos):
+        ring, count = ring.copy(), count.copy()
+        ring[geos], count[geos] = _hulls(pts[geos], w, h)
+    out = _clamp(pts, w, h)
+    tri = np.flatnonzero(count == 3)
+    if len(tri):  # a corner in the middle of the longest edge
+        t = take_rows(ring, tri)[:, :5]  # slot 3 repeats corner 0
+        e = t[:, 1:4] - t[:, :3]
+        long = np.argmax(e[..., 0] ** 2 + e[..., 1] ** 2, axis=1)
+        i = np.arange(len(tri))
+        t[:, 4] = t[i, long] + e[i, long] / 2  # the new corner, then the ring with it after corner `long`
+        out[tri] = take_rows(t.reshape(-1, 2), (_TRI[long] + 5 * i[:, None]).reshape(-1)).reshape(-1, 4, 2)
+    big = np.flatnonzero(count >= 4)
+    if len(big):
+        out[big] = _best_4gon(take_rows(ring, big), take_rows(count, big), w, h)
+    return out
+
+
+def _hulls(pts: np.ndarray, w: float, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """The convex hull of each quad's visible part, by GEOS, as _cut's polygons: (n, 12, 2) corners clockwise
+    on screen, the slots after the last repeating the first, and how many (0 where it has no area)."""
+    n = len(pts)
+    ring, count = np.zeros((n, 12, 2)), np.zeros(n, dtype=np.int64)
+    seen = shapely.intersection(shapely.make_valid(shapely.polygons(pts)), shapely.box(0.0, 0.0, w, h))
+    hull = shapely.convex_hull(seen)
+    ok = np.flatnonzero((shapely.get_type_id(hull) == 3) & (shapely.area(hull) > 0))
+    if not len(ok):
+        return ring, count
+    # hulls of a quad's visible part have at most 12 corners (4 of the quad, 8 crossings; canvas corners
+    # replace crossings); GEOS drops repeated and straight corners
+    hull = shapely.orient_polygons(hull[ok], exterior_cw=False)  # counter-clockwise with y up: clockwise on screen
+    xy, owner = shapely.get_coordinates(shapely.get_exterior_ring(hull), return_index=True)
+    size = np.bincount(owner, minlength=len(ok))  # each ring repeats its first point last
+    count[ok] = np.minimum(size - 1, 12)
+    start = np.cumsum(size) - size
+    slot = np.minimum(np.arange(len(owner)) - start[owner], 11)
+    ring[ok[owner], slot] = xy
+    pad = _SLOTS12 >= count[:, None]
+    ring[pad] = np.repeat(ring[:, 0], 12 - count, axis=0)
+    return ring, count
+
+
+_SLOTS12 = np.arange(12)[None]
+_TRI = np.array([[0, 4, 1, 2], [0, 1, 4, 2], [0, 1, 2, 4]])  # a triangle's corners and a new one after corner 0, 1, 2
+
+
+@lru_cache(maxsize=16)
+def _combos(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every choice of 4 of 0..k-1, increasing, (C, 4); and the same choices as 4 lines each followed by the
+    next (C, 4) (columns 1, 2, 3, 0)."""
+    from itertools import combinations
+
+    c = np.array(list(combinations(range(k), 4)), dtype=np.int64).reshape(-1, 4)
+    return c, c[:, _NEXT]
+
+
+def _best_4gon(ring: np.ndarray, count: np.ndarray, w: float, h: float) -> np.ndarray:
+    """For clockwise convex polygons of 4 or more corners (as _cut's: padded by the first corner, ``count``
+    each), the inscribed or enclosing 4-gon of the best IoU with the polygon (see _fit_quads)."""
+    k = int(count.max())
+    ring = ring[:, : k + 1]  # the slot after the last corner holds the first: edge k-1 closes the ring
+    combos, after = _combos(k)
+    valid = combos[:, 3] < count[:, None]  # (m, C)
+    d = ring[:, 1:] - ring[:, :-1]  # edge i: corner i to corner i + 1 (0 past the last corner)
+    area = cross(ring[:, :-1], ring[:, 1:]).sum(axis=1) / 2  # shoelace; padding adds 0
+    inner = ring[:, combos]  # (m, C, 4, 2)
+    iou_in = signed_area(inner) / area[:, None]
+    iou_in[~valid] = -1.0
+    # enclosing: chosen edge j's line meets chosen edge j + 1's beyond its end when the turn between them is
+    # clockwise and under a half turn (their directions' cross product > 0: the chosen edges are in order)
+    p, v = inner, d[:, combos]
+    p2, v2 = ring[:, after], d[:, after]
+    turn = cross(v, v2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # parallel lines: inf or NaN, refused below
+        t = cross(p2 - p, v2) / turn
+        corner = p + t[..., None] * v
+    good = _near(corner.reshape(-1, 2), w, h).reshape(turn.shape) != 0  # on the canvas (NaN: not)
+    good &= turn > 0
+    good = valid & _all4(good).reshape(valid.shape)
+    a_out = signed_area(corner)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou_out = area[:, None] / a_out
+    iou_out[~good | ~(a_out > 0)] = -1.0
+    i = np.arange(len(ring))
+    best_in, best_out = iou_in.argmax(axis=1), iou_out.argmax(axis=1)
+    use_out = iou_out[i, best_out] > iou_in[i, best_in]
+    out: np.ndarray = np.where(use_out[:, None, None], corner[i, best_out], inner[i, best_in])
+    return out
 
 
 def _clamp(p: np.ndarray, w: float, h: float) -> np.ndarray:

@@ -10,20 +10,18 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .kinds import option_specs
 from .params import bounded, short
 from .pipeline import Pipeline
 
-PIPELINE_KEYS = (
-    "enabled",
-    "ops",
-    "filters",
-    "fuse",
-    "fill",
-    "interpolation",
-    "quad_order",
-    "quad_clip",
-    "input_outside",
-)
+# The pipeline's own keys; each registered kind's options (quad_clip, quad_order, point_outside, ...) join them.
+PIPELINE_BASE_KEYS = ("enabled", "ops", "filters", "fuse", "fill", "interpolation", "input_outside")
+
+
+def pipeline_keys() -> tuple[str, ...]:
+    """Every key an augmentation block may hold."""
+    return PIPELINE_BASE_KEYS + tuple(option_specs())
+
 
 # Bounds on a YAML config, for configs shared and loaded from less trusted places. YAML aliases let a few hundred
 # bytes stand for 10^9 values (a "billion laughs"); PyYAML builds them as shared references in linear time, but
@@ -167,16 +165,16 @@ def from_config(cfg: Any) -> Pipeline:
     with bounded(block, f"{where}: "):  # the whole block within the config budget before anything walks it
         if not isinstance(block, dict):
             raise ConfigError(f"{where}: augmentation must be a mapping with 'ops', got {short(block)}")
-        unknown = [k for k in block if not isinstance(k, str) or k not in PIPELINE_KEYS]
+        unknown = [k for k in block if not isinstance(k, str) or k not in pipeline_keys()]
         if unknown:
             import difflib
 
             k = unknown[0]
-            close = difflib.get_close_matches(k[:100], PIPELINE_KEYS, n=1) if isinstance(k, str) else []
+            close = difflib.get_close_matches(k[:100], pipeline_keys(), n=1) if isinstance(k, str) else []
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where}: unknown key {short(k)}.{hint} Valid keys: {', '.join(PIPELINE_KEYS)}")
+            raise ConfigError(f"{where}: unknown key {short(k)}.{hint} Valid keys: {', '.join(pipeline_keys())}")
         ops = block.get("ops")  # null: no ops; {} or 0 or false is a mistake, not an empty list
         if ops is not None and not isinstance(ops, (list, tuple)):
             raise ConfigError(f"{where}: 'ops' must be a list of ops, got {short(ops)}")
-        kwargs = {k: block[k] for k in PIPELINE_KEYS if k in block and k != "ops"}
+        kwargs = {k: block[k] for k in pipeline_keys() if k in block and k != "ops"}
         return Pipeline(ops or [], _where=f"{where}: ", **kwargs)

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .canvas import marker
 from .errors import GeometryError
 from .image import dtype_max, to_array
 from .kinds import check_geometry_keys, kinds
@@ -135,9 +134,6 @@ def draw(
     check_geometry_keys(geometry, "draw")
     given_geometry = {"boxes": boxes, "quads": quads, "lines": lines, "points": points, **geometry}
     tables: dict[str, Any] = {k.name: k.intake(given_geometry.get(k.name), (w, h)) for k in kinds()}
-    legacy_points = "points" not in tables  # until a points kind is registered: bare (N, 2) markers
-    if legacy_points:
-        tables["points"] = _as_points(points)
     given = _split_labels(labels, tables)
     tags = []  # (x, y, text, colour) drawn last, on top of all geometry
 
@@ -147,12 +143,6 @@ def draw(
     for k in sorted(kinds(), key=lambda k: k.layer):
         table = tables[k.name]
         tags += k.draw(canvas, table, _labels_for(table, given.get(k.name), k.name), colour, t)
-    if legacy_points:
-        xy, fields = tables["points"]
-        for p, lab in zip(xy, _labels_for(_Rows(len(xy), fields), given.get("points"), "points")):
-            c = colour(lab)
-            marker(canvas, p, c, t)
-            tags.append((p[0], p[1], lab, c))
 
     if show_labels == "first":  # one tag per label: dense pages stay readable
         seen = set()
@@ -160,27 +150,6 @@ def draw(
     if show_labels and any(tag[2] is not None for tag in tags):
         canvas = _draw_tags(canvas, tags, font_size or max(10, min(w, h) // 40))
     return Image.fromarray(canvas) if is_pil else canvas
-
-
-class _Rows:
-    def __init__(self, n: int, fields: dict) -> None:
-        self.n, self.fields = n, fields
-
-    def __len__(self) -> int:
-        return self.n
-
-
-def _as_points(points: Any) -> tuple[np.ndarray, dict]:
-    if points is None:
-        return np.zeros((0, 2)), {}
-    if hasattr(points, "xy"):
-        return np.asarray(points.xy, dtype=np.float64).reshape(-1, 2), dict(getattr(points, "fields", {}))
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.size == 0:
-        return np.zeros((0, 2)), {}
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise GeometryError(f"draw: points must have shape (N, 2); got shape {arr.shape}")
-    return arr, {}
 
 
 def _ink(colour: Sequence[int]) -> tuple:

@@ -319,7 +319,43 @@ class Quads(_Table):
         )
 
 
-class Lines(_Table):
+_F = TypeVar("_F", bound="_FlatTable")
+
+
+class _FlatTable(_Table):
+    """Rows of any number of points each (lines, polygons), stored flat (points + row offsets) so that a
+    matrix maps them all at once."""
+
+    flat: np.ndarray
+    offsets: np.ndarray
+
+    def _set_flat(self, flat: np.ndarray, offsets: np.ndarray) -> None:
+        self.flat = flat
+        self.offsets = offsets
+
+    @classmethod
+    def from_flat(
+        cls: type[_F], flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any
+    ) -> _F:
+        """Build from concatenated points and row offsets without copying or re-validating."""
+        obj = cls.__new__(cls)
+        obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
+        obj._init_rows(len(obj.offsets) - 1, fields, index, visibility, copy_lists=False)
+        return obj
+
+    @property
+    def points(self) -> list:
+        o = self.offsets
+        return [self.flat[o[i] : o[i + 1]] for i in range(len(o) - 1)]
+
+    def take(self: _F, rows: np.ndarray, _gaps: np.ndarray | None = None) -> _F:
+        rows = np.asarray(rows, dtype=np.int64)
+        t = self._take_rows(rows, _gaps)
+        flat, offsets = gather_runs(self.flat, self.offsets[rows], np.diff(self.offsets)[rows])
+        return type(self).from_flat(flat, offsets, index=t["index"], visibility=t["visibility"], **t["fields"])
+
+
+class Lines(_FlatTable):
     """Polylines, each ``(K_i, 2)`` with K_i >= 2. Stored flat (points + offsets) to transform at once."""
 
     kind = "lines"
@@ -378,31 +414,6 @@ class Lines(_Table):
             raise GeometryError(f"{where} needs at least 2 points, got {len(a)}")
         return a
 
-    def _set_flat(self, flat: np.ndarray, offsets: np.ndarray) -> None:
-        self.flat = flat
-        self.offsets = offsets
-
-    @classmethod
-    def from_flat(
-        cls, flat: np.ndarray, offsets: Any, *, index: Any = None, visibility: Any = None, **fields: Any
-    ) -> Lines:
-        """Build from concatenated points and row offsets without copying or re-validating."""
-        obj = cls.__new__(cls)
-        obj._set_flat(np.asarray(flat, dtype=np.float64), np.asarray(offsets, dtype=np.int64))
-        obj._init_rows(len(obj.offsets) - 1, fields, index, visibility, copy_lists=False)
-        return obj
-
-    @property
-    def points(self) -> list:
-        o = self.offsets
-        return [self.flat[o[i] : o[i + 1]] for i in range(len(o) - 1)]
-
-    def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Lines:
-        rows = np.asarray(rows, dtype=np.int64)
-        t = self._take_rows(rows, _gaps)
-        flat, offsets = gather_runs(self.flat, self.offsets[rows], np.diff(self.offsets)[rows])
-        return Lines.from_flat(flat, offsets, index=t["index"], visibility=t["visibility"], **t["fields"])
-
     def lengths(self) -> np.ndarray:
         seg = np.hypot(*np.diff(self.flat, axis=0).T) if len(self.flat) > 1 else np.zeros(0)
         csum = np.concatenate([[0.0], np.cumsum(seg)])
@@ -447,7 +458,7 @@ def gather_runs(pts: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple
     return take_rows(pts, np.repeat(starts, sizes) + j), offsets
 
 
-def _row_bounds(lines: Lines) -> np.ndarray:
+def _row_bounds(lines: _FlatTable) -> np.ndarray:
     """(N, 4) bounds of each row of a flat point table."""
     if len(lines) == 0:
         return np.zeros((0, 4))

@@ -67,8 +67,8 @@ class Pipeline:
         fuse: bool = True,
         fill: float | Sequence[float] = 0,
         interpolation: str = "linear",
-        quad_order: str = "clockwise",
-        quad_clip: str = "clamp",
+        quad_order: str | None = None,
+        quad_clip: str | None = None,
         input_outside: str = "clip",
         enabled: bool = True,
         _where: str = "",
@@ -96,12 +96,9 @@ class Pipeline:
                     f"{_where}unknown setting {short(name)}; kind options: {', '.join(specs)}"
                     " (and ops, filters, fuse, fill, interpolation, input_outside, enabled)"
                 )
-        self.options: dict[str, str] = {
-            **default_options(),
-            **options,
-            "quad_order": quad_order,
-            "quad_clip": quad_clip,
-        }
+        named = {k: v for k, v in (("quad_order", quad_order), ("quad_clip", quad_clip)) if v is not None}
+        # each kind's settings: its default unless given (quad_clip, quad_order, point_outside, ...)
+        self.options: dict[str, str] = {**default_options(), **options, **named}
         for name, val, allowed in (
             ("interpolation", interpolation, tuple(INTERPOLATIONS)),
             *((k, self.options[k], specs[k][0]) for k in specs),

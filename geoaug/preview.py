@@ -4,7 +4,9 @@ parameters that view drew (from ``res.replay["steps"]``). What ``geoaug preview`
 Input is an image, or a JSONL of training records (one per line, paths relative to the JSONL's folder):
     {"image": "imgs/0001.jpg", "objects": [{"label": "cat", "bbox": [x1, y1, x2, y2]},
                                            {"label": "EXIT", "quad": [[x, y], [x, y], [x, y], [x, y]]},
-                                           {"label": "lane", "line": [[x, y], [x, y], ...]}]}
+                                           {"label": "lane", "line": [[x, y], [x, y], ...]},
+                                           {"label": "eye", "point": [x, y]},
+                                           {"label": "roof", "polygon": [[x, y], [x, y], [x, y], ...]}]}
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from PIL import Image, ImageDraw
 
 from . import matrix as M
 from .draw import as_rgb8, distinct_colours, draw, font
+from .functional import map_geometry
 from .geometry import map_boxes, map_lines, map_quads
 from .instances import Boxes, Lines, Quads
 from .io import to_rgb8
-from .records import GEOMETRY_KEYS, RecordError, check_record, iter_jsonl
+from .kinds import get_kind, kinds
+from .records import GEOMETRY_KEYS, KIND_OF, RecordError, check_record, iter_jsonl
 from .seeding import sample_seed
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -36,22 +40,24 @@ class Sample:
     boxes: Boxes = field(default_factory=Boxes)
     quads: Quads = field(default_factory=Quads)
     lines: Lines = field(default_factory=Lines)
+    others: dict = field(default_factory=dict)  # the other kinds' tables by kind name ("points", "polygons")
 
     @property
     def labels(self):
-        return [lab for t in (self.boxes, self.quads, self.lines) for lab in t.fields.get("label", [])]
+        tables = (self.boxes, self.quads, self.lines, *self.others.values())
+        return [lab for t in tables for lab in t.fields.get("label", [])]
 
 
 # ---- reading ---------------------------------------------------------------------------------------
 def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
-    """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ...})."""
+    """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ..., "points": ...}),
+    one entry per kind an object key names (``geoaug.records.KIND_OF``)."""
     img, objs = check_record(where, rec)
-    out: dict[str, tuple[list, list]] = {"boxes": ([], []), "quads": ([], []), "lines": ([], [])}
-    table_of = {"bbox": "boxes", "quad": "quads", "line": "lines"}
+    out: dict[str, tuple[list, list]] = {kind: ([], []) for kind in KIND_OF.values()}
     for obj in objs:
         key = next(k for k in GEOMETRY_KEYS if k in obj)
-        out[table_of[key]][0].append(obj[key])
-        out[table_of[key]][1].append(obj["label"])
+        out[KIND_OF[key]][0].append(obj[key])
+        out[KIND_OF[key]][1].append(obj["label"])
     path = Path(img).expanduser()
     return (path if path.is_absolute() else base / path), out
 
@@ -81,6 +87,11 @@ def read_samples(path) -> list[Sample]:
                 Boxes(np.reshape(geo["boxes"][0], (-1, 4)), label=geo["boxes"][1]),
                 Quads(np.reshape(geo["quads"][0], (-1, 4, 2)), label=geo["quads"][1]),
                 Lines(geo["lines"][0], label=geo["lines"][1]),
+                {
+                    kind: get_kind(kind).table(np.asarray(v) if kind == "points" else v, label=labels)
+                    for kind, (v, labels) in geo.items()
+                    if v and kind not in ("boxes", "quads", "lines")
+                },
             )
         )
     if not samples:
@@ -143,6 +154,7 @@ def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np
         boxes=map_boxes(res.boxes, a),
         quads=map_quads(res.quads, a, "keep"),
         lines=map_lines(res.lines, a),
+        **{k.name: map_geometry(getattr(res, k.name), a, (tw, th), kind=k.name) for k in _others(res)},
         colours=colours,
         thickness=2,
         font_size=11,
@@ -153,6 +165,11 @@ def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np
     if dropped:
         head += f" ({dropped} dropped)"
     return vis, [head] + caption(res)
+
+
+def _others(res) -> list:
+    """The kinds beside boxes, quads and lines that ``res`` has rows of (masks included)."""
+    return [k for k in kinds() if k.name not in ("boxes", "quads", "lines") and len(res.tables.get(k.name, ()))]
 
 
 def contact_sheet(
@@ -169,7 +186,9 @@ def contact_sheet(
     tiles = []
     for i in range(n):
         smp = samples[i % len(samples)]
-        res = aug(smp.image, boxes=smp.boxes, quads=smp.quads, lines=smp.lines, seed=sample_seed(seed, 0, i))
+        res = aug(
+            smp.image, boxes=smp.boxes, quads=smp.quads, lines=smp.lines, seed=sample_seed(seed, 0, i), **smp.others
+        )
         tiles.append(tile(res, smp.name, i, tile_size, colours))
         if progress:
             progress(i + 1, n)

@@ -5,6 +5,11 @@ it saw: ``bbox_2d`` [x1, y1, x2, y2], ``quad_2d`` [[x, y] x 4], ``line_2d`` [[x,
 [x, y], plus ``label``. Pixel = v / 1000 * size; grid = round(v / size * 1000) clamped to [0, 1000], so
 the two directions are inverse within half a grid step.
 
+Every registered kind with an answer form (``Kind.answer_key``) is read and written here, none by name: its
+point count (``answer_points``, else at least ``answer_min``) checks an item, and a fixed count of at most 2
+points is written flat ([x1, y1, x2, y2], [x, y]), any other as [x, y] pairs. Keypoints answer one
+``point_2d`` item per labelled joint, with ``joint`` and ``instance`` (``PointKind.answer_table``).
+
     ans = geoaug.qwen.parse_answer(text, width, height, record=res.replay)
     ans.boxes.xyxy, ans.boxes.fields["label"], ans.problems   # on the image the model saw
     ans.original.boxes.xyxy                                    # mapped back through the preprocessing
@@ -22,16 +27,27 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import matrix as M
 from .errors import GeometryError
-from .instances import Boxes, Lines, Quads, as_boxes, as_lines, as_quads
+from .kinds import Kind, kinds
+from .kinds.base import ByKind
 
 if TYPE_CHECKING:
     from .pipeline import Result
 from .params import short
 
 GRID = 1000
-KEYS = {"bbox_2d": "boxes", "quad_2d": "quads", "line_2d": "lines", "point_2d": "points"}
+
+
+def answer_kinds() -> list[Kind]:
+    """The registered kinds that have a Qwen answer form, in their order (boxes, quads, lines, points, ...)."""
+    return [k for k in kinds() if k.answer_key is not None]
+
+
+def _flat(k: Kind) -> bool:
+    """Whether an item holds its points as one flat list of numbers (``bbox_2d`` [x1, y1, x2, y2],
+    ``point_2d`` [x, y]: a fixed count of at most 2 points) rather than a list of [x, y] pairs."""
+    return k.answer_points is not None and k.answer_points <= 2
+
 
 # Degenerate answers (a small model caught in a repetition loop) must cost time and memory linear in their
 # length and never raise. Item problems kept on an Answer; the rest are counted in ``problems_omitted``.
@@ -66,35 +82,18 @@ class Problem:
         return self.reason if self.index is None else f"item {self.index}: {self.reason}"
 
 
-class Points:
-    """(N, 2) points with per-point fields, like the other tables (geoaug has no point table)."""
-
-    kind = "points"
-
-    def __init__(self, xy: Any = None, **fields: Any) -> None:
-        self.xy = np.zeros((0, 2)) if xy is None or len(xy) == 0 else np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        self.fields = {k: list(v) for k, v in fields.items()}
-
-    def __len__(self) -> int:
-        return len(self.xy)
-
-    def __repr__(self) -> str:
-        return f"Points(n={len(self)}, fields={sorted(self.fields)})"
-
-
 @dataclass
-class Answer:
-    """Parsed answer in pixels of the image the model saw (``size``); ``original``: the same geometry on
-    the original image when a preprocessing record was given (boxes/quads/lines clipped as geoaug clips,
-    points mapped and kept, ``original.points_inside`` says which lie in the image)."""
+class Answer(ByKind):
+    """Parsed answer in pixels of the image the model saw (``size``): one table per kind with an answer form
+    (``.boxes``, ``.quads``, ``.lines``, ``.points``, ... by kind name, in ``tables``); ``original``: the same
+    geometry on the original image when a preprocessing record was given (a geoaug Result: every kind
+    clipped as geoaug clips; points kept or dropped by the record's ``point_outside``,
+    ``original.points_inside`` says which lie in the image)."""
 
-    boxes: Boxes
-    quads: Quads
-    lines: Lines
-    points: Points
+    tables: dict  # kind name -> table
     size: tuple
     problems: list = field(default_factory=list)
-    original: Any = None  # a geoaug Result (with points, points_inside) when a record was given
+    original: Any = None  # a geoaug Result (with points_inside) when a record was given
     problems_omitted: int = 0  # problems beyond MAX_PROBLEMS, counted and not kept
 
 
@@ -201,14 +200,17 @@ def _bad_coordinate(key: str, c: Any) -> str:
     return f"{key} has a non-numeric coordinate {_quote(c)}"
 
 
-def _grid_points(v: Any, n: int | None, key: str) -> np.ndarray | str:
-    """-> (K, 2) float array on the grid, or a reason string."""
+def _grid_points(v: Any, kind: Kind) -> np.ndarray | str:
+    """-> (K, 2) float array on the grid, or a reason string. The point count is the kind's: exactly
+    ``answer_points``, or at least ``answer_min``."""
+    key, n = str(kind.answer_key), kind.answer_points
     if not isinstance(v, list):
         return f"{key} must be a list, got {type(v).__name__}"
-    if key in ("bbox_2d", "point_2d"):
-        if len(v) != n or not all(_number(c) for c in v):
+    if _flat(kind):
+        assert n is not None  # _flat: a fixed count
+        if len(v) != 2 * n or not all(_number(c) for c in v):
             bad = [c for c in v if not _number(c)]
-            return f"{key} needs {n} numbers, got {len(v)}" if len(v) != n else _bad_coordinate(key, bad[0])
+            return f"{key} needs {2 * n} numbers, got {len(v)}" if len(v) != 2 * n else _bad_coordinate(key, bad[0])
         arr = np.asarray(v, dtype=np.float64).reshape(-1, 2)
     else:
         if not all(isinstance(p, list) and len(p) == 2 for p in v):
@@ -216,8 +218,8 @@ def _grid_points(v: Any, n: int | None, key: str) -> np.ndarray | str:
         flat = [c for p in v for c in p]
         if not all(_number(c) for c in flat):
             return _bad_coordinate(key, next(c for c in flat if not _number(c)))
-        if (n and len(v) != n) or (not n and len(v) < 2):
-            return f"{key} needs {n or 'at least 2'} points, got {len(v)}"
+        if (n and len(v) != n) or (not n and len(v) < kind.answer_min):
+            return f"{key} needs {n or f'at least {kind.answer_min}'} points, got {len(v)}"
         arr = np.asarray(v, dtype=np.float64)
     if arr.min() < 0 or arr.max() > GRID:
         return f"{key} has coordinates outside the 0-{GRID} grid"
@@ -245,44 +247,37 @@ def parse_answer(text: str, width: int, height: int, record: dict | None = None)
                 f"parse_answer: record's output size {out} is not the model's image size {(width, height)}"
             )
     problems = _Problems()
-    found: dict[str, tuple[list, list]] = {k: ([], []) for k in KEYS.values()}  # kind -> (coords, item dicts)
-    names: dict[str, dict] = {k: {} for k in KEYS.values()}  # kind -> extra field names, in order of appearance
+    answer = {str(k.answer_key): k for k in answer_kinds()}
+    found: dict[str, tuple[list, list]] = {k.name: ([], []) for k in answer.values()}  # kind -> (coords, items)
+    names: dict[str, dict] = {k.name: {} for k in answer.values()}  # kind -> extra field names, in order seen
     scale = np.array([width / GRID, height / GRID])
     for i, item in _json_items(text, problems):
         if not isinstance(item, dict):
             problems.add(i, f"expected an object, got {type(item).__name__}")
             continue
-        keys = [k for k in KEYS if k in item]
-        if not keys:
-            problems.add(i, f"no geometry key (one of {', '.join(KEYS)}); keys: {_quote(sorted(item))}")
+        present = [k for k in answer if k in item]
+        if not present:
+            problems.add(i, f"no geometry key (one of {', '.join(answer)}); keys: {_quote(sorted(item))}")
             continue
-        for key in keys:
-            arr = _grid_points(item[key], {"bbox_2d": 4, "quad_2d": 4, "point_2d": 2}.get(key), key)
+        for key in present:
+            kind = answer[key]
+            arr = _grid_points(item[key], kind)
             if isinstance(arr, str):
                 problems.add(i, arr)
                 continue
-            kind = KEYS[key]
-            seen = names[kind]
+            seen = names[kind.name]
             for k in item:
-                if k not in seen and k not in KEYS and k != "label":
+                if k not in seen and k not in answer and k != "label":
                     if len(seen) < MAX_FIELDS:
                         seen[k] = None
                     else:
                         problems.add(
                             i, f"key {_quote(k)} not kept: at most {MAX_FIELDS} distinct keys per kind become fields"
                         )
-            found[kind][0].append(arr * scale)
-            found[kind][1].append(item)
-    tables = {kind: _table(kind, coords, items, names[kind]) for kind, (coords, items) in found.items()}
-    ans = Answer(
-        tables["boxes"],
-        tables["quads"],
-        tables["lines"],
-        tables["points"],
-        (width, height),
-        problems.kept,
-        problems_omitted=problems.omitted,
-    )
+            found[kind.name][0].append(arr * scale)
+            found[kind.name][1].append(item)
+    tables = {k.name: _table(k, *found[k.name], names[k.name]) for k in answer.values()}
+    ans = Answer(tables, (width, height), problems.kept, problems_omitted=problems.omitted)
     if record is not None:
         ans.original = to_original(ans, record)
     return ans
@@ -309,33 +304,22 @@ def _fields(items: list[dict], extra: dict) -> dict:
     return {n: [it.get(n) for it in items] for n in ["label"] + sorted(extra)}
 
 
-def _table(kind: str, coords: list, items: list[dict], extra: dict) -> Any:
+def _table(kind: Kind, coords: list, items: list[dict], extra: dict) -> Any:
     """The table of one kind. Fields are set after construction: an item key may be any string, ``index``
     or ``xy`` included, and must never collide with a table's own arguments."""
-    t: Boxes | Quads | Lines | Points
-    if kind == "boxes":
-        t = Boxes(np.reshape(coords, (-1, 4)))
-    elif kind == "quads":
-        t = Quads(np.reshape(coords, (-1, 4, 2)))
-    elif kind == "lines":
-        t = Lines(coords)
-    else:
-        t = Points(np.reshape(coords, (-1, 2)))
+    t = kind.from_answer_rows(coords)
     t.fields = _fields(items, extra)
     return t
 
 
 def to_original(ans: Answer, record: dict) -> Result:
-    """Map a parsed answer back through a preprocessing record: a geoaug Result (image None) with
-    ``points`` and ``points_inside`` added."""
+    """Map a parsed answer back through a preprocessing record (``geoaug.inverse``, with the forward pass's
+    kind options): a geoaug Result (image None) with ``points_inside`` added, True for each point of
+    ``points`` that lies in the original image (labelled: flag > 0)."""
     from .inverse import inverse
 
-    res: Any = inverse(record, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)  # a Result; gains points below
-    xy = M.apply_points(res.matrix, ans.points.xy) if len(ans.points) else np.zeros((0, 2))
-    res.points = Points(xy)
-    res.points.fields = {k: list(v) for k, v in ans.points.fields.items()}
-    w, h = res.size
-    res.points_inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)
+    res: Any = inverse(record, **ans.tables)  # a Result; gains points_inside below
+    res.points_inside = res.points.flags > 0
     out: Result = res
     return out
 
@@ -366,10 +350,6 @@ def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = N
             raise ValueError("to_grid: give width and height (the image size the geometry is in)")
         width, height = size
     out = []
-    b, q, ln = as_boxes(get("boxes")), as_quads(get("quads")), as_lines(get("lines"))
-    pts = get("points")
-    if pts is not None and not isinstance(pts, Points):
-        pts = Points(pts)
 
     def emit(table: Any, key: str, coords: list) -> None:
         for r, c in enumerate(coords):
@@ -379,11 +359,10 @@ def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = N
             out.append(obj)
 
     sizes = np.array([width, height], dtype=np.float64)
-    emit(b, "bbox_2d", [grid_coords(x.reshape(2, 2), sizes).ravel().tolist() for x in b.xyxy])
-    emit(q, "quad_2d", [grid_coords(p, sizes).tolist() for p in q.points])
-    emit(ln, "line_2d", [grid_coords(p, sizes).tolist() for p in ln.points])
-    if pts is not None:
-        emit(pts, "point_2d", [grid_coords(p, sizes).tolist() for p in pts.xy])
+    for k in answer_kinds():
+        t = k.answer_table(k.intake(get(k.name), (int(width), int(height))))
+        rows = [grid_coords(p, sizes) for p in k.answer_rows(t)]
+        emit(t, str(k.answer_key), [p.ravel().tolist() if _flat(k) else p.tolist() for p in rows])
     return out
 
 

@@ -1,5 +1,7 @@
-"""The training-data record format, one object at a time: ``{"label": ..., "bbox" | "quad" | "line": ...}`` in
-pixel coordinates. Read by ``geoaug preview`` and by ``geoaug_train``: one place decides what is valid."""
+"""The training-data record format, one object at a time: ``{"label": ..., <geometry key>: ...}`` in pixel
+coordinates, the geometry key one of ``bbox`` ([x1, y1, x2, y2]), ``quad`` (4 [x, y] points), ``line`` (K >= 2
+points), ``point`` ([x, y]) or ``polygon`` (K >= 3 points). Read by ``geoaug preview`` and by ``geoaug_train``:
+one place decides what is valid."""
 
 from __future__ import annotations
 
@@ -11,7 +13,11 @@ import re
 from .errors import GeoaugError
 from .params import short
 
-GEOMETRY_KEYS = ("bbox", "quad", "line")
+GEOMETRY_KEYS = ("bbox", "quad", "line", "point", "polygon")
+# The geoaug kind (call keyword, result attribute) each object key becomes.
+KIND_OF = {"bbox": "boxes", "quad": "quads", "line": "lines", "point": "points", "polygon": "polygons"}
+# The fewest points of the ragged kinds, and the word for one object of them in a message.
+_LEAST = {"line": 2, "polygon": 3}
 
 
 class RecordError(GeoaugError):
@@ -38,7 +44,7 @@ def brief_repr(v) -> str:
     return short(v)
 
 
-def _points(where: str, pts, n, error) -> list:
+def _points(where: str, pts, n, error, key: str = "line") -> list:
     if not isinstance(pts, list):
         raise error(f"{where}: expected a list of [x, y] pairs of finite numbers, got {brief_repr(pts)}")
     for i, p in enumerate(pts):
@@ -46,8 +52,8 @@ def _points(where: str, pts, n, error) -> list:
             raise error(f"{where}[{i}]: expected [x, y] of finite numbers, got {brief_repr(p)}")
     if n is not None and len(pts) != n:
         raise error(f"{where}: expected {n} points, got {len(pts)}")
-    if n is None and len(pts) < 2:
-        raise error(f"{where}: a line needs at least 2 points, got {len(pts)}")
+    if n is None and len(pts) < _LEAST[key]:
+        raise error(f"{where}: a {key} needs at least {_LEAST[key]} points, got {len(pts)}")
     return [[float(x), float(y)] for x, y in pts]
 
 
@@ -73,7 +79,11 @@ def check_object(where: str, obj, error=RecordError) -> dict:
         if x2 <= x1 or y2 <= y1:
             raise error(f"{where}.bbox: needs x1 < x2 and y1 < y2, got {brief_repr(value)}")
         return {"label": label, "bbox": [x1, y1, x2, y2]}
-    return {"label": label, key: _points(f"{where}.{key}", value, 4 if key == "quad" else None, error)}
+    if key == "point":
+        if not (isinstance(value, list) and len(value) == 2 and all(finite_number(c) for c in value)):
+            raise error(f"{where}.point: expected [x, y] of finite numbers, got {brief_repr(value)}")
+        return {"label": label, "point": [float(value[0]), float(value[1])]}
+    return {"label": label, key: _points(f"{where}.{key}", value, 4 if key == "quad" else None, error, key)}
 
 
 class _Reject(Exception):

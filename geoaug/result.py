@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .instances import Boxes, Lines, Quads
 from .kinds import check_geometry_keys, intake_all, kinds, move_all, option_specs
+from .kinds.base import ByKind
 from .record import RECORD_VERSION, check_record, steps_json
 from .report import Report
 
 
 @dataclass
-class Result:
+class Result(ByKind):
     """The augmented image and every kind's table (``res.boxes``, ``res.quads``, ``res.lines``, and each
     registered kind by its name: ``res.points``, ``res.polygons``, ``res.masks``), the net ``matrix`` from
     the input frame to the output, the output ``size`` and ``input_size`` as (width, height), the
@@ -31,28 +31,6 @@ class Result:
     report: Report = field(default_factory=Report)
     replay: dict = field(default_factory=dict)
     _pipeline: object = None
-
-    @property
-    def boxes(self) -> Boxes:
-        out: Boxes = self.tables["boxes"]
-        return out
-
-    @property
-    def quads(self) -> Quads:
-        out: Quads = self.tables["quads"]
-        return out
-
-    @property
-    def lines(self) -> Lines:
-        out: Lines = self.tables["lines"]
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        # only reached for names that are no attribute: the other kinds' tables
-        tables = self.__dict__.get("tables")
-        if tables is not None and name in tables:
-            return tables[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def inverse(self, boxes: Any = None, quads: Any = None, lines: Any = None, **geometry: Any) -> Result:
         """Map geometry from this result's output frame back onto the input image, clipped with the pipeline's
@@ -107,7 +85,7 @@ def inverse(
     inv = np.linalg.inv(rec.matrix)
     w, h = rec.input_size
     report = Report()
-    tables = intake_all(given, tuple(rec.output_size))
+    tables = intake_all(given, rec.output_size)
     moved = move_all(tables, inv, (w, h), report, opts)
     out = {
         "version": RECORD_VERSION,
@@ -120,4 +98,4 @@ def inverse(
     }
     for k in kinds():
         moved[k.name] = k.finish(moved[k.name], inv, opts)
-    return Result(None, moved, inv, (w, h), tuple(rec.output_size), report, out)
+    return Result(None, moved, inv, (w, h), rec.output_size, report, out)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import GeometryError
-from .instances import Boxes, Lines, Quads
 from .kinds import get_kind, kind_names, kinds
+from .kinds.base import ByKind
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -32,7 +32,7 @@ from .seeding import sample_seed
 
 
 @dataclass
-class TTAResult:
+class TTAResult(ByKind):
     """``views``: per view, a geoaug Result (image None) with the predictions on the original image.
     ``tables`` (``boxes``, ``quads``, ``lines``, ... by kind name): every view's predictions in one table per
     kind, ``fields["view"]`` saying which view. ``augmented``: the forward results (the views' images and
@@ -41,27 +41,6 @@ class TTAResult:
     views: list
     tables: dict
     augmented: list = field(default_factory=list)
-
-    @property
-    def boxes(self) -> Boxes:
-        out: Boxes = self.tables["boxes"]
-        return out
-
-    @property
-    def quads(self) -> Quads:
-        out: Quads = self.tables["quads"]
-        return out
-
-    @property
-    def lines(self) -> Lines:
-        out: Lines = self.tables["lines"]
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        tables = self.__dict__.get("tables")
-        if tables is not None and name in tables:
-            return tables[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def _prediction_tables(pred: Any, where: str) -> dict:

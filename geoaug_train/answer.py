@@ -10,7 +10,9 @@ import numpy as np
 
 from geoaug.qwen import grid_coords
 
-KEY_OF = {'bbox': 'bbox_2d', 'quad': 'quad_2d', 'line': 'line_2d'}
+KEY_OF = {'bbox': 'bbox_2d', 'quad': 'quad_2d', 'line': 'line_2d', 'point': 'point_2d', 'polygon': 'polygon_2d'}
+FLAT = ('bbox', 'point')  # written as one flat list of numbers ([x1, y1, x2, y2], [x, y]), the others as [x, y] pairs
+RAGGED = ('line', 'polygon')  # any number of points per object
 
 
 def to_grid(v: float, size: float) -> int:
@@ -19,22 +21,32 @@ def to_grid(v: float, size: float) -> int:
 
 
 def grid_object(label: str, kind: str, geom, width: int, height: int) -> dict[str, Any]:
-    """kind: 'bbox' ([x1, y1, x2, y2]), 'quad' (4 points) or 'line' (K points), in pixels of the image."""
+    """kind: 'bbox' ([x1, y1, x2, y2]), 'quad' (4 points), 'line' (K points), 'point' ([x, y]) or 'polygon'
+    (K >= 3 points), in pixels of the image."""
     if kind not in KEY_OF:
         raise ValueError(f'unknown geometry kind {kind!r}')
     pts = grid_coords(np.asarray(geom, np.float64).reshape(-1, 2), np.array([width, height], np.float64))
-    return {'label': label, KEY_OF[kind]: pts.ravel().tolist() if kind == 'bbox' else pts.tolist()}
+    return {'label': label, KEY_OF[kind]: pts.ravel().tolist() if kind in FLAT else pts.tolist()}
 
 
 def grid_table(kind: str, geoms, width: int, height: int) -> list[Any]:
     """The grid coordinates of every row of one kind at once (one numpy pass instead of one per number)."""
     size = np.array([width, height], np.float64)
-    if kind == 'line':  # ragged: one pass over the concatenated points, split back per line
+    if kind in RAGGED:  # one pass over the concatenated points, split back per row
         flat = grid_coords(np.concatenate(geoms).reshape(-1, 2), size) if len(geoms) else np.zeros((0, 2), int)
         cuts = np.cumsum([len(g) for g in geoms])[:-1]
         return [part.tolist() for part in np.split(flat, cuts)]
     pts = grid_coords(np.asarray(geoms, np.float64).reshape(len(geoms), -1, 2), size)
-    return [p.ravel().tolist() for p in pts] if kind == 'bbox' else pts.tolist()
+    return [p.ravel().tolist() for p in pts] if kind in FLAT else pts.tolist()
+
+
+def grid_objects(objects: Iterable[dict[str, Any]], width: int, height: int) -> list[dict[str, Any]]:
+    """Checked record objects (``{'label', <kind>: pixels}``) as answer objects, in their order."""
+    out = []
+    for o in objects:
+        kind = next(k for k in KEY_OF if k in o)
+        out.append(grid_object(o['label'], kind, o[kind], width, height))
+    return out
 
 
 def render_answer(objects: Iterable[dict[str, Any]]) -> str:

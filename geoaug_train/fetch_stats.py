@@ -37,7 +37,7 @@ FLUSH_INTERVAL = 5.0  # seconds between writes while fetching
 IDLE_FLUSH = 0.5  # an idle process with pending fetches writes them after this long (checked as often)
 # How long after the last fetch every process's totals are surely on disk (an epoch-end reader waits this long).
 SETTLE_SECONDS = 2 * IDLE_FLUSH + 0.5
-KINDS = ('boxes', 'quads', 'lines')
+KINDS = ('boxes', 'quads', 'lines', 'points', 'polygons')
 COUNTERS = ('in', 'out', 'clipped', 'input_clipped', 'split_pieces', 'approximated')
 CALLBACK_NAME = 'geoaug_fetch_stats'
 

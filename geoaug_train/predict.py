@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .answer import FLAT
 from .config import ConfigError, adapt_to_device
 from .records import Record
 from .samples import QWEN3_VL_FACTOR, SampleBuilder, augment_record
@@ -21,7 +22,8 @@ from .samples import QWEN3_VL_FACTOR, SampleBuilder, augment_record
 if TYPE_CHECKING:
     from PIL import Image
 
-GEOMETRY_KEYS = {'boxes': 'bbox', 'quads': 'quad', 'lines': 'line', 'points': 'point'}
+# kind name -> the object key of the JSON written (that of a training record: geoaug.records.KIND_OF)
+GEOMETRY_KEYS = {'boxes': 'bbox', 'quads': 'quad', 'lines': 'line', 'points': 'point', 'polygons': 'polygon'}
 
 
 def _say(msg: str) -> None:
@@ -87,13 +89,16 @@ def map_answer(text: str, width: int, height: int, replay: dict[str, Any]):
     from geoaug.qwen import parse_answer
 
     ans = parse_answer(text, width, height, record=replay)
+    from geoaug.kinds import get_kind, kind_names
+
     orig = ans.original
-    objects = {
-        'boxes': _rows(orig.boxes, 'boxes', orig.boxes.xyxy),
-        'quads': _rows(orig.quads, 'quads', orig.quads.points),
-        'lines': _rows(orig.lines, 'lines', orig.lines.points),
-        'points': _rows(orig.points, 'points', orig.points.xy),
-    }
+    objects = {}
+    for kind, key in GEOMETRY_KEYS.items():
+        if kind not in kind_names():
+            continue
+        table = getattr(orig, kind)
+        rows = get_kind(kind).answer_rows(table)  # (K, 2) pixel points per row; bbox and point written flat
+        objects[kind] = _rows(table, kind, [np.ravel(r) if key in FLAT else r for r in rows])
     problems = [{'index': p.index, 'reason': p.reason} for p in ans.problems]
     # The report indexes rows of one kind's table, not answer items: named in the reason, not as `index`.
     problems += [
@@ -112,13 +117,8 @@ def annotate(path: str, original) -> Any:
 
     with Image.open(path) as im:
         image = Image.fromarray(to_rgb8(im))
-    return geoaug.draw(
-        image,
-        boxes=original.boxes,
-        quads=original.quads,
-        lines=original.lines,
-        points=original.points if len(original.points) else None,
-    )
+    tables = {kind: getattr(original, kind) for kind in GEOMETRY_KEYS if hasattr(original, kind)}
+    return geoaug.draw(image, **{kind: t for kind, t in tables.items() if len(t)})
 
 
 class Predictor:

@@ -28,7 +28,7 @@ class Record:
     line: int  # 1-based line in the source JSONL
     image: str  # absolute path
     kind: str  # 'geoaug' or 'native'
-    objects: list[dict[str, Any]] = field(default_factory=list)  # geoaug: [{'label', 'bbox'|'quad'|'line'}]
+    objects: list[dict[str, Any]] = field(default_factory=list)  # geoaug: [{'label', <geometry key>}] (records.py)
     prompt: str | None = None
     # native only: ms-swift messages (media already reduced to <image> tags) and objects {'ref', 'bbox'}
     messages: list[dict[str, Any]] | None = None

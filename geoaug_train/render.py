@@ -23,7 +23,7 @@ def draw_objects(image, objects: list[dict[str, Any]]):
     from geoaug.qwen import parse_answer
 
     ans = parse_answer(render_answer(objects), *image.size)
-    return geoaug.draw(image, boxes=ans.boxes, quads=ans.quads, lines=ans.lines)
+    return geoaug.draw(image, **{kind: t for kind, t in ans.tables.items() if len(t)})
 
 
 def contact_sheet(images, cell: int = 256):

@@ -7,19 +7,23 @@ the model is trained on.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .answer import KEY_OF, grid_object, grid_table, render_answer
+from geoaug.kinds import get_kind
+from geoaug.records import KIND_OF
+
+from .answer import KEY_OF, RAGGED, grid_object, grid_table, render_answer
 from .records import Record
 
 # Qwen3-VL: patch 16 x spatial merge 2. Resizing here (as the last geoaug op) means qwen_vl_utils'
 # own smart_resize later is a no-op, so the 0-1000 grid is computed on exactly the pixels the model sees.
 QWEN3_VL_FACTOR = 32
 ANSWER_PLACEHOLDER = '<geoaug-answer>'
+SHAPE_OF = {'bbox': (4,), 'quad': (4, 2), 'point': (2,)}  # one object's array, for the kinds of fixed size
 
 
 class SampleError(RuntimeError):
@@ -32,11 +36,11 @@ def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -
         'params': {'factor': QWEN3_VL_FACTOR, 'max_pixels': int(max_pixels), 'min_pixels': int(min_pixels)},
     }
     if not augment or not aug:
-        return {'ops': [resize]}
+        return _answer_options({'ops': [resize]})
     if isinstance(aug, list):
-        return {'ops': list(aug) + [resize]}
+        return _answer_options({'ops': list(aug) + [resize]})
     if not aug.get('enabled', True):
-        return {'ops': [resize]}
+        return _answer_options({'ops': [resize]})
     cfg = copy.deepcopy(dict(aug))
     cfg.pop('enabled', None)
     ops = cfg.get('ops')
@@ -45,6 +49,25 @@ def pipeline_config(aug: Any, max_pixels: int, min_pixels: int, augment: bool) -
 
         raise ConfigError(f'custom.augmentation.ops: expected a list of ops, got {type(ops).__name__} {ops!r:.60}')
     cfg['ops'] = list(ops or []) + [resize]
+    return _answer_options(cfg)
+
+
+def _answer_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The kind settings an answer needs. A point that augmentation moves off the image has no place in the
+    answer (on the grid it would be clamped onto the edge): ``point_outside: drop`` drops it and reports it,
+    so it is counted like every other dropped object. geoaug's default, ``flag``, would keep it unlabelled."""
+    from geoaug.kinds import kind_names
+
+    if 'points' not in kind_names():
+        return cfg
+    given = cfg.setdefault('point_outside', 'drop')
+    if given != 'drop':
+        from geoaug.errors import ConfigError
+
+        raise ConfigError(
+            f'custom.augmentation.point_outside: {given!r} would keep points that left the image in the answer, '
+            "clamped onto its edge; geoaug_train drops them (and counts them): use 'drop' or leave it out"
+        )
     return cfg
 
 
@@ -59,7 +82,7 @@ class Sample:
     array: Any = None  # the same pixels as an HxWx3 uint8 array (what the image processor converts to)
     # What augmentation did to the geometry (geoaug_train.fetch_stats sums it per epoch): the geoaug Report of
     # the run that produced the image (for a native fallback: of the augmented attempt, whose drops forced
-    # it), or None; and the objects per kind ('boxes'/'quads'/'lines') that went in and that the answer holds.
+    # it), or None; and the objects per kind ('boxes', 'points', ...) that went in and that the answer holds.
     report: Any = None
     objects_in: dict[str, int] = field(default_factory=dict)
     objects_out: dict[str, int] = field(default_factory=dict)
@@ -72,15 +95,16 @@ class Sample:
 def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
     """Plan the draws from the image header, decode only the resolution the plan needs (a JPEG page bound
     for 832x1184 decodes at 1/2), then run the plan: one fused warp lands the pixels at their final size.
+    ``geometry``: tables or arrays by kind name (``boxes=``, ``points=``, ...; None: none of that kind).
     Returns (result, PIL image); coordinates stay in the original image's frame throughout."""
     from PIL import Image
 
     from geoaug.errors import ImageError
-    from geoaug.instances import as_boxes, as_lines, as_quads
     from geoaug.io import ImageSource, required_scale
+    from geoaug.kinds import get_kind
 
     # Tables built (and validated) once, for both the plan and the run.
-    geometry = {k: conv(geometry.get(k)) for k, conv in (('boxes', as_boxes), ('quads', as_quads), ('lines', as_lines))}
+    geometry = {name: get_kind(name).intake(v) for name, v in geometry.items() if v is not None}
     try:
         with ImageSource(record.image, record=where) as src:
             plan = pipeline.plan(src.size, seed=seed, **geometry)
@@ -89,6 +113,25 @@ def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
         raise SampleError(str(e)) from e
     res = pipeline.replay(plan, decoded.image, frame=decoded.original_size, image_scale=decoded.scale, **geometry)
     return res, Image.fromarray(res.image)
+
+
+def record_tables(objects: list[dict[str, Any]]) -> tuple[dict[str, list[int]], dict[str, Any]]:
+    """A geoaug record's objects as geoaug inputs: (object key -> positions of its objects in ``objects``,
+    kind name -> array or list of arrays, only for the kinds present). Row r of a kind is the object at
+    ``positions[key][r]``: a result's ``index`` leads back to it."""
+    by_key: dict[str, list[int]] = {k: [] for k in KEY_OF}
+    for pos, obj in enumerate(objects):
+        by_key[next(k for k in KEY_OF if k in obj)].append(pos)
+    tables: dict[str, Any] = {}
+    for key, positions in by_key.items():
+        if not positions:
+            continue
+        values = [objects[p][key] for p in positions]
+        if key in RAGGED:
+            tables[KIND_OF[key]] = [np.asarray(v, np.float64).reshape(-1, 2) for v in values]
+        else:
+            tables[KIND_OF[key]] = np.asarray(values, np.float64).reshape(len(values), *SHAPE_OF[key])
+    return by_key, tables
 
 
 def _rows(table) -> int:
@@ -125,42 +168,28 @@ class SampleBuilder:
             raise SampleError(f'{where} ({record.image}): augmentation failed: {type(e).__name__}: {e}') from e
 
     def _geoaug(self, pipeline, record: Record, seed: int, where: str) -> Sample:
-        by_kind: dict[str, list[int]] = {'bbox': [], 'quad': [], 'line': []}
-        for pos, obj in enumerate(record.objects):
-            by_kind[next(k for k in by_kind if k in obj)].append(pos)
-        boxes = np.array([record.objects[p]['bbox'] for p in by_kind['bbox']], np.float64).reshape(-1, 4)
-        quads = np.array([record.objects[p]['quad'] for p in by_kind['quad']], np.float64).reshape(-1, 4, 2)
-        lines = [np.array(record.objects[p]['line'], np.float64) for p in by_kind['line']]
-        res, image = augment_record(
-            pipeline,
-            record,
-            seed,
-            where,
-            boxes=boxes if len(boxes) else None,
-            quads=quads if len(quads) else None,
-            lines=lines if lines else None,
-        )
+        by_key, given = record_tables(record.objects)
+        res, image = augment_record(pipeline, record, seed, where, **given)
         width, height = image.size
         placed = []  # (original position, piece number, grid object): keeps the user's object order
-        tables: tuple[tuple[str, Any, Callable[[Any], Any]], ...] = (
-            ('bbox', getattr(res, 'boxes', None), lambda t: t.xyxy),
-            ('quad', getattr(res, 'quads', None), lambda t: t.points),
-            ('line', getattr(res, 'lines', None), lambda t: t.points),
-        )
-        for kind, table, geometry in tables:
+        objects_in, objects_out = {}, {}
+        for key, name in KIND_OF.items():
+            if name not in given:
+                continue
+            table = getattr(res, name)
+            objects_in[name] = len(by_key[key])
+            objects_out[name] = _rows(table)
             if _rows(table) == 0:
                 continue
-            grid = grid_table(kind, geometry(table), width, height)
+            grid = grid_table(key, get_kind(name).answer_rows(table), width, height)
             for piece, (src, coords) in enumerate(zip(np.asarray(table.index).tolist(), grid)):
-                pos = by_kind[kind][int(src)]
-                placed.append((pos, piece, {'label': record.objects[pos]['label'], KEY_OF[kind]: coords}))
+                pos = by_key[key][int(src)]
+                placed.append((pos, piece, {'label': record.objects[pos]['label'], KEY_OF[key]: coords}))
         objects = [o for _, _, o in sorted(placed, key=lambda t: (t[0], t[1]))]
         messages = [
             {'role': 'user', 'content': '<image>' + (record.prompt or self.prompt)},
             {'role': 'assistant', 'content': render_answer(objects)},
         ]
-        objects_in = {'boxes': len(boxes), 'quads': len(quads), 'lines': len(lines)}
-        objects_out = {name: _rows(table) for name, (_, table, _) in zip(('boxes', 'quads', 'lines'), tables)}
         return Sample(
             image=image,
             seed=seed,

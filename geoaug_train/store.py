@@ -35,9 +35,12 @@ from geoaug.records import parse_json_line
 from .records import DataError, Record, _parse_geoaug, naming_the_line, parse_record
 from .samples import ANSWER_PLACEHOLDER
 
-STORE_VERSION = 1
-KINDS = ('bbox', 'quad', 'line')
-POINTS_OF = {'bbox': 2, 'quad': 4}  # a box is stored as its two corners
+# 2: point and polygon objects (kind codes 3 and 4). The version is part of the key: an older store is rebuilt.
+STORE_VERSION = 2
+# obj_kind codes: the position in KINDS. New kinds are appended, so a code never changes its meaning.
+KINDS = ('bbox', 'quad', 'line', 'point', 'polygon')
+BBOX, QUAD, LINE, POINT, POLYGON = range(len(KINDS))
+POINTS_OF = {'bbox': 2, 'quad': 4, 'point': 1}  # a box is stored as its two corners
 GEOAUG, NATIVE = 0, 1
 # obj_drop codes: why prepare left an object out (0: kept)
 KEPT, OUTSIDE, DEGENERATE, PARTLY_OUTSIDE = 0, 1, 2, 3
@@ -171,7 +174,8 @@ def _exact_objects(checked: list[dict[str, Any]]) -> list[tuple[int, str, list]]
     for o in checked:
         kind = next(k for k in KINDS if k in o)
         v = o[kind]
-        out.append((KINDS.index(kind), o['label'], list(v) if kind == 'bbox' else [c for p in v for c in p]))
+        flat = list(v) if kind in ('bbox', 'point') else [c for p in v for c in p]
+        out.append((KINDS.index(kind), o['label'], flat))
     return out
 
 
@@ -374,49 +378,66 @@ def check_image(task: tuple[str, str]) -> tuple[int, int, str | None]:
     return info.width, info.height, aspect and f'image {path}: {aspect}'
 
 
+def _their_points(starts: np.ndarray, objs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the objects ``objs``: the positions of their points in order, how many each has, and where each
+    object's first point is among those positions."""
+    n = starts[objs + 1] - starts[objs]
+    first = np.cumsum(n) - n
+    at = np.repeat(starts[objs] - first, n) + np.arange(n.sum())
+    return at, n, first
+
+
 def _visible(
     kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray, w: np.ndarray, h: np.ndarray, picked: np.ndarray
 ) -> np.ndarray:
-    """For the objects `picked` (indices), whether any area (quads, boxes) or length (lines) lies inside
-    their image. Exact: boxes in closed form, quads and lines by shapely (only those reaching outside)."""
+    """For the objects `picked` (indices), whether any area (boxes, quads, polygons), length (lines) or the
+    point itself (points) lies inside their image. Exact: boxes and points in closed form, the others by
+    shapely (only those reaching outside)."""
     import shapely
 
     out = np.zeros(len(picked), bool)
-    box = kinds[picked] == 0
+    pk = kinds[picked]
+    box = pk == BBOX
     b = picked[box]
     p0, p1 = pts[starts[b]], pts[starts[b] + 1]
     out[box] = (np.minimum(p1[:, 0], w[b]) > np.maximum(p0[:, 0], 0)) & (
         np.minimum(p1[:, 1], h[b]) > np.maximum(p0[:, 1], 0)
     )
-    for kind, measure in ((1, shapely.area), (2, shapely.length)):
-        j = np.flatnonzero(kinds[picked] == kind)
+    point = pk == POINT  # the closed image: a point on its edge is in it
+    q = pts[starts[picked[point]]]
+    out[point] = (q[:, 0] >= 0) & (q[:, 0] <= w[picked[point]]) & (q[:, 1] >= 0) & (q[:, 1] <= h[picked[point]])
+    for area in (True, False):
+        j = np.flatnonzero(np.isin(pk, (QUAD, POLYGON)) if area else pk == LINE)
         if not len(j):
             continue
         o = picked[j]
-        n = starts[o + 1] - starts[o]
-        at = np.repeat(starts[o] - np.cumsum(n) + n, n) + np.arange(n.sum())  # their points, in order
+        at, n, _ = _their_points(starts, o)
         which = np.repeat(np.arange(len(o)), n)
-        if kind == 1:  # make_valid: a bow-tie's kept area is that of its repaired shape
+        if area:  # make_valid: a bow-tie's kept area is that of its repaired shape
             shapes = shapely.make_valid(shapely.polygons(shapely.linearrings(pts[at], indices=which)))
         else:
             shapes = shapely.linestrings(pts[at], indices=which)
+        measure = shapely.area if area else shapely.length
         out[j] = measure(shapely.intersection(shapes, shapely.box(0, 0, w[o], h[o]))) > 0
     return out
 
 
 def _degenerate(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Quads of zero area and lines of zero length (boxes cannot be: intake refuses x2 <= x1)."""
+    """Quads and polygons of zero area and lines of zero length (boxes cannot be: intake refuses x2 <= x1;
+    a point is never degenerate)."""
     out = np.zeros(len(kinds), bool)
-    q = np.flatnonzero(kinds == 1)
+    q = np.flatnonzero(np.isin(kinds, (QUAD, POLYGON)))
     if len(q):
-        c = pts[starts[q][:, None] + np.arange(4)]
-        x, y = c[..., 0], c[..., 1]
-        zero = q[(x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y).sum(1) == 0]
+        at, n, first = _their_points(starts, q)
+        nxt = np.arange(len(at)) + 1
+        nxt[first + n - 1] = first  # each ring closes on its own first point
+        x, y = pts[at, 0], pts[at, 1]
+        zero = q[np.add.reduceat(x * y[nxt] - x[nxt] * y, first) == 0]  # twice the shoelace area
         if len(zero):  # a bow-tie's lobes cancel in the shoelace sum: only the repaired shape tells
             import shapely
 
-            out[zero] = [shapely.make_valid(shapely.Polygon(pts[starts[o] : starts[o] + 4])).area == 0 for o in zero]
-    ln = np.flatnonzero(kinds == 2)
+            out[zero] = [shapely.make_valid(shapely.Polygon(pts[starts[o] : starts[o + 1]])).area == 0 for o in zero]
+    ln = np.flatnonzero(kinds == LINE)
     if len(ln):
         seg = np.hypot(*np.diff(pts, axis=0).T)
         seg = np.append(seg, 0.0)
@@ -482,7 +503,10 @@ def check_geometry(
             o = int(np.flatnonzero(bad)[0])
             r = int(obj_rec[o])
             j = o + o0 - int(rec_obj[r])
-            why = 'has no area or length' if degenerate[o] else (f'reaches outside its {int(w[o])}x{int(h[o])} image')
+            if degenerate[o]:
+                why = 'has no area or length'
+            else:
+                why = f"{'lies' if kinds[o] == POINT else 'reaches'} outside its {int(w[o])}x{int(h[o])} image"
             raise DataError(
                 f'{where(r)}.objects[{j}] ({KINDS[kinds[o]]}) {why} '
                 '(data.objects_outside: error; set clip or drop to count such objects instead)'
@@ -762,7 +786,7 @@ class SplitRecords:
                 continue
             p = pts[po[j] - po[0] : po[j + 1] - po[0]]
             label = labels[lo[j] - lo[0] : lo[j + 1] - lo[0]].decode('utf-8')
-            objects.append({'label': label, KINDS[k]: p[0] + p[1] if k == 0 else p})
+            objects.append({'label': label, KINDS[k]: p[0] + p[1] if k == BBOX else p[0] if k == POINT else p})
         text = _strings(self.col('rec_text'), self.col('text'), r)
         line, image = int(self.col('rec_line')[r]), self._image_path(int(self.col('rec_image')[r]))
         if self.col('rec_kind')[r] == GEOAUG:

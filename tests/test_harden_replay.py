@@ -625,12 +625,13 @@ def _num(v):
 @pytest.mark.parametrize("use", USES)
 def test_every_key_removed(full, use):
     aug, img, rec = full
+    options = tuple(geoaug.kinds.option_specs())  # kind options (quad_clip, point_outside, ...): defaults if absent
     for key in rec:  # top level
         broken = _set(rec, (key,), _DELETE)
-        if use == "replay" and key in ("matrix", "output_size", "quad_clip", "quad_order"):
+        if use == "replay" and key in ("matrix", "output_size", *options):
             _assert_valid_result(_use(broken, img, use))  # derived from the steps / defaults: not needed
             continue
-        if key in ("quad_clip", "quad_order"):
+        if key in options:
             _use(broken, img, use)
             continue
         with pytest.raises(ReplayError, match=f"record is missing '{key}'"):
@@ -877,77 +878,98 @@ def forward_case(draw, names=ALL_GEOMETRIC):
     return w, h, ops, draw(st.integers(0, 2**32))
 
 
-@SLOW
-@given(case=forward_case(), data=st.data())
-def test_guarantee_quads_and_lines(case, data):
+def test_guarantee_quads_and_lines():
     """Quads and lines map point by point. Not clipped forward: back to the input points (within 1e-6 px,
     quad order as given when it was canonical, or always with quad_order keep). Clipped forward (cut
     exactly; `drop` leaves no other kind): back as the part of the input that landed on the output canvas."""
-    w, h, ops, seed = case
-    order = data.draw(st.sampled_from(["clockwise", "keep"]))
-    aug = geoaug.Pipeline(ops, quad_clip="drop", quad_order=order)
-    quads, lines = data.draw(quads_in(w, h)), data.draw(lines_in(w, h))
-    if order == "keep" and len(quads):  # any start point: keep returns it as given
-        quads = np.roll(quads, data.draw(st.integers(0, 3)), axis=1)
-    res = aug(np.zeros((h, w, 3), np.uint8), quads=quads, lines=lines, seed=seed)
-    back = res.inverse(quads=res.quads, lines=res.lines)
-    inv = np.linalg.inv(res.matrix)
-    tol = 1e-6 + 2 * HAIR * _jacobian_bound(inv, res.size)
-    assert len(back.quads) == len(res.quads) and back.report.approximated["quads"] == 0
-    for r in range(len(res.quads)):
-        src = quads[res.quads.index[r]]
-        if res.quads.visibility[r] == 1.0:
-            np.testing.assert_allclose(back.quads.points[r], src, atol=tol, rtol=0)
-        else:
-            vis = _visible(src, res.matrix, res.size)
-            got = shapely.Polygon(back.quads.points[r])
-            assert vis is not None and got.symmetric_difference(vis).area <= tol * (vis.length + 1)
-    for r in range(len(res.lines)):
-        src = lines[res.lines.index[r]]
-        if res.lines.visibility[r] == 1.0:
-            np.testing.assert_allclose(back.lines.points[r], src, atol=tol, rtol=0)
-    total = {}
-    for r in range(len(back.lines)):  # every piece lies on its input line; together they are the visible part
-        k = int(back.lines.index[r])
-        assert _distance_to_polyline(back.lines.points[r], lines[k]).max() <= tol
-        total[k] = total.get(k, 0.0) + _length(back.lines.points[r])
-    for k, length in total.items():
-        assert abs(length - _visible_line(lines[k], res.matrix, res.size)) <= 4 * tol * len(lines[k])
+    checked = []  # per example: quads and line pieces checked (the scene may be empty, or all dropped)
+
+    @SLOW
+    @given(case=forward_case(), data=st.data())
+    def guarantee(case, data):
+        w, h, ops, seed = case
+        order = data.draw(st.sampled_from(["clockwise", "keep"]))
+        aug = geoaug.Pipeline(ops, quad_clip="drop", quad_order=order)
+        quads, lines = data.draw(quads_in(w, h)), data.draw(lines_in(w, h))
+        if order == "keep" and len(quads):  # any start point: keep returns it as given
+            quads = np.roll(quads, data.draw(st.integers(0, 3)), axis=1)
+        res = aug(np.zeros((h, w, 3), np.uint8), quads=quads, lines=lines, seed=seed)
+        back = res.inverse(quads=res.quads, lines=res.lines)
+        inv = np.linalg.inv(res.matrix)
+        tol = 1e-6 + 2 * HAIR * _jacobian_bound(inv, res.size)
+        assert len(back.quads) == len(res.quads) and back.report.approximated["quads"] == 0
+        checked.append(len(res.quads) + len(back.lines))  # rows held to a guarantee below
+        for r in range(len(res.quads)):
+            src = quads[res.quads.index[r]]
+            if res.quads.visibility[r] == 1.0:
+                np.testing.assert_allclose(back.quads.points[r], src, atol=tol, rtol=0)
+            else:
+                vis = _visible(src, res.matrix, res.size)
+                got = shapely.Polygon(back.quads.points[r])
+                assert vis is not None and got.symmetric_difference(vis).area <= tol * (vis.length + 1)
+        for r in range(len(res.lines)):
+            src = lines[res.lines.index[r]]
+            if res.lines.visibility[r] == 1.0:
+                np.testing.assert_allclose(back.lines.points[r], src, atol=tol, rtol=0)
+        total = {}
+        for r in range(len(back.lines)):  # every piece lies on its input line; together they are the visible part
+            k = int(back.lines.index[r])
+            assert _distance_to_polyline(back.lines.points[r], lines[k]).max() <= tol
+            total[k] = total.get(k, 0.0) + _length(back.lines.points[r])
+        for k, length in total.items():
+            assert abs(length - _visible_line(lines[k], res.matrix, res.size)) <= 4 * tol * len(lines[k])
+
+    guarantee()
+    # Measured: 77-90% of examples check a quad or a line piece (81% over CI's 200).
+    n = np.array(checked)
+    assert len(n) >= 10 and (n > 0).mean() >= 0.5, (len(n), (n > 0).mean(), n.sum())
 
 
-@SLOW
-@given(case=forward_case(), data=st.data())
-def test_guarantee_boxes(case, data):
+def test_guarantee_boxes():
     """Boxes map by their corners. Back: always an axis-aligned box containing the part of the input box that
     landed on the output canvas; equal to it (a round trip where nothing was clipped) when every op keeps
     axes. Boxes with an outline (Boxes.from_polygons) come back as tight as their polygon: exactly the input
     box when nothing was clipped, whatever the ops."""
-    w, h, ops, seed = case
-    boxes = data.draw(boxes_in(w, h))
-    polys = data.draw(quads_in(w, h))
-    aug = geoaug.Pipeline(ops)
-    res = aug(np.zeros((h, w, 3), np.uint8), boxes=boxes, seed=seed)
-    back = res.inverse(boxes=res.boxes)
-    tol = 1e-6 + 2 * HAIR * _jacobian_bound(np.linalg.inv(res.matrix), res.size)
-    keeps_axes = _axis_aligned(res.matrix)  # one fused run: the composite decides
-    assert len(back.boxes) == len(res.boxes)
-    for r in range(len(res.boxes)):
-        src = boxes[res.boxes.index[r]]
-        vis = _visible(box_corners(src[None])[0], res.matrix, res.size)
-        if vis is None:  # a sliver the forward clip kept by its HAIR tolerance
-            continue
-        x1, y1, x2, y2 = vis.bounds
-        b = back.boxes.xyxy[r]
-        assert b[0] <= x1 + tol and b[1] <= y1 + tol and b[2] >= x2 - tol and b[3] >= y2 - tol  # contains
-        assert b[0] >= -tol and b[1] >= -tol and b[2] <= w + tol and b[3] <= h + tol
-        if keeps_axes:
-            np.testing.assert_allclose(b, [x1, y1, x2, y2], atol=tol, rtol=0)
-    outlined = geoaug.Boxes.from_polygons(list(polys))
-    res = aug(np.zeros((h, w, 3), np.uint8), boxes=outlined, seed=seed)
-    back = res.inverse(boxes=res.boxes)
-    for r in range(len(res.boxes)):
-        if res.boxes.visibility[r] == 1.0:
-            np.testing.assert_allclose(back.boxes.xyxy[r], outlined.xyxy[res.boxes.index[r]], atol=tol, rtol=0)
+    checked = []  # per example: boxes checked (the scene may be empty, or all dropped)
+
+    @SLOW
+    @given(case=forward_case(), data=st.data())
+    def guarantee(case, data):
+        w, h, ops, seed = case
+        boxes = data.draw(boxes_in(w, h))
+        polys = data.draw(quads_in(w, h))
+        aug = geoaug.Pipeline(ops)
+        res = aug(np.zeros((h, w, 3), np.uint8), boxes=boxes, seed=seed)
+        back = res.inverse(boxes=res.boxes)
+        tol = 1e-6 + 2 * HAIR * _jacobian_bound(np.linalg.inv(res.matrix), res.size)
+        keeps_axes = _axis_aligned(res.matrix)  # one fused run: the composite decides
+        assert len(back.boxes) == len(res.boxes)
+        n = 0
+        for r in range(len(res.boxes)):
+            src = boxes[res.boxes.index[r]]
+            vis = _visible(box_corners(src[None])[0], res.matrix, res.size)
+            if vis is None:  # a sliver the forward clip kept by its HAIR tolerance
+                continue
+            x1, y1, x2, y2 = vis.bounds
+            b = back.boxes.xyxy[r]
+            assert b[0] <= x1 + tol and b[1] <= y1 + tol and b[2] >= x2 - tol and b[3] >= y2 - tol  # contains
+            assert b[0] >= -tol and b[1] >= -tol and b[2] <= w + tol and b[3] <= h + tol
+            if keeps_axes:
+                np.testing.assert_allclose(b, [x1, y1, x2, y2], atol=tol, rtol=0)
+            n += 1
+        outlined = geoaug.Boxes.from_polygons(list(polys))
+        res = aug(np.zeros((h, w, 3), np.uint8), boxes=outlined, seed=seed)
+        back = res.inverse(boxes=res.boxes)
+        for r in range(len(res.boxes)):
+            if res.boxes.visibility[r] == 1.0:
+                np.testing.assert_allclose(back.boxes.xyxy[r], outlined.xyxy[res.boxes.index[r]], atol=tol, rtol=0)
+                n += 1
+        checked.append(n)
+
+    guarantee()
+    # Measured: 47-67% of examples check a box (76% over CI's 200).
+    n = np.array(checked)
+    assert len(n) >= 10 and (n > 0).mean() >= 0.2, (len(n), (n > 0).mean(), n.sum())
 
 
 def _axis_aligned(a):

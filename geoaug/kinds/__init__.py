@@ -3,7 +3,7 @@
 Each kind's ``order`` places it among the others: in a result, a report, a drawing (within its ``layer``).
 """
 
-from . import boxes, lines, quads  # noqa: F401  (each registers its kind)
+from . import boxes, lines, masks, points, polygons, quads  # noqa: F401  (each registers its kind)
 from .base import (
     Kind,
     Options,

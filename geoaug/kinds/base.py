@@ -11,12 +11,18 @@ and the one import line in ``geoaug/kinds/__init__.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..errors import GeometryError
 from ..report import Report
+
+if TYPE_CHECKING:
+    from ..instances import Boxes, Lines, Quads
+    from .masks import Masks
+    from .points import Points
+    from .polygons import Polygons
 
 # The options a pipeline hands every kind: its ``<kind option>: value`` settings, each checked against the
 # kind's ``options`` when the pipeline is built and stored in the replay record, so an inverse clips and
@@ -115,6 +121,11 @@ class Kind:
     ) -> list[Tag]:  # pragma: no cover
         """Draw the rows on ``canvas`` (RGB uint8, written in place); return their label tags."""
         raise NotImplementedError
+
+    def answer_table(self, t: Any) -> Any:
+        """The rows of ``t`` the answer holds, one object each: a kind may first reshape its table (keypoints:
+        one free point per labelled joint)."""
+        return t
 
     def answer_rows(self, t: Any) -> list[np.ndarray]:
         """Each row as (K, 2) pixel points, for the Qwen answer form."""
@@ -262,3 +273,51 @@ def detach(t: Any, given: Any) -> Any:
         t.fields = {k: own(v) for k, v in t.fields.items()}
     kind.own_coords(t, own, given)
     return t
+
+
+class ByKind:
+    """Every kind's table as an attribute of a result-like object holding ``tables`` (kind name -> table):
+    ``res.boxes``, ``res.points``, ... (one place for what Result, TTAResult and a Qwen Answer share)."""
+
+    if TYPE_CHECKING:
+        tables: dict[str, Any]
+
+    @property
+    def boxes(self) -> Boxes:
+        out: Boxes = self._table("boxes")
+        return out
+
+    @property
+    def quads(self) -> Quads:
+        out: Quads = self._table("quads")
+        return out
+
+    @property
+    def lines(self) -> Lines:
+        out: Lines = self._table("lines")
+        return out
+
+    @property
+    def points(self) -> Points:
+        out: Points = self._table("points")
+        return out
+
+    @property
+    def polygons(self) -> Polygons:
+        out: Polygons = self._table("polygons")
+        return out
+
+    @property
+    def masks(self) -> Masks:
+        out: Masks = self._table("masks")
+        return out
+
+    def _table(self, name: str) -> Any:
+        tables = self.__dict__.get("tables")
+        if tables is not None and name in tables:
+            return tables[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names that are no attribute: the tables of kinds registered beyond the built-in ones
+        return self._table(name)

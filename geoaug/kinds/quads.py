@@ -26,7 +26,7 @@ class QuadKind(Kind):
     order = 1
     table = Quads
     filters = ("min_visibility", "min_area", "min_size")
-    options = {"quad_clip": (QUAD_CLIP_POLICIES, "clamp"), "quad_order": (QUAD_ORDERS, "clockwise")}
+    options = {"quad_clip": (QUAD_CLIP_POLICIES, "fit"), "quad_order": (QUAD_ORDERS, "clockwise")}
     answer_key = "quad_2d"
     answer_points = 4
 
@@ -44,7 +44,7 @@ class QuadKind(Kind):
         counter: str = "clipped",
         owned: bool = False,
     ) -> Quads:
-        return clip_quads(t, w, h, report, policy=opts.get("quad_clip", "clamp"), counter=counter, owned=owned)
+        return clip_quads(t, w, h, report, policy=opts.get("quad_clip", "fit"), counter=counter, owned=owned)
 
     def finish(self, t: Quads, net: np.ndarray, opts: Options) -> Quads:
         return reorder_if_mirrored(t, net) if opts.get("quad_order", "clockwise") == "clockwise" else t

@@ -82,7 +82,7 @@ def test_predict_subprocess_tiny_model_with_adapter(tmp_path, tiny_model_dir):
         assert meta['image'] == image and meta['adapter'] == adapter
         assert meta['image_size'] == list(ORIGINAL) and meta['model_image_size'] == list(MODEL_SIZE)
         assert isinstance(meta['answer_text'], str)
-        assert set(meta['objects']) == {'boxes', 'quads', 'lines', 'points'}
+        assert set(meta['objects']) == {'boxes', 'quads', 'lines', 'points', 'polygons'}
         # The random model answers garbage: that must come out as listed problems, not as a crash.
         assert meta['problems'] or any(meta['objects'].values())
         assert all(set(p) == {'index', 'reason'} for p in meta['problems'])
