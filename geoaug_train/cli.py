@@ -5,7 +5,8 @@
   geoaug-train render CONFIG --out DIR --num N [--epoch E] [--set key=value ...]
   geoaug-train predict CONFIG --image IMG [--image IMG ...] [--adapter DIR] [--prompt TEXT] [--out DIR]
   geoaug-train tiny-model OUT_DIR
-  geoaug-train bench-data CONFIG [--num N] [--rounds R] [--workers W] [--target-steps-per-s S] [--json F]
+  geoaug-train bench-data CONFIG [--num N] [--rounds R] [--workers W] [--target-steps-per-s S] [--batch-size B]
+                                 [--json F]
 
 Multi-GPU / multi-node: set ms-swift's launcher variables (NPROC_PER_NODE, NNODES, NODE_RANK,
 MASTER_ADDR, MASTER_PORT) in the environment of `geoaug-train train`; ms-swift starts torchrun.
@@ -87,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help='say whether the loader keeps up with this many optimizer steps per second',
     )
+    b.add_argument(
+        '--batch-size',
+        type=int,
+        default=None,
+        help='batch size for the padded-vs-packed comparison (default: training.per_device_train_batch_size)',
+    )
     b.add_argument('--json', default=None, help='also write the report as JSON here')
     b.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
     return p
@@ -148,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             from .bench_data import format_report as format_bench_report
             from .bench_data import run_bench
 
+            if args.batch_size is not None and args.batch_size < 1:
+                raise ConfigError('--batch-size: must be >= 1')
             print(
                 format_bench_report(
                     run_bench(
@@ -157,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                         workers=args.workers,
                         target_steps_per_s=args.target_steps_per_s,
                         json_out=args.json,
+                        batch_size=args.batch_size,
                     )
                 )
             )

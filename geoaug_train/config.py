@@ -23,6 +23,9 @@ CHECK_IMAGES = ('header', 'decode', 'off')
 OBJECTS_OUTSIDE = ('clip', 'drop', 'error')
 DEEPSPEED_PRESETS = ('zero2', 'zero3', 'zero2_offload', 'zero3_offload')
 TORCH_DTYPES = ('bfloat16', 'float16', 'float32', 'auto')
+# The attention implementations ms-swift 4.6 accepts for packing / padding_free (SftArguments._check_padding_free).
+FLASH_ATTN_IMPLS = ('flash_attention_2', 'flash_attention_3', 'flash_attention_4', 'flash_attn')
+DEFAULT_FLASH_ATTN = 'flash_attention_2'
 
 
 def _is_bool(v):
@@ -191,12 +194,12 @@ def _check_cross_field(cfg: dict[str, Any]) -> None:
     resolve_pixel_limits(cfg['data'], os.environ)
     if cfg['data']['min_pixels'] > cfg['data']['max_pixels']:
         raise ConfigError('data.min_pixels: must not exceed data.max_pixels')
-    if tr['packing'] and augmentation_enabled(cfg):
-        # ms-swift 4.6 packs only pre-encoded datasets (packing and lazy_tokenize are exclusive): the
-        # packed samples would freeze a single augmentation draw for the whole run.
+    attn = cfg['model']['attn_impl']
+    if tr['packing'] and attn is not None and attn not in FLASH_ATTN_IMPLS:
+        # ms-swift flattens packed batches into one sequence whose samples only flash attention keeps apart.
         raise ConfigError(
-            'training.packing: cannot be combined with custom.augmentation, because ms-swift packs '
-            'pre-encoded samples and every epoch would see the same draw; set packing: false'
+            f'training.packing: needs a flash attention implementation, but model.attn_impl is {attn!r}; '
+            f'set model.attn_impl to one of {list(FLASH_ATTN_IMPLS)} (or leave it unset), or set packing: false'
         )
 
 
@@ -404,4 +407,60 @@ def adapt_to_device(cfg: dict[str, Any], cuda_available: bool) -> list[str]:
     if attn and attn.startswith('flash_attention'):
         notes.append(f'no CUDA: model.attn_impl {attn} -> sdpa')
         cfg['model']['attn_impl'] = 'sdpa'
+    return notes
+
+
+def flash_attention_missing(impl: str) -> str | None:
+    """None when transformers can run ``impl``; otherwise what is missing (the package to install)."""
+    from transformers.utils import is_flash_attn_2_available, is_flash_attn_3_available, is_flash_attn_4_available
+
+    checks = {
+        'flash_attn': (is_flash_attn_2_available, 'flash-attn (flash_attn 2)'),
+        'flash_attention_2': (is_flash_attn_2_available, 'flash-attn (flash_attn 2)'),
+        'flash_attention_3': (is_flash_attn_3_available, 'flash-attn 3 (flash_attn_interface)'),
+        'flash_attention_4': (is_flash_attn_4_available, 'flash-attn 4 (flash_attn.cute)'),
+    }
+    available, package = checks[impl]
+    return None if available() else f'the {package} package is not installed for this torch and CUDA'
+
+
+def adapt_packing(
+    cfg: dict[str, Any], cuda_available: bool, missing: Callable[[str], str | None] | None = None
+) -> list[str]:
+    """Decide what `training.packing: true` becomes on this machine; returns notes of what changed.
+
+    Packed batches are flattened into one sequence per batch (ms-swift's padding_free when augmentation is
+    on, its pre-encoded packing when it is off), which only flash attention keeps apart sample by sample:
+    - no CUDA: fall back to padded batches, with a notice (the same YAML still runs a CPU check);
+    - CUDA: model.attn_impl defaults to flash_attention_2, and a missing flash-attn package is a ConfigError
+      naming training.packing (a GPU run asked for the speed; it must not silently train padded).
+    ``missing`` (default `flash_attention_missing`) says what an implementation lacks, None when it runs.
+    """
+    notes: list[str] = []
+    if not cfg['training']['packing']:
+        return notes
+    if not cuda_available:
+        cfg['training']['packing'] = False
+        notes.append(
+            'no CUDA: training.packing true -> false (padded batches; packed batches need flash attention on a '
+            'CUDA GPU)'
+        )
+        return notes
+    attn = cfg['model']['attn_impl']
+    if attn is None:
+        cfg['model']['attn_impl'] = attn = DEFAULT_FLASH_ATTN
+        notes.append(f'training.packing: model.attn_impl unset -> {attn}')
+    elif attn not in FLASH_ATTN_IMPLS:  # validate() refuses this already; a caller may have edited the dict
+        raise ConfigError(f'training.packing: needs a flash attention implementation, got model.attn_impl {attn!r}')
+    why = (missing or flash_attention_missing)(attn)
+    if why:
+        raise ConfigError(
+            f'training.packing: needs flash attention (model.attn_impl {attn}), but {why}; install it '
+            '(pip install flash-attn --no-build-isolation) or set training.packing: false'
+        )
+    if cfg['training']['per_device_train_batch_size'] == 1 and augmentation_enabled(cfg):
+        notes.append(
+            'training.packing: per_device_train_batch_size is 1, so every batch is one sample and there is no '
+            'padding to remove; raise it to gain from packing'
+        )
     return notes

@@ -4,7 +4,8 @@
 prepares the run (spec + ms-swift rows), parses ms-swift's own `sft` arguments, builds the template with
 them, loads the rows with ms-swift's dataset loader and wraps them in ms-swift's `LazyLLMDataset`. Each
 item is what the model receives (input_ids, labels, pixel_values, image_grid_thw, ...), augmented afresh
-on every fetch with the seed (training.seed, epoch, index).
+on every fetch with the seed (training.seed, epoch, index); `collate` makes a batch of items with ms-swift's
+own collator, padded or (training.packing) flattened into one padding-free sequence.
 """
 
 from __future__ import annotations
@@ -32,10 +33,43 @@ def _swift_args(cfg: dict[str, Any], prepared: dict[str, Any], template: str):
 class TrainingDataset:
     """A map-style dataset (``len``, ``ds[i]``) of encoded samples; ``set_epoch`` picks the draws."""
 
-    def __init__(self, lazy, template, split: str, records: int, processor):
+    def __init__(self, lazy, template, split: str, records: int, processor, model_dir: str | None = None):
         self._lazy, self.template, self.split, self.processor = lazy, template, split, processor
         self.epoch = 0
         self._len = records
+        self._model_dir = model_dir
+
+    @property
+    def padding_free(self) -> bool:
+        """Does the trainer flatten each batch into one sequence (training.packing with augmentation on)?"""
+        return bool(self.template.padding_free)
+
+    def collate(self, items: list[dict[str, Any]], *, padding_free: bool | None = None) -> dict[str, Any]:
+        """The batch the model receives for ``items``: ms-swift's own collator (``template.data_collator``).
+
+        Padded to the longest item, or with ``padding_free`` (default: as the trainer will, see
+        `padding_free`) concatenated into one sequence of batch size 1: position_ids restart at every item
+        (Qwen3-VL's 3-D mrope rows, plus ``text_position_ids``) and ``cu_seq_lens_q``/``_k`` mark the item
+        boundaries that flash attention keeps apart. The items are not modified.
+        """
+        template = self.template
+        if template.model is None and template.dummy_model is None and self._model_dir:
+            # The mrope position ids come from the model's get_rope_index; outside the trainer the template has
+            # no model, so it gets the weightless one ms-swift itself builds for that (on the meta device).
+            import torch
+            from swift.model import get_model_processor
+
+            with torch.device('meta'):
+                template.dummy_model = get_model_processor(
+                    self._model_dir, model_type='qwen3_vl', return_dummy_model=True, download_model=False
+                )[0]
+        before = template.padding_free
+        if padding_free is not None:
+            template.padding_free = bool(padding_free)
+        try:
+            return template.data_collator([dict(item) for item in items])
+        finally:
+            template.padding_free = before
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -67,13 +101,15 @@ def build_dataset(
     from swift.dataset.utils import LazyLLMDataset
 
     from . import template as template_mod
-    from .config import adapt_to_device, load_config
+    from .config import adapt_packing, adapt_to_device, load_config
     from .prepare import prepare_run
 
     cfg = load_config(config, overrides) if isinstance(config, (str, os.PathLike)) else config
     if split not in ('train', 'val') or (split == 'val' and not cfg['data']['val']):
         raise ValueError(f"split must be 'train' or 'val' (with data.val set), got {split!r}")
-    adapt_to_device(cfg, torch.cuda.is_available())
+    cuda = torch.cuda.is_available()
+    adapt_to_device(cfg, cuda)
+    adapt_packing(cfg, cuda)
     prepared = prepare_run(cfg)
     os.environ[SPEC_ENV] = prepared['spec']
     template_mod.register()
@@ -86,7 +122,7 @@ def build_dataset(
     if plain:
         rows = rows.map(_plain_row(prepared['spec'], split), load_from_cache_file=False)
     lazy = LazyLLMDataset(rows, template.encode, strict=True, random_state=args.data_seed)
-    return TrainingDataset(lazy, template, split, len(rows), processor)
+    return TrainingDataset(lazy, template, split, len(rows), processor, model_dir=cfg['model']['path'])
 
 
 def _plain_row(spec_path: str, split: str):
@@ -96,10 +132,7 @@ def _plain_row(spec_path: str, split: str):
 
     from PIL import Image
 
-    from geoaug import Boxes, Lines, Quads
-    from geoaug.qwen import to_grid
-
-    from .answer import render_answer
+    from .answer import grid_objects, render_answer
     from .store import RecordStore
 
     with open(spec_path, encoding='utf-8') as f:
@@ -116,21 +149,8 @@ def _plain_row(spec_path: str, split: str):
             with Image.open(rec.image) as im:
                 w, h = im.size
 
-        def table(cls, key, empty):
-            objs = [o for o in rec.objects if key in o]
-            return cls([o[key] for o in objs] if objs else empty, label=[o['label'] for o in objs])
-
-        answer = render_answer(
-            to_grid(
-                {
-                    'boxes': table(Boxes, 'bbox', None),
-                    'quads': table(Quads, 'quad', None),
-                    'lines': table(Lines, 'line', ()),
-                },
-                w,
-                h,
-            )
-        )
+        # every kind of object (bbox, quad, line, point, polygon) in the record's order, on the one grid rule
+        answer = render_answer(grid_objects(rec.objects, w, h))
         row['messages'] = [
             {'role': 'user', 'content': '<image>' + (rec.prompt or spec['prompt'])},
             {'role': 'assistant', 'content': answer},

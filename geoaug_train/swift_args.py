@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .config import DEFAULT_FLASH_ATTN, augmentation_enabled
 from .plugin import PLUGIN_FILE
 from .template import TEMPLATE_TYPE
 
@@ -15,6 +16,11 @@ def _flag(v: bool) -> str:
 
 def sft_args(cfg: dict[str, Any], prepared: dict[str, Any]) -> list[str]:
     m, tr, tu, ds, data = cfg['model'], cfg['training'], cfg['tuner'], cfg['deepspeed'], cfg['data']
+    # training.packing: with augmentation on, ms-swift's padding_free flattens each batch of lazily encoded
+    # (so freshly augmented) samples into one sequence; its own packing would pre-encode the dataset once and
+    # freeze one draw for the whole run. With augmentation off there is no draw to freeze: ms-swift packs.
+    padding_free = tr['packing'] and augmentation_enabled(cfg)
+    packing = tr['packing'] and not padding_free
     args = {
         'model': m['path'],
         'model_type': 'qwen3_vl',
@@ -37,7 +43,8 @@ def sft_args(cfg: dict[str, Any], prepared: dict[str, Any]) -> list[str]:
         'per_device_train_batch_size': tr['per_device_train_batch_size'],
         'gradient_accumulation_steps': tr['gradient_accumulation_steps'],
         'gradient_checkpointing': _flag(tr['gradient_checkpointing']),
-        'packing': _flag(tr['packing']),
+        'packing': _flag(packing),
+        'padding_free': _flag(padding_free),
         'save_steps': tr['save_steps'],
         'logging_steps': tr['logging_steps'],
         'seed': tr['seed'],
@@ -48,14 +55,15 @@ def sft_args(cfg: dict[str, Any], prepared: dict[str, Any]) -> list[str]:
         'max_length': cfg['global_max_length'],
         # A failing sample raises (naming its record) instead of being replaced by a random other one.
         'strict': 'true',
-        # Encode per fetch so that every fetch is freshly augmented. ms-swift cannot pack lazily encoded
-        # samples; the config check allows packing only with augmentation off.
-        'lazy_tokenize': _flag(not tr['packing']),
+        # Encode per fetch so that every fetch is freshly augmented (padding_free included). ms-swift's packing
+        # needs pre-encoded samples: only chosen above when augmentation is off.
+        'lazy_tokenize': _flag(not packing),
     }
     if prepared.get('val'):
         args['val_dataset'] = prepared['val']
-    if m['attn_impl']:
-        args['attn_impl'] = m['attn_impl']
+    attn = m['attn_impl'] or (DEFAULT_FLASH_ATTN if tr['packing'] else None)
+    if attn:
+        args['attn_impl'] = attn
     half = {key: tr[key] for key in ('bf16', 'fp16')}
     # ms-swift switches fp16 on by itself for a float32 or float16 model when fp16 is unset, and transformers
     # then refuses bf16 and fp16 together: asking for one switches the other off explicitly (seen on a GPU).

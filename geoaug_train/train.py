@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from . import fetch_stats
-from .config import adapt_to_device
+from .config import adapt_packing, adapt_to_device
 from .prepare import format_report, prepare_run
 from .swift_args import sft_args
 from .template import SPEC_ENV
@@ -59,7 +59,8 @@ def latest_checkpoint(output_dir: str) -> str | None:
 def run_train(cfg: dict[str, Any], extra_swift_args: list[str] | None = None) -> int:
     import torch
 
-    for note in adapt_to_device(cfg, torch.cuda.is_available()):
+    cuda = torch.cuda.is_available()
+    for note in adapt_to_device(cfg, cuda) + adapt_packing(cfg, cuda):
         print(f'[geoaug-train] {note}', flush=True)
     prepared = prepare_run(cfg)
     for line in format_report(prepared['store']).splitlines():

@@ -104,14 +104,16 @@ def test_min_lr_scheduler_needs_min_lr(base):
     assert validate(raw, root)['training']['lr_scheduler_kwargs'] == {'min_lr': 1e-6}
 
 
-def test_packing_with_augmentation_is_rejected(base):
+def test_packing_with_augmentation_is_accepted_but_not_with_a_non_flash_attention(base):
     raw, root = base
     raw['training']['packing'] = True
     raw['custom'] = {'augmentation': {'ops': [{'name': 'hflip'}]}}
-    with pytest.raises(ConfigError, match=r'training\.packing'):
+    assert validate(raw, root)['training']['packing'] is True  # padding_free: each fetch stays fresh
+    raw['model']['attn_impl'] = 'sdpa'
+    with pytest.raises(ConfigError, match=r"training\.packing: .*model\.attn_impl is 'sdpa'"):
         validate(raw, root)
-    raw['custom']['augmentation']['enabled'] = False
-    assert validate(raw, root)['training']['packing'] is True
+    raw['model']['attn_impl'] = 'flash_attention_3'
+    assert validate(raw, root)['model']['attn_impl'] == 'flash_attention_3'
 
 
 def test_overrides_parse_yaml_values(base, tmp_path):
