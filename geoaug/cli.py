@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from .errors import GeoaugError, ImageTypeError
 
@@ -20,7 +22,7 @@ DEFAULT_CONFIG = "showcase"
 class ProgressBar:
     """A one-line stderr bar, shown on a terminal (or when forced) so logs and pipes stay clean."""
 
-    def __init__(self, label: str, stream=None, force: bool = False, width: int = 30):
+    def __init__(self, label: str, stream: TextIO | None = None, force: bool = False, width: int = 30) -> None:
         self.label, self.stream, self.width = label, stream or sys.stderr, width
         self.on = force or getattr(self.stream, "isatty", lambda: False)()
 
@@ -34,7 +36,7 @@ class ProgressBar:
         self.stream.flush()
 
 
-def resolve_config(arg):
+def resolve_config(arg: str | None) -> Path:
     """A path, or the name of a bundled config (``seed``, ``showcase``)."""
     from .preview import CONFIGS_DIR
 
@@ -46,7 +48,7 @@ def resolve_config(arg):
     return p
 
 
-def cmd_preview(args) -> int:
+def cmd_preview(args: argparse.Namespace) -> int:
     from . import from_config
     from .preview import SAMPLES_DIR, contact_sheet, read_samples
 
@@ -70,7 +72,7 @@ def cmd_preview(args) -> int:
     return 0
 
 
-def cmd_ops(args) -> int:
+def cmd_ops(args: argparse.Namespace) -> int:
     from . import available_ops
 
     ops = available_ops()
@@ -115,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except BrokenPipeError:  # `geoaug ops | head`
         return 0
     except (GeoaugError, ImageTypeError, OSError) as e:

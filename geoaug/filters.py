@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def valid_rules() -> dict[str, tuple[str, ...]]:
     return {k.name: k.filters for k in kinds()}
 
 
-def parse_filters(cfg, where: str = "") -> dict:
+def parse_filters(cfg: object, where: str = "") -> dict[str, dict[str, float]]:
     """``{min_visibility: .3}`` applies to every kind; ``{boxes: {...}, lines: {...}}`` per kind. Null or an
     empty mapping: no filters. Every threshold is checked here, when the pipeline is built."""
     names = kind_names()
@@ -29,7 +30,7 @@ def parse_filters(cfg, where: str = "") -> dict:
         return {k: {} for k in names}
     if not isinstance(cfg, dict):
         raise ConfigError(f"{where}filters must be a mapping (or null), got {short(cfg)}")
-    out: dict[str, dict] = {k: {} for k in names}
+    out: dict[str, dict[str, float]] = {k: {} for k in names}
     for key, val in cfg.items():
         if isinstance(key, str) and key in names:
             if not isinstance(val, dict):
@@ -52,7 +53,7 @@ def parse_filters(cfg, where: str = "") -> dict:
     return out
 
 
-def _threshold(v, rule, where):
+def _threshold(v: object, rule: str, where: str) -> float:
     """min_visibility: a fraction in [0, 1]; any other rule: a finite non-negative number (pixels)."""
     hi = 1.0 if rule == "min_visibility" else math.inf
     what = "a number in [0, 1]" if rule == "min_visibility" else "a finite non-negative number"
@@ -67,7 +68,7 @@ def _threshold(v, rule, where):
     return f
 
 
-def apply_filters(table, rules: dict, report: Report):
+def apply_filters(table: Any, rules: dict[str, float], report: Report) -> Any:
     """Drop the rows of ``table`` below any of ``rules`` (rule -> threshold), each reported with its rule."""
     if len(table) == 0 or not rules:
         return table

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -13,7 +14,7 @@ SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32)
 _PIL_MODES = {"L", "RGB", "RGBA", "I;16", "F"}
 
 
-def dtype_max(dtype) -> float:
+def dtype_max(dtype: np.dtype[Any] | type[np.generic]) -> float:
     """The value of full white: 255, 65535, or 1.0 for float images."""
     return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
 
@@ -40,7 +41,7 @@ def check_unit_range(arr: np.ndarray, name: str = "image") -> None:
     )
 
 
-def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarray], object]]:
+def to_array(image: Any, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """Return (HxWxC array, restore) where restore turns a processed array back into the input's kind."""
     pil_mode = None
     if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "getbands"):
@@ -70,7 +71,7 @@ def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarr
     squeeze = arr.ndim == 2
     work = arr[:, :, None] if squeeze else arr
 
-    def restore(out: np.ndarray):
+    def restore(out: np.ndarray) -> Any:
         out = out[:, :, 0] if squeeze else out
         if pil_mode is None:
             return out
@@ -81,12 +82,14 @@ def to_array(image, name: str = "image") -> tuple[np.ndarray, Callable[[np.ndarr
     return work, restore
 
 
-def fill_value(fill, channels: int, dtype, unit: bool = False) -> tuple:
+def fill_value(
+    fill: float | Sequence[float], channels: int, dtype: np.dtype[Any] | type[np.generic], unit: bool = False
+) -> tuple[float, float, float, float]:
     """A fill as OpenCV's 4-tuple borderValue; scalars repeat per channel. Fills are in the image's own
     units: for integer images a level of the dtype, rounded to the nearest (so the warp's border and the
     exact fill of a post step agree) and an error outside its range (never wrapped or saturated); for float
     images any finite value, or within [0, 1] when pixel ops read the image (``unit``)."""
-    key = (fill if np.isscalar(fill) else tuple(fill), channels, np.dtype(dtype).char, unit)
+    key = (fill if np.isscalar(fill) else tuple(cast("Sequence[float]", fill)), channels, np.dtype(dtype).char, unit)
     hit = _FILLS.get(key)
     if hit is None:
         hit = _fill_value(fill, channels, dtype, unit)
@@ -95,10 +98,12 @@ def fill_value(fill, channels: int, dtype, unit: bool = False) -> tuple:
     return hit
 
 
-_FILLS: dict = {}
+_FILLS: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
 
 
-def _fill_value(fill, channels, dtype, unit) -> tuple:
+def _fill_value(
+    fill: Any, channels: int, dtype: np.dtype[Any] | type[np.generic], unit: bool
+) -> tuple[float, float, float, float]:
     # np.isscalar's TypeGuard admits str/bytes; float() of those raises ValueError, as callers expect
     vals = [float(fill)] * channels if np.isscalar(fill) else [float(v) for v in fill]  # type: ignore[arg-type]
     if len(vals) != channels:
@@ -112,11 +117,12 @@ def _fill_value(fill, channels, dtype, unit) -> tuple:
         raise ImageError(
             f"fill {_show(fill)} is outside [0, 1], the range of a float32 image that pixel ops read (1.0 = white)"
         )
-    return tuple(vals + [0.0] * (4 - len(vals)))
+    padded = vals + [0.0] * (4 - len(vals))  # OpenCV's borderValue: 4 values (len(vals) == channels <= 4)
+    return padded[0], padded[1], padded[2], padded[3]
 
 
 _INT_TOPS = {np.dtype(np.uint8).char: 255.0, np.dtype(np.uint16).char: 65535.0}
 
 
-def _show(fill) -> str:
+def _show(fill: Any) -> str:
     return f"{float(fill):g}" if np.isscalar(fill) else "[" + ", ".join(f"{float(v):g}" for v in fill) + "]"  # type: ignore[arg-type]  # as in _fill_value

@@ -7,6 +7,8 @@ becomes ``T(-0.5) @ A @ T(+0.5)`` on OpenCV's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -26,16 +28,18 @@ def rotate_about(deg: float, cx: float, cy: float) -> np.ndarray:
     t = np.deg2rad(deg)
     c, s = np.cos(t), np.sin(t)
     r = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
-    return translate(cx, cy) @ r @ translate(-cx, -cy)
+    out: np.ndarray = translate(cx, cy) @ r @ translate(-cx, -cy)
+    return out
 
 
 def to_cv(a: np.ndarray) -> np.ndarray:
     """Our-frame matrix -> OpenCV integer-centre matrix."""
-    return translate(-0.5, -0.5) @ a @ translate(0.5, 0.5)
+    out: np.ndarray = translate(-0.5, -0.5) @ a @ translate(0.5, 0.5)
+    return out
 
 
 def is_affine(a: np.ndarray, tol: float = 1e-12) -> bool:
-    return abs(a[2, 0]) < tol and abs(a[2, 1]) < tol and abs(a[2, 2] - 1.0) < tol
+    return bool(abs(a[2, 0]) < tol and abs(a[2, 1]) < tol and abs(a[2, 2] - 1.0) < tol)
 
 
 def apply_points(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -46,17 +50,19 @@ def apply_points(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
     if is_affine(a):
         # OpenCV maps every point in one C loop, in double precision: ~10x the speed of a matmul plus a
         # broadcast add for 10^4 points.
-        return cv2.transform(np.ascontiguousarray(pts).reshape(-1, 1, 2), a[:2]).reshape(pts.shape)
+        out: np.ndarray = cv2.transform(np.ascontiguousarray(pts).reshape(-1, 1, 2), a[:2]).reshape(pts.shape)
+        return out
     flat = pts.reshape(-1, 2)
     w = flat @ a[2, :2] + a[2, 2]
-    return ((flat @ a[:2, :2].T + a[:2, 2]) / w[:, None]).reshape(pts.shape)
+    mapped: np.ndarray = ((flat @ a[:2, :2].T + a[:2, 2]) / w[:, None]).reshape(pts.shape)
+    return mapped
 
 
 def canvas_corners(w: float, h: float) -> np.ndarray:
     return np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
 
 
-def index_map(a: np.ndarray, tol: float = 1e-9):
+def index_map(a: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray] | None:
     """If A only permutes/flips axes and shifts by whole pixels, return (L, t) with integer entries.
 
     Such a map moves every pixel onto another pixel exactly, so the image can be produced by copying
@@ -79,7 +85,9 @@ def index_map(a: np.ndarray, tol: float = 1e-9):
     return r.astype(int), rt.astype(int)
 
 
-def axis_scales(a: np.ndarray, w: float, h: float, at=None) -> tuple[float, float]:
+def axis_scales(
+    a: np.ndarray, w: float, h: float, at: Sequence[float] | np.ndarray | None = None
+) -> tuple[float, float]:
     """How much A stretches the source x and y axes, measured at the source centre (or ``at``).
 
     Used to pick a prefilter before a shrinking warp. For projective maps this is the local Jacobian.

@@ -12,9 +12,9 @@ import contextvars
 import difflib
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigError
 
@@ -35,14 +35,14 @@ SHORT_ITEMS = 8
 _FLOAT32_MAX = 3.4028234663852886e38
 
 
-def short(v, limit: int = SHORT) -> str:
+def short(v: object, limit: int = SHORT) -> str:
     """``repr(v)`` cut to about ``limit`` characters, built from at most a few items per level: never the full
     repr of a long string, a huge integer, or a big or shared (aliased) structure."""
     s = _short(v, 2, limit)
     return s if len(s) <= limit else s[: max(limit - 3, 1)] + "..."
 
 
-def _short(v, level, limit):
+def _short(v: Any, level: int, limit: int) -> str:
     if v is None or isinstance(v, (bool, float)):
         return repr(v)
     if isinstance(v, int):
@@ -75,7 +75,7 @@ def _short(v, level, limit):
         return f"<{type(v).__name__}>"
 
 
-def check_config_size(cfg, where: str = "") -> None:
+def check_config_size(cfg: object, where: str = "") -> None:
     """Refuse a config that holds more than MAX_CONFIG_VALUES values or nests deeper than MAX_CONFIG_DEPTH,
     counting shared references (YAML aliases) once per occurrence, i.e. as big as the config really is to
     everything that walks it. The walk itself stops at the budget, so a 10^9-value alias bomb costs as much as
@@ -106,7 +106,7 @@ def check_config_size(cfg, where: str = "") -> None:
                 stack.extend((x, depth + 1, trail) for x in v)
 
 
-def _at(root, trail, limit=100) -> str:
+def _at(root: object, trail: Any, limit: int = 100) -> str:
     """' at ops[1] (op 'rotate').params.max_deg[0]': where a config walk stopped, ops named."""
     steps = []
     while trail is not None:
@@ -129,16 +129,16 @@ def _at(root, trail, limit=100) -> str:
     return f" at {text}" if text else ""
 
 
-def _op_label(v) -> str:
+def _op_label(v: object) -> str:
     name = v.get("name") if isinstance(v, dict) else None
     return f" (op {short(name, 30)})" if isinstance(name, str) else ""
 
 
-_CHECKED = contextvars.ContextVar("geoaug_config_checked", default=False)
+_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("geoaug_config_checked", default=False)
 
 
 @contextlib.contextmanager
-def bounded(cfg, where: str = ""):
+def bounded(cfg: object, where: str = "") -> Iterator[None]:
     """Run a build under the config budget: ``cfg`` is checked once by the outermost build (a pipeline, an op
     made by name, a combinator); the builds nested in it (a combinator's children) do not walk it again."""
     if _CHECKED.get():
@@ -152,16 +152,39 @@ def bounded(cfg, where: str = ""):
         _CHECKED.reset(token)
 
 
+# What a param's value is, for tools that describe params (geoaug.ops.typed and its test): the constructor
+# below that made it, or "custom" for a param built from its own check.
+ParamKind = Literal["float", "int", "bool", "choice", "range", "fill", "custom"]
+
+
 class Param:
-    def __init__(self, check: Callable[[Any], Any], default=REQUIRED, doc: str = ""):
+    """One declared param. ``check`` takes a given value and returns it normalised, or raises ValueError
+    with the reason; ``default`` is the value when not given, or REQUIRED. ``kind`` and the fields after it
+    only describe the accepted values (they never change what ``check`` does): ``optional``, null is
+    accepted; ``options``, a choice's values; ``scalar``, a range also takes one number; ``integer``, a
+    range of integers."""
+
+    def __init__(
+        self,
+        check: Callable[[Any], Any],
+        default: Any = REQUIRED,
+        doc: str = "",
+        *,
+        kind: ParamKind = "custom",
+        optional: bool = False,
+        options: tuple[Any, ...] = (),
+        scalar: bool = False,
+        integer: bool = False,
+    ) -> None:
         self.check, self.default, self.doc = check, default, doc
+        self.kind, self.optional, self.options, self.scalar, self.integer = kind, optional, options, scalar, integer
 
 
-def _is_real(v) -> bool:
+def _is_real(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and type(v).__name__ != "bool_"
 
 
-def _num(v, what):
+def _num(v: Any, what: str) -> Any:
     """A finite real number (int, float, numpy scalar; never a bool), as given."""
     if not _is_real(v):
         raise ValueError(f"must be {what}, got {short(v)}")
@@ -174,18 +197,20 @@ def _num(v, what):
     return v
 
 
-def Float(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="") -> Param:
-    def check(v):
-        v = float(_num(v, "a number"))
-        if not lo <= v <= hi:
-            raise ValueError(f"must be in [{lo:g}, {hi:g}], got {v:g}")
-        return v
+def Float(lo: float = -math.inf, hi: float = math.inf, default: Any = REQUIRED, doc: str = "") -> Param:
+    def check(v: Any) -> float:
+        f = float(_num(v, "a number"))
+        if not lo <= f <= hi:
+            raise ValueError(f"must be in [{lo:g}, {hi:g}], got {f:g}")
+        return f
 
-    return Param(check, default, doc)
+    return Param(check, default, doc, kind="float")
 
 
-def Int(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", optional=False) -> Param:
-    def check(v):
+def Int(
+    lo: float = -math.inf, hi: float = math.inf, default: Any = REQUIRED, doc: str = "", optional: bool = False
+) -> Param:
+    def check(v: Any) -> int | None:
         if v is None and optional:
             return None
         if isinstance(v, float) and v.is_integer() or isinstance(v, numbers.Integral) and _is_real(v):
@@ -196,35 +221,41 @@ def Int(lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", optional=False) -> 
             raise ValueError(f"must be in [{lo:g}, {hi:g}], got {short(v)}")
         return v
 
-    return Param(check, default, doc)
+    return Param(check, default, doc, kind="int", optional=optional)
 
 
-def Bool(default=REQUIRED, doc="") -> Param:
-    def check(v):
+def Bool(default: Any = REQUIRED, doc: str = "") -> Param:
+    def check(v: Any) -> bool:
         if not isinstance(v, bool):
             raise ValueError(f"must be true or false, got {short(v)}")
         return v
 
-    return Param(check, default, doc)
+    return Param(check, default, doc, kind="bool")
 
 
-def Choice(options, default=REQUIRED, doc="") -> Param:
-    options = tuple(options)
+def Choice(options: Iterable[Any], default: Any = REQUIRED, doc: str = "") -> Param:
+    allowed = tuple(options)
 
-    def check(v):
-        if not any(type(v) is type(o) and v == o for o in options):
-            raise ValueError(f"must be one of {list(options)}, got {short(v)}")
+    def check(v: Any) -> Any:
+        if not any(type(v) is type(o) and v == o for o in allowed):
+            raise ValueError(f"must be one of {list(allowed)}, got {short(v)}")
         return v
 
-    return Param(check, default, doc)
+    return Param(check, default, doc, kind="choice", options=allowed)
 
 
 def Range(
-    lo=-math.inf, hi=math.inf, default=REQUIRED, doc="", from_scalar=None, integer=False, optional=False
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    default: Any = REQUIRED,
+    doc: str = "",
+    from_scalar: Callable[[float], list[float]] | None = None,
+    integer: bool = False,
+    optional: bool = False,
 ) -> Param:
     """A [low, high] pair sampled uniformly. ``from_scalar`` turns a single number into a pair."""
 
-    def check(v):
+    def check(v: Any) -> list[float] | list[int] | None:
         if v is None and optional:
             return None
         if from_scalar is not None and _is_real(v):
@@ -243,25 +274,25 @@ def Range(
             raise ValueError(f"must lie within [{lo:g}, {hi:g}], got [{a:g}, {b:g}]")
         return [a, b]
 
-    return Param(check, default, doc)
+    return Param(check, default, doc, kind="range", optional=optional, scalar=from_scalar is not None, integer=integer)
 
 
 FILL_WHAT = "a number or a list of 1, 3 or 4 numbers (grey, RGB, RGBA)"
 
 
-def Fill(default=0, doc="border fill: a number or one per channel") -> Param:
+def Fill(default: Any = 0, doc: str = "border fill: a number or one per channel") -> Param:
     """A border fill. Its range depends on the image (a uint8 level, a uint16 one, any float), so that is
     checked when the image is known; what no supported image could take is refused here: NaN or inf, a
     value beyond float32, anything but a number, and lists of other lengths than 1, 3 or 4 (geoaug images
     have 1, 3 or 4 channels). A one-value list is that number, for any channel count."""
 
-    def one(x):
-        x = float(_num(x, FILL_WHAT))
-        if abs(x) > _FLOAT32_MAX:
-            raise ValueError(f"must be within float32 range, got {x:g}")
-        return x
+    def one(x: Any) -> float:
+        f = float(_num(x, FILL_WHAT))
+        if abs(f) > _FLOAT32_MAX:
+            raise ValueError(f"must be within float32 range, got {f:g}")
+        return f
 
-    def check(v):
+    def check(v: Any) -> float | list[float] | None:
         if v is None:
             return None
         if isinstance(v, (list, tuple)):
@@ -271,14 +302,14 @@ def Fill(default=0, doc="border fill: a number or one per channel") -> Param:
             return vals[0] if len(vals) == 1 else vals
         return one(v)
 
-    return Param(check, default, doc)
+    return Param(check, default, doc, kind="fill", optional=True)
 
 
-def Prob(default=1.0) -> Param:
+def Prob(default: float = 1.0) -> Param:
     return Float(0.0, 1.0, default, "probability that the op runs")
 
 
-def validate(op_name: str, spec: dict, given: dict, where: str = "") -> dict:
+def validate(op_name: str, spec: Mapping[str, Param], given: object, where: str = "") -> dict[str, Any]:
     """Check given params against the spec; return them with defaults filled in."""
     label = f"{where}op {op_name!r}" if where else f"op {op_name!r}"
     if not isinstance(given, dict):
@@ -289,7 +320,7 @@ def validate(op_name: str, spec: dict, given: dict, where: str = "") -> dict:
         close = difflib.get_close_matches(k[:100], list(spec), n=1) if isinstance(k, str) else []
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"{label}: unknown param {short(k)}.{hint} Valid params: {', '.join(sorted(spec))}")
-    out = {}
+    out: dict[str, Any] = {}
     for name, p in spec.items():
         if name in given:
             try:

@@ -15,7 +15,7 @@ import difflib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .kinds import option_specs
 from .ops.base import COMBINATOR, GEOMETRIC
 from .params import REQUIRED, Bool, Float, Int, Param, short
 from .registry import REGISTRY, make_op
+
+if TYPE_CHECKING:
+    from .ops.base import Draw, GeometricOp, Op, Step
 
 RECORD_VERSION = 1
 # Largest canvas side a record may name or make: 2^20 px. An op param is bounded tighter (params.MAX_SIDE),
@@ -37,16 +40,16 @@ def _offsets() -> Param:
     """Perspective corner offsets: 4 [dx, dy] pairs within the op's ``scale`` bounds."""
     one = Float(0, 0.45).check
 
-    def check(v):
+    def check(v: Any) -> list[list[float]]:
         if (
             not isinstance(v, (list, tuple))
             or len(v) != 4
             or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in v)
         ):
             raise ValueError(f"must be 4 [dx, dy] pairs, got {short(v)}")
-        out = []
+        out: list[list[float]] = []
         for i, r in enumerate(v):
-            row = []
+            row: list[float] = []
             for j, x in enumerate(r):
                 try:
                     row.append(one(x))
@@ -63,7 +66,7 @@ def _offsets() -> Param:
 # gives a finite, invertible matrix and a canvas of at least 1x1. Checked against the bounds, not against
 # the record's own params, so a hand-set draw (a fixed angle) replays. An op class may declare its own
 # ``draw_spec``; it takes precedence over this table. Ops missing from both fail a test.
-DRAW_SPECS: dict = {
+DRAW_SPECS: dict[str, dict[str, Param]] = {
     "hflip": {},
     "vflip": {},
     "resize": {},
@@ -105,8 +108,8 @@ DRAW_SPECS: dict = {
 }
 
 
-def draw_spec(op_cls) -> dict | None:
-    spec = getattr(op_cls, "draw_spec", None)
+def draw_spec(op_cls: type[Op]) -> dict[str, Param] | None:
+    spec: dict[str, Param] | None = getattr(op_cls, "draw_spec", None)
     return spec if spec is not None else DRAW_SPECS.get(op_cls.name)
 
 
@@ -128,22 +131,22 @@ class CheckedRecord:
     ``matrix`` the record's (None when a replay record leaves it out), ``forward`` the map the steps make
     from the forward input to the forward output."""
 
-    input_size: tuple
-    output_size: tuple
+    input_size: tuple[int, int]  # (width, height)
+    output_size: tuple[int, int]
     matrix: np.ndarray | None
-    steps: list
-    options: dict  # each kind option: the record's value, or its default
+    steps: list[Step]
+    options: dict[str, str]  # each kind option: the record's value, or its default
     inverted: bool
     forward: np.ndarray
 
 
 # One op instance per distinct (name, params), shared by every replay: replaying a plan on every fetch
 # should not re-validate the same op config each time. Bounded: cleared when full.
-_OPS: dict = {}
+_OPS: dict[tuple[str, str], Op] = {}
 _OPS_MAX = 512
 
 
-def record_op(i: int, name: str, params: dict, where: str = "replay"):
+def record_op(i: int, name: str, params: dict[str, Any], where: str = "replay") -> Op:
     try:
         key = (name, json.dumps(params, sort_keys=True))
     except (TypeError, ValueError):
@@ -161,13 +164,13 @@ def record_op(i: int, name: str, params: dict, where: str = "replay"):
     return op
 
 
-def _given(cls, params: dict) -> dict:
+def _given(cls: type[Op], params: dict[str, Any]) -> dict[str, Any]:
     """A record's params less those at their spec's default. A record stores an op's whole config (defaults
     filled in), and an op may refuse a param given where it does not apply (random_crop's ``ratio`` next to
     width/height) even at its default value: the op is rebuilt as if from the config the user wrote."""
     spec = getattr(cls, "spec", {})
 
-    def at_default(k, v):
+    def at_default(k: str, v: Any) -> bool:
         p = spec.get(k)
         return (
             p is not None
@@ -179,7 +182,7 @@ def _given(cls, params: dict) -> dict:
     return {k: v for k, v in params.items() if not at_default(k, v)}
 
 
-def _equal(a, b) -> bool:
+def _equal(a: object, b: object) -> bool:
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - an exotic value is simply not the default
@@ -233,7 +236,7 @@ def check_record(record: Any, use: str = "replay") -> CheckedRecord:
     forward, size = np.eye(3), start
     for i, (op, d) in enumerate(steps):
         if op.kind == GEOMETRIC:
-            a, size = op.transform(d, size)
+            a, size = cast("GeometricOp", op).transform(d, size)  # kind GEOMETRIC: a GeometricOp
             forward = a @ forward
             if max(size) > MAX_RECORD_SIDE:
                 raise ReplayError(
@@ -253,7 +256,7 @@ def check_record(record: Any, use: str = "replay") -> CheckedRecord:
             )
     return CheckedRecord(
         in_size,
-        out_size if out_size is not None else tuple(size),
+        out_size if out_size is not None else (size[0], size[1]),
         matrix,
         steps,
         options,
@@ -262,12 +265,15 @@ def check_record(record: Any, use: str = "replay") -> CheckedRecord:
     )
 
 
-def steps_json(steps) -> list:
+def steps_json(steps: list[Step]) -> list[dict[str, Any]]:
     """Checked (op, draw) steps as a record's JSON list (params with their defaults, as a forward record)."""
-    return json.loads(json.dumps([{"op": op.name, "params": op.cfg, "draw": d} for op, d in steps]))
+    out: list[dict[str, Any]] = json.loads(
+        json.dumps([{"op": op.name, "params": op.cfg, "draw": d} for op, d in steps])
+    )
+    return out
 
 
-def _step(where, i, s):
+def _step(where: str, i: int, s: object) -> Step:
     if not isinstance(s, dict):
         raise ReplayError(f"{where} step {i}: must be a mapping with 'op', 'params' and 'draw', got {short(s)}")
     name = s.get("op")
@@ -301,22 +307,22 @@ class _Label:
     """``replay step 3 (op 'rotate')``, built only when an error needs it (a replay per fetch checks its
     record, and almost never fails)."""
 
-    def __init__(self, where, i, name):
+    def __init__(self, where: str, i: int, name: object) -> None:
         self.where, self.i, self.name = where, i, name
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.where} step {self.i} (op {short(self.name)})"
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
 
-def _check_draw(label, spec, draw) -> dict:
+def _check_draw(label: _Label, spec: dict[str, Param], draw: dict[str, Any]) -> Draw:
     for k in draw:
         if k not in spec:
             valid = ", ".join(sorted(spec)) or "none"
             raise ReplayError(f"{label}: unknown draw field {short(k)} (draw fields: {valid})")
-    out = {}
+    out: Draw = {}
     for k, p in spec.items():
         if k not in draw:
             if p.default is REQUIRED:
@@ -330,13 +336,13 @@ def _check_draw(label, spec, draw) -> dict:
     return out
 
 
-def _choice(where, name, v, allowed):
+def _choice(where: str, name: str, v: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(v, str) or v not in allowed:
         raise ReplayError(f"{where}: record.{name} must be one of {list(allowed)}, got {short(v)}")
     return v
 
 
-def _size(where, name, v) -> tuple:
+def _size(where: str, name: str, v: object) -> tuple[int, int]:
     if not isinstance(v, (list, tuple)) or len(v) != 2:
         raise ReplayError(f"{where}: record.{name} must be [width, height], got {short(v)}")
     out = []
@@ -349,10 +355,10 @@ def _size(where, name, v) -> tuple:
                 f"integer in [1, {MAX_RECORD_SIDE}], got {short(x)}"
             )
         out.append(int(x))
-    return tuple(out)
+    return out[0], out[1]
 
 
-def _matrix(where, v) -> np.ndarray:
+def _matrix(where: str, v: object) -> np.ndarray:
     try:
         a = np.asarray(v, dtype=np.float64)
     except (TypeError, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
@@ -31,9 +32,10 @@ def op_class(name: Any, where: str = "") -> type[Op]:
     return REGISTRY[name]
 
 
-def make_op(name: str, params: dict | None = None, where: str = "") -> Op:
-    """Build op ``name`` from its params (None: all defaults). Params that are not a mapping of known names
-    are refused here with the op's own message, before they could reach Python's keyword arguments.
+def make_op(name: str, params: Mapping[str, Any] | None = None, where: str = "") -> Op:
+    """Build op ``name`` from its params (None: all defaults): a dict, such as one of the TypedDicts in
+    ``geoaug.ops.typed`` (``make_op("rotate", RotateParams(max_deg=30))``). Params that are not a dict of
+    known names are refused here with the op's own message, before they could reach Python's keyword arguments.
 
     Raises:
         ConfigError: unknown op name (closest names suggested), unknown param (closest suggested), or a

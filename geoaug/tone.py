@@ -3,6 +3,9 @@ given. A ``region`` limits what contrast's mean reads to the pixels that were im
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
 import cv2
 import numpy as np
 
@@ -10,23 +13,28 @@ from .image import dtype_max
 from .ops.base import ToneStage
 from .ops.pixel import with_alpha
 
+if TYPE_CHECKING:
+    from .ops.base import Stage
+    from .warp import Region
 
-def run_stages(arr: np.ndarray, stages: list, region=None) -> np.ndarray:
+
+def run_stages(arr: np.ndarray, stages: Sequence[Stage], region: Region | None = None) -> np.ndarray:
     i = 0
     while i < len(stages):
-        if isinstance(stages[i], ToneStage):
+        stage = stages[i]
+        if isinstance(stage, ToneStage):
             j = i
             while j < len(stages) and isinstance(stages[j], ToneStage):
                 j += 1
-            arr = _apply_tone(arr, stages[i:j], region)
+            arr = _apply_tone(arr, cast("Sequence[ToneStage]", stages[i:j]), region)  # each one is (loop above)
             i = j
         else:
-            arr = stages[i](arr)
+            arr = stage(arr)
             i += 1
     return arr
 
 
-def _apply_tone(arr: np.ndarray, curves: list, region=None) -> np.ndarray:
+def _apply_tone(arr: np.ndarray, curves: Sequence[ToneStage], region: Region | None = None) -> np.ndarray:
     """Fold consecutive tone curves into one pass: a 256-entry lookup for uint8 (means for contrast
     come from the channel histograms, exactly), a 65536-entry one for uint16, direct maths for float."""
     top = dtype_max(arr.dtype)
@@ -69,7 +77,7 @@ def _apply_tone(arr: np.ndarray, curves: list, region=None) -> np.ndarray:
 _LEVELS_U8 = np.arange(256, dtype=np.uint8)
 
 
-def _as_scale_abs(curve: np.ndarray, lut: np.ndarray):
+def _as_scale_abs(curve: np.ndarray, lut: np.ndarray) -> tuple[float, float] | None:
     """(alpha, beta) when cv2.convertScaleAbs reproduces the uint8 lookup ``lut`` exactly, else None.
 
     convertScaleAbs is about 3x faster than cv2.LUT (benchmarks/paths.py) but computes in float32 with
@@ -93,7 +101,7 @@ def _as_scale_abs(curve: np.ndarray, lut: np.ndarray):
     return None
 
 
-def _histograms(arr, n, region=None):
+def _histograms(arr: np.ndarray, n: int, region: Region | None = None) -> np.ndarray:
     """Per colour channel (alpha excluded) level counts. uint8: calcHist reads a channel of the whole
     array in place, twice as fast as on a copied-out channel."""
     channels = range(3 if arr.shape[2] >= 3 else arr.shape[2])
@@ -106,11 +114,11 @@ def _histograms(arr, n, region=None):
     return np.stack([np.bincount(pick(arr[..., i]), minlength=n) for i in channels]).astype(np.float64)
 
 
-def _luma(per_channel):
+def _luma(per_channel: np.ndarray) -> float:
     return float(per_channel[0]) if len(per_channel) == 1 else float(np.dot(per_channel[:3], [0.299, 0.587, 0.114]))
 
 
-def _grey_mean_direct(colour, region=None):
+def _grey_mean_direct(colour: np.ndarray, region: Region | None = None) -> float:
     colour, mask = (colour, None) if region is None else region.select(colour)
     flat = colour.reshape(-1, colour.shape[2]) if mask is None else colour[mask > 0]
     return _luma(flat.mean(axis=0))

@@ -3,6 +3,8 @@ area-prefilter when it shrinks, and otherwise warp once with OpenCV."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -37,8 +39,8 @@ def warp(
     out_size: tuple[int, int],
     *,
     interpolation: str = "linear",
-    border: tuple = (0.0, 0.0, 0.0, 0.0),
-    clip: tuple | None = None,
+    border: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+    clip: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Image HxWxC -> (out_h, out_w, C) with output pixel p = input at A^-1 p (our frame).
 
@@ -67,7 +69,7 @@ def warp(
 UPSCALE_SLACK = 0.05
 
 
-def _prefilter(img: np.ndarray, a: np.ndarray):
+def _prefilter(img: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = img.shape[:2]
     fx, fy = M.axis_scales(a, w, h)
     px = fx if fx < PREFILTER_BELOW else 1.0
@@ -84,7 +86,7 @@ def _prefilter(img: np.ndarray, a: np.ndarray):
     return (small[:, :, None] if small.ndim == 2 else small), rest
 
 
-def _whole_factor(p: float):
+def _whole_factor(p: float) -> int | None:
     if p == 1.0:
         return 1
     for k in (int(1.0 / p), int(1.0 / p) + 1):
@@ -116,7 +118,7 @@ def _reduce_whole(img: np.ndarray, kx: int, ky: int) -> np.ndarray:
     return out
 
 
-def covers(a: np.ndarray, src_size, out_size) -> bool:
+def covers(a: np.ndarray, src_size: Sequence[float], out_size: Sequence[float]) -> bool:
     """Does the source canvas cover the whole output canvas (no fill anywhere)? The source's image is
     convex, so checking the output corners suffices."""
     back = M.apply_points(np.linalg.inv(a), M.canvas_corners(*out_size))
@@ -124,7 +126,9 @@ def covers(a: np.ndarray, src_size, out_size) -> bool:
     return bool(((back >= -1e-9) & (back <= np.array([w, h]) + 1e-9)).all())
 
 
-def _cv_warp(img, a, out_size, flag, border):
+def _cv_warp(
+    img: np.ndarray, a: np.ndarray, out_size: tuple[int, int], flag: int, border: Sequence[float]
+) -> np.ndarray:
     if img.shape[2] == 3 and (img.dtype, flag) in WIDEN_TO_4:
         wide = _cv_warp(cv2.cvtColor(img, cv2.COLOR_RGB2RGBA), a, out_size, flag, border)
         return cv2.cvtColor(wide, cv2.COLOR_RGBA2RGB)
@@ -141,7 +145,9 @@ def _cv_warp(img, a, out_size, flag, border):
     return out[:, :, None] if out.ndim == 2 else out
 
 
-def _copy_index_map(img, lin, t, out_size, border):
+def _copy_index_map(
+    img: np.ndarray, lin: np.ndarray, t: np.ndarray, out_size: tuple[int, int], border: Sequence[float]
+) -> np.ndarray:
     """Exact path: flips/transposes then an integer paste. No pixel value is interpolated."""
     h, w = img.shape[:2]
     corners = M.canvas_corners(w, h) @ lin.T.astype(float) + t
@@ -175,29 +181,40 @@ class Region:
     """The output pixels whose centres lie inside the image of an earlier canvas: a rectangle of rows and
     columns when the map from there keeps axes, else a mask."""
 
-    def __init__(self, rows=None, cols=None, mask=None):
+    def __init__(
+        self,
+        rows: tuple[int, int] | None = None,
+        cols: tuple[int, int] | None = None,
+        mask: np.ndarray | None = None,
+    ) -> None:
         self.rows, self.cols, self.mask = rows, cols, mask
 
-    def select(self, arr):
+    def select(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(pixels, mask or None) covering the region, for statistics such as a mean."""
         if self.mask is not None:
             return arr, self.mask
-        return arr[self.rows[0] : self.rows[1], self.cols[0] : self.cols[1]], None
+        r0, r1, c0, c1 = self._rect()
+        return arr[r0:r1, c0:c1], None
 
-    def fill_outside(self, arr, border) -> None:
+    def fill_outside(self, arr: np.ndarray, border: Sequence[float]) -> None:
         """Writes into ``arr``: it must be an array of ours, never the caller's image."""
         value = np.asarray(border[: arr.shape[2]], dtype=np.float64).astype(arr.dtype)
         if self.mask is not None:
             arr[self.mask == 0] = value
             return
-        (r0, r1), (c0, c1) = self.rows, self.cols
+        r0, r1, c0, c1 = self._rect()
         arr[:r0] = value
         arr[r1:] = value
         arr[r0:r1, :c0] = value
         arr[r0:r1, c1:] = value
 
+    def _rect(self) -> tuple[int, int, int, int]:
+        """(r0, r1, c0, c1) of a region without a mask: it always has both ranges."""
+        assert self.rows is not None and self.cols is not None
+        return self.rows[0], self.rows[1], self.cols[0], self.cols[1]
 
-def content_region(a: np.ndarray, src_size, out_size):
+
+def content_region(a: np.ndarray, src_size: tuple[int, int], out_size: tuple[int, int]) -> Region | None:
     """Where a canvas of ``src_size`` lands on the output under ``a``; None when it covers every pixel."""
     ow, oh = out_size
     pts = M.apply_points(a, M.canvas_corners(*src_size))

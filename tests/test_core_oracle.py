@@ -96,17 +96,26 @@ def test_every_output_point_reads_back_its_source():
     assert len(n) >= 10 and (n > 0).mean() >= 0.4 and n.sum() >= 2 * len(n), (len(n), (n > 0).mean(), n.sum())
 
 
-@given(scene())
-def test_boxes_are_enclosing_boxes_of_their_mapped_corners(sc):
-    w, h, ops, _, _, seed = sc
-    rng = np.random.default_rng(seed)
-    x1, y1 = rng.uniform(0, w * 0.6), rng.uniform(0, h * 0.6)
-    boxes = np.array([[x1, y1, x1 + rng.uniform(1, w * 0.4), y1 + rng.uniform(1, h * 0.4)]])
-    as_quad = box_corners(boxes)
-    res = geoaug.Pipeline(ops, quad_order="keep")(np.zeros((h, w), np.uint8), boxes=boxes, quads=as_quad, seed=seed)
-    if len(res.quads) and res.quads.visibility[0] == 1.0 and len(res.boxes):
-        q = res.quads.points[0]
-        np.testing.assert_allclose(res.boxes.xyxy[0], [*q.min(0), *q.max(0)], atol=1e-9)
+def test_boxes_are_enclosing_boxes_of_their_mapped_corners():
+    compared = []  # per example: was the box unclipped, so that it could be compared with its corners?
+
+    @given(scene())
+    def box_encloses_its_corners(sc):
+        w, h, ops, _, _, seed = sc
+        rng = np.random.default_rng(seed)
+        x1, y1 = rng.uniform(0, w * 0.6), rng.uniform(0, h * 0.6)
+        boxes = np.array([[x1, y1, x1 + rng.uniform(1, w * 0.4), y1 + rng.uniform(1, h * 0.4)]])
+        as_quad = box_corners(boxes)
+        res = geoaug.Pipeline(ops, quad_order="keep")(np.zeros((h, w), np.uint8), boxes=boxes, quads=as_quad, seed=seed)
+        whole = bool(len(res.quads) and res.quads.visibility[0] == 1.0 and len(res.boxes))
+        if whole:
+            q = res.quads.points[0]
+            np.testing.assert_allclose(res.boxes.xyxy[0], [*q.min(0), *q.max(0)], atol=1e-9)
+        compared.append(whole)
+
+    box_encloses_its_corners()
+    # Measured: 63-90% of examples keep the box whole (83% over CI's 200); crops and small canvases cut the rest.
+    assert len(compared) >= 10 and np.mean(compared) >= 0.4, (len(compared), np.mean(compared))
 
 
 def test_a_point_within_the_shrink_footprint_of_the_edge_is_not_held_to_the_oracle():

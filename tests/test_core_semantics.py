@@ -59,47 +59,56 @@ def test_same_seed_same_bytes_and_worker_independent_seeds():
     assert len(outs) > 3  # the draws actually vary
 
 
-@given(st.integers(24, 80), st.integers(24, 80), st.data())
-def test_all_output_geometry_inside_canvas_and_fields_aligned(w, h, data):
-    ops = data.draw(st.lists(geometric_op(), min_size=1, max_size=4))
-    boxes = data.draw(boxes_in(w, h))
-    quads = data.draw(quads_in(w, h))
-    lines = data.draw(lines_in(w, h))
-    # push some objects across the edges
-    shift = data.draw(st.floats(-0.5, 0.5)) * w
-    boxes = boxes + [shift, 0, shift, 0]
-    quads = quads + [shift, 0]
-    lines = [ln + [shift, 0] for ln in lines]
-    b = geoaug.Boxes(
-        np.clip(boxes, [-w, 0, -w, 0], [2 * w, h, 2 * w, h]) if len(boxes) else boxes,
-        label=[f"b{i}" for i in range(len(boxes))],
-        score=np.arange(len(boxes), dtype=float),
-    )
-    q = geoaug.Quads(quads, text=[f"q{i}" for i in range(len(quads))])
-    ln = geoaug.Lines(lines, label=[f"l{i}" for i in range(len(lines))])
-    aug = geoaug.Pipeline(ops, filters={"min_visibility": data.draw(st.sampled_from([0.0, 0.3]))})
-    res = aug(np.zeros((h, w, 3), np.uint8), boxes=b, quads=q, lines=ln, seed=data.draw(st.integers(0, 99)))
-    W, H = res.size
-    for pts in (
-        res.boxes.xyxy.reshape(-1, 2),
-        res.quads.points.reshape(-1, 2),
-        np.concatenate(res.lines.points) if len(res.lines) else np.zeros((0, 2)),
-    ):
-        assert (pts >= 0).all() and (pts[:, 0] <= W).all() and (pts[:, 1] <= H).all()
-    # every row's fields are those of the input row it came from
-    assert res.boxes.fields["label"] == [f"b{i}" for i in res.boxes.index]
-    assert np.array_equal(res.boxes.fields["score"], res.boxes.index.astype(float))
-    assert res.quads.fields["text"] == [f"q{i}" for i in res.quads.index]
-    assert res.lines.fields["label"] == [f"l{i}" for i in res.lines.index]
-    assert ((res.boxes.visibility >= 0) & (res.boxes.visibility <= 1 + 1e-9)).all()
-    # nothing vanishes unreported: every input row is in the output or in the drop list
-    for kind, n, table in (
-        ("boxes", len(boxes), res.boxes),
-        ("quads", len(quads), res.quads),
-        ("lines", len(lines), res.lines),
-    ):
-        dropped = {d["index"] for d in res.report.dropped if d["kind"] == kind}
-        assert set(table.index.tolist()) | dropped == set(range(n))
+def test_all_output_geometry_inside_canvas_and_fields_aligned():
+    kept = []  # per example: rows that came out (and were checked): a scene may be empty or all dropped
+
+    @given(st.integers(24, 80), st.integers(24, 80), st.data())
+    def inside_and_aligned(w, h, data):
+        ops = data.draw(st.lists(geometric_op(), min_size=1, max_size=4))
+        boxes = data.draw(boxes_in(w, h))
+        quads = data.draw(quads_in(w, h))
+        lines = data.draw(lines_in(w, h))
+        # push some objects across the edges
+        shift = data.draw(st.floats(-0.5, 0.5)) * w
+        boxes = boxes + [shift, 0, shift, 0]
+        quads = quads + [shift, 0]
+        lines = [ln + [shift, 0] for ln in lines]
+        b = geoaug.Boxes(
+            np.clip(boxes, [-w, 0, -w, 0], [2 * w, h, 2 * w, h]) if len(boxes) else boxes,
+            label=[f"b{i}" for i in range(len(boxes))],
+            score=np.arange(len(boxes), dtype=float),
+        )
+        q = geoaug.Quads(quads, text=[f"q{i}" for i in range(len(quads))])
+        ln = geoaug.Lines(lines, label=[f"l{i}" for i in range(len(lines))])
+        aug = geoaug.Pipeline(ops, filters={"min_visibility": data.draw(st.sampled_from([0.0, 0.3]))})
+        res = aug(np.zeros((h, w, 3), np.uint8), boxes=b, quads=q, lines=ln, seed=data.draw(st.integers(0, 99)))
+        W, H = res.size
+        kept.append(len(res.boxes) + len(res.quads) + len(res.lines))
+        for pts in (
+            res.boxes.xyxy.reshape(-1, 2),
+            res.quads.points.reshape(-1, 2),
+            np.concatenate(res.lines.points) if len(res.lines) else np.zeros((0, 2)),
+        ):
+            assert (pts >= 0).all() and (pts[:, 0] <= W).all() and (pts[:, 1] <= H).all()
+        # every row's fields are those of the input row it came from
+        assert res.boxes.fields["label"] == [f"b{i}" for i in res.boxes.index]
+        assert np.array_equal(res.boxes.fields["score"], res.boxes.index.astype(float))
+        assert res.quads.fields["text"] == [f"q{i}" for i in res.quads.index]
+        assert res.lines.fields["label"] == [f"l{i}" for i in res.lines.index]
+        assert ((res.boxes.visibility >= 0) & (res.boxes.visibility <= 1 + 1e-9)).all()
+        # nothing vanishes unreported: every input row is in the output or in the drop list
+        for kind, n, table in (
+            ("boxes", len(boxes), res.boxes),
+            ("quads", len(quads), res.quads),
+            ("lines", len(lines), res.lines),
+        ):
+            dropped = {d["index"] for d in res.report.dropped if d["kind"] == kind}
+            assert set(table.index.tolist()) | dropped == set(range(n))
+
+    inside_and_aligned()
+    # Measured: 43-57% of examples keep a row (70% over CI's 200); the rest are empty scenes or all dropped.
+    n = np.array(kept)
+    assert len(n) >= 10 and (n > 0).mean() >= 0.2, (len(n), (n > 0).mean(), n.sum())
 
 
 def test_line_split_keeps_direction_order_and_fields():

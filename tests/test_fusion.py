@@ -354,9 +354,13 @@ def test_tie_rounding_falls_back_to_the_lookup_table():
     # 150 * 1.07 = 160.5: float64 rounds it to even (160), float32 arithmetic lands on 161 or 160.
     curve = np.clip(np.arange(256.0) * 1.07, 0, 255)
     lut = np.rint(curve).astype(np.uint8)
+    img = np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, 2)
+    # Whichever path the fold takes, every level comes out as the float64 table says.
+    np.testing.assert_array_equal(T._apply_tone(img, [ToneStage(lambda x, m, top: x * 1.07)]), lut[img])
     got = T._as_scale_abs(curve, lut)
-    if got is not None:
-        img = np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, 2)
+    if got is None:  # refused: convertScaleAbs with this line's alpha and beta misses the table somewhere
+        assert (cv2.convertScaleAbs(img, alpha=1.07, beta=0.0) != lut[img]).any()
+    else:  # taken: only because it reproduces the table on every level
         np.testing.assert_array_equal(cv2.convertScaleAbs(img, alpha=got[0], beta=got[1]), lut[img])
 
 
@@ -380,33 +384,46 @@ def _overlay_pieces(p, w, h):
 _coord = st.integers(-4000, 14000).map(lambda v: v / 100)  # centi-pixels: no denormals to trip GEOS
 
 
-@given(
-    st.lists(
-        st.lists(st.tuples(_coord, _coord.map(lambda v: v * 0.8)), min_size=2, max_size=6), min_size=1, max_size=12
+def test_line_clipping_matches_a_per_line_overlay():
+    checked = []  # per example: lines compared with the overlay (lines inside the canvas are not)
+
+    @given(
+        st.lists(
+            st.lists(st.tuples(_coord, _coord.map(lambda v: v * 0.8)), min_size=2, max_size=6), min_size=1, max_size=12
+        )
     )
-)
-def test_line_clipping_matches_a_per_line_overlay(raw):
-    lines = [np.asarray(r, dtype=float) for r in raw]
-    lines = [ln for ln in lines if np.hypot(*np.diff(ln, axis=0).T).sum() > 1e-6] or [np.array([[1.0, 1], [5, 5]])]
-    out = clip_lines(geoaug.Lines(lines), 100, 80, Report())
-    got = {}
-    for i, p in zip(out.index, out.points):
-        got.setdefault(int(i), []).append(np.hypot(*np.diff(p, axis=0).T).sum())
-    for i, ln in enumerate(lines):
-        if ((ln >= -HAIR) & (ln <= np.array([100, 80]) + HAIR)).all():
-            continue  # lines inside (up to rounding) pass through untouched, never overlaid
-        # Every line keeps, segment by segment, what the overlay keeps of that segment ...
-        per_segment = sum(g.length for a, b in zip(ln[:-1], ln[1:]) for g in _overlay_pieces(np.array([a, b]), 100, 80))
-        assert sum(got.get(i, [])) == pytest.approx(per_segment, abs=1e-6)
-        # ... and a line that neither crosses nor retraces itself, nor runs along a side, splits into the
-        # overlay's pieces. (The overlay also cuts at self-crossings, merges retraced stretches and nodes lines
-        # along its boundary; a polyline is only cut where it leaves the canvas.)
-        # (Nor touches a side at a vertex: the overlay nodes the line there, a line not leaving goes on.)
-        on_side = [ln[:, a] == v for a, v in ((0, 0), (0, 100), (1, 0), (1, 80))]
-        if shapely.is_simple(shapely.linestrings(ln)) and not np.any(on_side):
-            want = [g.length for g in _overlay_pieces(ln, 100, 80)]
-            assert len(got.get(i, [])) == len(want)
-            np.testing.assert_allclose(sorted(got.get(i, [])), sorted(want), atol=1e-6)
+    def clips_like_the_overlay(raw):
+        lines = [np.asarray(r, dtype=float) for r in raw]
+        lines = [ln for ln in lines if np.hypot(*np.diff(ln, axis=0).T).sum() > 1e-6] or [np.array([[1.0, 1], [5, 5]])]
+        out = clip_lines(geoaug.Lines(lines), 100, 80, Report())
+        got = {}
+        for i, p in zip(out.index, out.points):
+            got.setdefault(int(i), []).append(np.hypot(*np.diff(p, axis=0).T).sum())
+        n = 0
+        for i, ln in enumerate(lines):
+            if ((ln >= -HAIR) & (ln <= np.array([100, 80]) + HAIR)).all():
+                continue  # lines inside (up to rounding) pass through untouched, never overlaid
+            # Every line keeps, segment by segment, what the overlay keeps of that segment ...
+            per_segment = sum(
+                g.length for a, b in zip(ln[:-1], ln[1:]) for g in _overlay_pieces(np.array([a, b]), 100, 80)
+            )
+            assert sum(got.get(i, [])) == pytest.approx(per_segment, abs=1e-6)
+            n += 1
+            # ... and a line that neither crosses nor retraces itself, nor runs along a side, splits into the
+            # overlay's pieces. (The overlay also cuts at self-crossings, merges retraced stretches and nodes
+            # lines along its boundary; a polyline is only cut where it leaves the canvas.)
+            # (Nor touches a side at a vertex: the overlay nodes the line there, a line not leaving goes on.)
+            on_side = [ln[:, a] == v for a, v in ((0, 0), (0, 100), (1, 0), (1, 80))]
+            if shapely.is_simple(shapely.linestrings(ln)) and not np.any(on_side):
+                want = [g.length for g in _overlay_pieces(ln, 100, 80)]
+                assert len(got.get(i, [])) == len(want)
+                np.testing.assert_allclose(sorted(got.get(i, [])), sorted(want), atol=1e-6)
+        checked.append(n)
+
+    clips_like_the_overlay()
+    # Measured: 87-93% of examples hold a line that leaves the canvas (5 of them in the median example).
+    n = np.array(checked)
+    assert len(n) >= 10 and (n > 0).mean() >= 0.6, (len(n), (n > 0).mean(), n.sum())
 
 
 def test_a_line_is_cut_only_where_it_leaves_the_canvas():

@@ -221,23 +221,33 @@ def test_a_quad_without_area_is_measured_by_its_outline(q):
         assert want <= 1e-6 * perimeter and report.dropped[0]["reason"] == "outside"
 
 
-@given(quads=st.lists(degenerate_quad(), min_size=1, max_size=6), seed=st.integers(0, 2**16))
-def test_boxes_from_degenerate_polygons_clip_alone_and_in_a_crowd_alike(quads, seed):
-    # boxes that keep their polygon cut it with the same policy: outline-measured when it has no area
-    aug = geoaug.Pipeline(PIPELINES["affine"])
-    crowd = list(_crowd(np.random.default_rng(seed), 200))
-    together = aug(IMG, boxes=geoaug.Boxes.from_polygons(crowd[:100] + list(quads) + crowd[100:]), seed=seed)
-    assert _ordered(together.boxes.xyxy)
-    assert ((together.boxes.visibility >= 0) & (together.boxes.visibility <= 1)).all()
-    for j, q in enumerate(quads):
-        res = aug(IMG, boxes=geoaug.Boxes.from_polygons([q]), seed=seed)
-        assert ((res.boxes.visibility >= 0) & (res.boxes.visibility <= 1)).all(), q.tolist()
-        assert _ordered(res.boxes.xyxy)
-        mine = np.flatnonzero(together.boxes.index == 100 + j)
-        assert len(mine) == len(res.boxes), q.tolist()
-        if len(mine):
-            np.testing.assert_array_equal(together.boxes.xyxy[mine[0]], res.boxes.xyxy[0])
-            assert together.boxes.visibility[mine[0]] == res.boxes.visibility[0]
+def test_boxes_from_degenerate_polygons_clip_alone_and_in_a_crowd_alike():
+    compared = []  # per example: boxes kept alone and in the crowd, compared coordinate for coordinate
+
+    @given(quads=st.lists(degenerate_quad(), min_size=1, max_size=6), seed=st.integers(0, 2**16))
+    def alike(quads, seed):
+        # boxes that keep their polygon cut it with the same policy: outline-measured when it has no area
+        aug = geoaug.Pipeline(PIPELINES["affine"])
+        compared.append(0)
+        crowd = list(_crowd(np.random.default_rng(seed), 200))
+        together = aug(IMG, boxes=geoaug.Boxes.from_polygons(crowd[:100] + list(quads) + crowd[100:]), seed=seed)
+        assert _ordered(together.boxes.xyxy)
+        assert ((together.boxes.visibility >= 0) & (together.boxes.visibility <= 1)).all()
+        for j, q in enumerate(quads):
+            res = aug(IMG, boxes=geoaug.Boxes.from_polygons([q]), seed=seed)
+            assert ((res.boxes.visibility >= 0) & (res.boxes.visibility <= 1)).all(), q.tolist()
+            assert _ordered(res.boxes.xyxy)
+            mine = np.flatnonzero(together.boxes.index == 100 + j)
+            assert len(mine) == len(res.boxes), q.tolist()
+            if len(mine):
+                np.testing.assert_array_equal(together.boxes.xyxy[mine[0]], res.boxes.xyxy[0])
+                assert together.boxes.visibility[mine[0]] == res.boxes.visibility[0]
+                compared[-1] += 1
+
+    alike()
+    # Measured: 43-70% of examples keep a degenerate polygon's box to compare (61% over CI's 200).
+    n = np.array(compared)
+    assert len(n) >= 10 and (n > 0).mean() >= 0.2, (len(n), (n > 0).mean(), n.sum())
 
 
 @pytest.mark.parametrize(

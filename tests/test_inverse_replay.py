@@ -138,22 +138,52 @@ def check_round_trip(aug, sc, seed):
     return res, compared
 
 
+# Of the 40 examples per op, at least this many compare an object. Measured over 5 runs, the share of examples
+# comparing something: flips 72-90%, rot90 67-87%, pad_to_multiple 67-85%, pad 60-92%, resize and smart_resize
+# 57-85%, perspective 47-75%, rotate 42-65%, crop 35-60%, center_crop 30-50%, random_crop 27-62%, affine 25-37%
+# (a scaled, sheared, turned scene is often cut by the canvas, and the scene may be empty).
+MIN_COMPARED = {
+    **dict.fromkeys(["hflip", "vflip"], 14),
+    **dict.fromkeys(["rot90", "pad_to_multiple"], 12),
+    **dict.fromkeys(["pad", "resize", "smart_resize"], 10),
+    "perspective": 8,
+    "rotate": 6,
+    "crop": 5,
+    **dict.fromkeys(["center_crop", "random_crop", "affine"], 3),
+}
+
+
 @pytest.mark.parametrize("name", GEOMETRIC_OPS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_forward_then_inverse_is_identity(name, data):
-    aug = geoaug.Pipeline([data.draw(op_config(name))])
-    sc = data.draw(scene())
-    check_round_trip(aug, sc, data.draw(st.integers(0, 2**32)))
+def test_forward_then_inverse_is_identity(name):
+    compared = []  # objects compared per example: a scene may be empty, or everything clipped
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def round_trip(data):
+        aug = geoaug.Pipeline([data.draw(op_config(name))])
+        sc = data.draw(scene())
+        compared.append(check_round_trip(aug, sc, data.draw(st.integers(0, 2**32)))[1])
+
+    round_trip()
+    n = np.array(compared)
+    assert len(n) >= 10 and (n > 0).sum() >= MIN_COMPARED[name], (len(n), (n > 0).sum(), n.sum())
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_random_chains_round_trip(data):
-    names = data.draw(st.lists(st.sampled_from(GEOMETRIC_OPS), min_size=2, max_size=5))
-    fuse = data.draw(st.booleans())
-    aug = geoaug.Pipeline([data.draw(op_config(n)) for n in names], fuse=fuse)
-    check_round_trip(aug, data.draw(scene()), data.draw(st.integers(0, 2**32)))
+def test_random_chains_round_trip():
+    compared = []
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def round_trip(data):
+        names = data.draw(st.lists(st.sampled_from(GEOMETRIC_OPS), min_size=2, max_size=5))
+        fuse = data.draw(st.booleans())
+        aug = geoaug.Pipeline([data.draw(op_config(n)) for n in names], fuse=fuse)
+        compared.append(check_round_trip(aug, data.draw(scene()), data.draw(st.integers(0, 2**32)))[1])
+
+    round_trip()
+    # Measured: 25-36% of the 80 chains compare an object (2 to 5 ops: most scenes get cut somewhere).
+    n = np.array(compared)
+    assert len(n) >= 10 and (n > 0).sum() >= 8, (len(n), (n > 0).sum(), n.sum())
 
 
 def test_round_trip_compares_something():

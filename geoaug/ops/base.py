@@ -9,24 +9,27 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from ..params import validate
+from ..params import Param, validate
 
 if TYPE_CHECKING:
     from ..pipeline import PlanContext
 
 GEOMETRIC, PIXEL, COMBINATOR = "geometric", "pixel", "combinator"
 
+# What an op drew for one call (``{"angle": 12.5}``): JSON values, replayed as they are.
+Draw = dict[str, Any]
+
 
 class Op:
     name = ""
     kind = ""
-    spec: dict = {}
+    spec: dict[str, Param] = {}
 
     def __init__(self, _where: str = "", **params: Any) -> None:
         self.cfg = validate(self.name, self.spec, params, _where)
         self.prob = self.cfg.get("prob", 1.0)
 
-    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
+    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list[Step]) -> None:
         """Append (op, draw) steps. The coin is always tossed first so draws never shift with prob."""
         coin = rng.random()
         if coin < self.prob:
@@ -35,10 +38,10 @@ class Op:
             if self.kind == GEOMETRIC:
                 ctx.advance(*cast(GeometricOp, self).transform(d, ctx.size))  # kind GEOMETRIC: a GeometricOp
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         return {}
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.cfg)}
 
     def __repr__(self) -> str:
@@ -49,7 +52,7 @@ class Op:
 class GeometricOp(Op):
     kind = GEOMETRIC
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         raise NotImplementedError
 
     @property
@@ -61,7 +64,7 @@ class PixelOp(Op):
     kind = PIXEL
     pointwise = False  # True when each output pixel depends only on the same input pixel
 
-    def stages(self, draw: dict) -> list:
+    def stages(self, draw: Draw) -> list[Stage]:
         """Stages to apply: ToneStage (per-value curves, foldable into one lookup) or callables img->img."""
         raise NotImplementedError
 
@@ -75,3 +78,9 @@ class ToneStage:
 
     def __call__(self, x: np.ndarray, mean: float | None, top: float) -> np.ndarray:
         return self.fn(x, mean, top)
+
+
+# One planned step: the leaf op that runs and what it drew.
+Step = tuple[Op, Draw]
+# A pixel op's stage: a tone curve, or a function from the image (HxWxC) to the new one.
+Stage = ToneStage | Callable[[np.ndarray], np.ndarray]

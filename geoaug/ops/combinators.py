@@ -11,14 +11,14 @@ import numpy as np
 from ..errors import ConfigError
 from ..params import REQUIRED, Param, Prob, bounded, short
 from ..registry import op_from_config, register
-from .base import COMBINATOR, Op
+from .base import COMBINATOR, Op, Step
 
 if TYPE_CHECKING:
     from ..pipeline import PlanContext
 
 
-def _ops_param():
-    def check(v):
+def _ops_param() -> Param:
+    def check(v: Any) -> list[Any]:
         if not isinstance(v, (list, tuple)) or not v:
             raise ValueError(f"must be a non-empty list of ops, got {short(v)}")
         return list(v)
@@ -26,7 +26,7 @@ def _ops_param():
     return Param(check, REQUIRED, "child ops")
 
 
-def _weight(x):
+def _weight(x: Any) -> float | None:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         return None
     try:
@@ -36,33 +36,35 @@ def _weight(x):
     return x if math.isfinite(x) and x >= 0 else None
 
 
-def _check_weights(v):
+def _check_weights(v: Any) -> list[float] | None:
     """Finite, non-negative weights whose sum is finite and positive: they become probabilities at build."""
     if v is None:
         return None
     w = [_weight(x) for x in v] if isinstance(v, (list, tuple)) else [None]
-    if not w or None in w:
+    weights = [x for x in w if x is not None]
+    if not w or len(weights) != len(w):
         raise ValueError(f"must be a list of finite non-negative numbers, got {short(v)}")
     try:
-        total = math.fsum(w)
+        total = math.fsum(weights)
     except OverflowError:
         total = math.inf
     if not 0 < total < math.inf:
         raise ValueError(f"must have a positive, finite sum, got {short(v)}")
-    return w
+    return weights
 
 
-def _int(x):
+def _int(x: Any) -> int | None:
     if isinstance(x, float) and x.is_integer():
         return int(x)
     return int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else None
 
 
-def _check_n(v):
+def _check_n(v: Any) -> list[int]:
     n = [_int(v)] * 2 if not isinstance(v, (list, tuple)) else [_int(x) for x in v] if len(v) == 2 else [None]
-    if None in n or n[0] < 0 or n[0] > n[1]:
+    lo, hi = (n[0], n[1]) if len(n) == 2 else (None, None)
+    if lo is None or hi is None or lo < 0 or lo > hi:
         raise ValueError(f"must be a non-negative integer or a [low, high] pair of them, got {short(v)}")
-    return n
+    return [lo, hi]
 
 
 class _Combinator(Op):
@@ -79,7 +81,7 @@ class _Combinator(Op):
     def _check_against_ops(self, where: str, n_ops: int) -> None:
         """Cross-checks of the other params against the number of child ops (before building any)."""
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         cfg = dict(self.cfg)
         cfg["ops"] = [c.config() for c in self.children]
         return {"name": self.name, "params": cfg}
@@ -112,7 +114,7 @@ class OneOf(_Combinator):
             raise ConfigError(f"{where}op 'one_of': param 'weights' has {len(w)} values for {n_ops} ops")
         self._p = None if w is None else [x / math.fsum(w) for x in w]
 
-    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
+    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list[Step]) -> None:
         if rng.random() >= self.prob:
             return
         child = self.children[int(rng.choice(len(self.children), p=self._p))]
@@ -146,7 +148,7 @@ class SomeOf(_Combinator):
                 f"{where}op 'some_of': param 'n' goes up to {self.cfg['n'][1]} but there are only {n_ops} ops"
             )
 
-    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list) -> None:
+    def plan(self, rng: np.random.Generator, ctx: PlanContext, steps: list[Step]) -> None:
         if rng.random() >= self.prob:
             return
         lo, hi = self.cfg["n"]

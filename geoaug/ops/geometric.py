@@ -11,7 +11,7 @@ from .. import matrix as M
 from ..errors import ConfigError
 from ..params import MAX_SIDE, Bool, Fill, Float, Int, Prob, Range
 from ..registry import register
-from .base import GeometricOp
+from .base import Draw, GeometricOp
 
 if TYPE_CHECKING:
     from ..pipeline import PlanContext
@@ -32,7 +32,7 @@ class HFlip(GeometricOp):
     name = "hflip"
     spec = {"prob": Prob(1.0)}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         return np.array([[-1.0, 0, w], [0, 1, 0], [0, 0, 1]]), size
 
@@ -52,7 +52,7 @@ class VFlip(GeometricOp):
     name = "vflip"
     spec = {"prob": Prob(1.0)}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         return np.array([[1.0, 0, 0], [0, -1, h], [0, 0, 1]]), size
 
@@ -74,11 +74,11 @@ class Rot90(GeometricOp):
     name = "rot90"
     spec = {"k": Int(0, 3, default=None, optional=True), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         k = self.cfg["k"]
         return {"k": int(rng.integers(0, 4)) if k is None else k}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         a = np.eye(3)
         for _ in range(draw["k"] % 4):
@@ -110,11 +110,11 @@ class Rotate(GeometricOp):
     name = "rotate"
     spec = {"max_deg": Float(0, 180, 10.0), "expand": Bool(False), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         m = self.cfg["max_deg"]
         return {"angle": float(rng.uniform(-m, m))}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         a = M.rotate_about(draw["angle"], w / 2.0, h / 2.0)
         if not self.cfg["expand"]:
@@ -164,7 +164,7 @@ class Affine(GeometricOp):
         "prob": Prob(1.0),
     }
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         c = self.cfg
         return {
             "scale": float(rng.uniform(*c["scale"])),
@@ -175,7 +175,7 @@ class Affine(GeometricOp):
             "ty": float(rng.uniform(*c["translate"])),
         }
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         cx, cy = w / 2.0, h / 2.0
         sh = np.array(
@@ -213,11 +213,11 @@ class Perspective(GeometricOp):
     name = "perspective"
     spec = {"scale": Range(0, 0.45, [0.02, 0.06]), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         lo, hi = self.cfg["scale"]
         return {"offsets": rng.uniform(lo, hi, size=(4, 2)).round(6).tolist()}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         src = M.canvas_corners(w, h)
         inward = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=float)
@@ -225,7 +225,7 @@ class Perspective(GeometricOp):
         return M.homography(src, dst), size
 
 
-def _scale_to(size, nw, nh):
+def _scale_to(size: tuple[int, int], nw: float, nh: float) -> tuple[np.ndarray, tuple[int, int]]:
     w, h = size
     return M.scale(nw / w, nh / h), (int(nw), int(nh))
 
@@ -271,7 +271,7 @@ class Resize(GeometricOp):
         if len(modes) != 1 or (modes == ["width"] and not (c["width"] and c["height"])):
             raise ConfigError(f"{_where}op 'resize': give width and height together, or longest, or shortest")
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         w, h = size
         c = self.cfg
         if c["width"]:
@@ -340,13 +340,13 @@ class SmartResize(GeometricOp):
                 f"factor x factor block ({c['factor']}x{c['factor']}): no output could keep to it"
             )
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         nh, nw = qwen_smart_resize(size[1], size[0], c["factor"], c["min_pixels"], c["max_pixels"])
         return _scale_to(size, nw, nh)
 
 
-def _crop(x, y, w, h):
+def _crop(x: float, y: float, w: float, h: float) -> tuple[np.ndarray, tuple[int, int]]:
     return M.translate(-x, -y), (int(w), int(h))
 
 
@@ -381,7 +381,7 @@ class Crop(GeometricOp):
         "prob": Prob(1.0),
     }
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         return _crop(c["x"], c["y"], c["width"], c["height"])
 
@@ -408,7 +408,7 @@ class CenterCrop(GeometricOp):
     name = "center_crop"
     spec = {"width": Int(1, MAX_SIDE), "height": Int(1, MAX_SIDE), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         w, h = size
         return _crop((w - c["width"]) // 2, (h - c["height"]) // 2, c["width"], c["height"])
@@ -469,7 +469,7 @@ class RandomCrop(GeometricOp):
         if not c["keep_objects"] and "min_visibility" in params:
             raise ConfigError(f"{_where}op 'random_crop': param 'min_visibility' applies only with keep_objects true")
 
-    def _size(self, rng, w, h):
+    def _size(self, rng: np.random.Generator, w: int, h: int) -> tuple[int, int]:
         c = self.cfg
         if c["width"] is not None:
             return min(c["width"], w), min(c["height"], h)
@@ -479,7 +479,7 @@ class RandomCrop(GeometricOp):
         ch = int(round(math.sqrt(area / r)))
         return min(max(cw, 1), w), min(max(ch, 1), h)
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         w, h = ctx.size
         boxes = ctx.object_boxes() if self.cfg["keep_objects"] else np.zeros((0, 4))
         for tries in range(1, self.cfg["max_tries"] + 1):
@@ -493,11 +493,11 @@ class RandomCrop(GeometricOp):
         y = int(np.clip(math.floor((b[1] + b[3]) / 2 - ch / 2), 0, h - ch))
         return {"x": x, "y": y, "width": cw, "height": ch, "tries": self.cfg["max_tries"], "fallback": True}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         return _crop(draw["x"], draw["y"], draw["width"], draw["height"])
 
 
-def _best_visibility(b, x, y, cw, ch):
+def _best_visibility(b: np.ndarray, x: int, y: int, cw: int, ch: int) -> float:
     ix = np.clip(b[:, 2], x, x + cw) - np.clip(b[:, 0], x, x + cw)
     iy = np.clip(b[:, 3], y, y + ch) - np.clip(b[:, 1], y, y + ch)
     area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-12)
@@ -535,7 +535,7 @@ class Pad(GeometricOp):
         "prob": Prob(1.0),
     }
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         c = self.cfg
         w, h = size
         return M.translate(c["left"], c["top"]), (w + c["left"] + c["right"], h + c["top"] + c["bottom"])
@@ -562,7 +562,7 @@ class PadToMultiple(GeometricOp):
     name = "pad_to_multiple"
     spec = {"multiple": Int(1, MAX_SIDE, 32), "fill": Fill(None), "prob": Prob(1.0)}
 
-    def transform(self, draw: dict, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def transform(self, draw: Draw, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         m = self.cfg["multiple"]
         w, h = size
         return np.eye(3), (-(-w // m) * m, -(-h // m) * m)

@@ -5,7 +5,8 @@ check_unit_range): nothing here ever sees 0-255 floats to clip."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from ..image import dtype_max
 from ..params import Prob, Range
 from ..registry import register
-from .base import PixelOp, ToneStage
+from .base import Draw, PixelOp, Stage, ToneStage
 
 if TYPE_CHECKING:
     from ..pipeline import PlanContext
@@ -21,19 +22,19 @@ if TYPE_CHECKING:
 _GREY = np.array([0.299, 0.587, 0.114])
 
 
-def _around_one(v):
+def _around_one(v: float) -> list[float]:
     return [max(0.0, 1.0 - v), 1.0 + v]
 
 
-def _color_channels(img):
+def _color_channels(img: np.ndarray) -> np.ndarray:
     return img[..., :3] if img.shape[2] == 4 else img
 
 
-def with_alpha(img, rgb):
+def with_alpha(img: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """``rgb`` as the colour of ``img``, keeping its alpha channel when it has one."""
     if img.shape[2] != 4:
         return rgb
-    out = img.copy()
+    out: np.ndarray = img.copy()
     out[..., :3] = rgb
     return out
 
@@ -49,13 +50,13 @@ def grey(img: np.ndarray) -> np.ndarray:
     )
 
 
-def _blend(a: np.ndarray, b: np.ndarray, t: float, top: float, dtype) -> np.ndarray:
+def _blend(a: np.ndarray, b: np.ndarray, t: float, top: float, dtype: np.dtype[Any]) -> np.ndarray:
     out = a.astype(np.float32) * t + b.astype(np.float32) * (1.0 - t)
     np.clip(out, 0, top, out=out)
     return _cast(out, dtype)
 
 
-def _cast(x: np.ndarray, dtype) -> np.ndarray:
+def _cast(x: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     return np.rint(x).astype(dtype) if np.issubdtype(dtype, np.integer) else x.astype(dtype)
 
 
@@ -92,19 +93,17 @@ class ColorJitter(PixelOp):
         "prob": Prob(1.0),
     }
 
-    @property
-    def pointwise(self):  # saturation/hue mix channels of one pixel only: still pointwise in space
-        return True
+    pointwise = True  # saturation/hue mix channels of one pixel only: still pointwise in space
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         return {
             k: float(rng.uniform(*self.cfg[k]))
             for k in ("brightness", "contrast", "saturation", "hue")
             if self.cfg[k] is not None
         }
 
-    def stages(self, d: dict) -> list:
-        out: list = []
+    def stages(self, d: Draw) -> list[Stage]:
+        out: list[Stage] = []
         if "brightness" in d:
             b = d["brightness"]
             out.append(ToneStage(lambda x, m, top, b=b: x * b))
@@ -112,13 +111,13 @@ class ColorJitter(PixelOp):
             c = d["contrast"]
             out.append(ToneStage(lambda x, m, top, c=c: x * c + (1.0 - c) * m, needs_mean=True))
         if "saturation" in d:
-            out.append(lambda img, s=d["saturation"]: _saturation(img, s))
+            out.append(partial(_saturation, s=d["saturation"]))
         if "hue" in d:
-            out.append(lambda img, h=d["hue"]: _hue(img, h))
+            out.append(partial(_hue, shift=d["hue"]))
         return out
 
 
-def _saturation(img, s):
+def _saturation(img: np.ndarray, s: float) -> np.ndarray:
     if img.shape[2] == 1:
         return img
     rgb = np.ascontiguousarray(_color_channels(img))
@@ -129,7 +128,7 @@ def _saturation(img, s):
     return with_alpha(img, _blend(rgb, np.broadcast_to(g, rgb.shape), s, dtype_max(img.dtype), img.dtype))
 
 
-def _hue(img, shift):
+def _hue(img: np.ndarray, shift: float) -> np.ndarray:
     if img.shape[2] == 1 or shift == 0:
         return img
     rgb = np.ascontiguousarray(_color_channels(img))
@@ -163,10 +162,10 @@ class Gamma(PixelOp):
     pointwise = True
     spec = {"gamma": Range(0.01, 10, [0.8, 1.25]), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         return {"gamma": float(rng.uniform(*self.cfg["gamma"]))}
 
-    def stages(self, d: dict) -> list:
+    def stages(self, d: Draw) -> list[Stage]:
         g = d["gamma"]
         # a float image may sit a hair below 0 (UNIT_SLACK): a fractional power of it would be NaN
         return [ToneStage(lambda x, m, top, g=g: top * np.power(np.maximum(x / top, 0.0), g))]
@@ -190,8 +189,8 @@ class Grayscale(PixelOp):
     pointwise = True
     spec = {"prob": Prob(1.0)}
 
-    def stages(self, d: dict) -> list:
-        def run(img):
+    def stages(self, d: Draw) -> list[Stage]:
+        def run(img: np.ndarray) -> np.ndarray:
             if img.shape[2] == 1:
                 return img
             g = _cast(grey(img), img.dtype)[..., None]
@@ -219,14 +218,14 @@ class GaussianBlur(PixelOp):
     name = "gaussian_blur"
     spec = {"sigma": Range(0.01, 50, [0.5, 1.5]), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         return {"sigma": float(rng.uniform(*self.cfg["sigma"]))}
 
-    def stages(self, d: dict) -> list:
+    def stages(self, d: Draw) -> list[Stage]:
         s = d["sigma"]
         k = 2 * int(np.ceil(3 * s)) + 1
 
-        def run(img):
+        def run(img: np.ndarray) -> np.ndarray:
             out = cv2.GaussianBlur(img, (k, k), sigmaX=s, sigmaY=s, borderType=cv2.BORDER_REFLECT_101)
             return out[..., None] if out.ndim == 2 else out
 
@@ -253,11 +252,11 @@ class GaussianNoise(PixelOp):
     pointwise = True
     spec = {"std": Range(0, 1, [0.01, 0.03]), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         return {"std": float(rng.uniform(*self.cfg["std"])), "seed": int(rng.integers(0, 2**63 - 1))}
 
-    def stages(self, d: dict) -> list:
-        def run(img):
+    def stages(self, d: Draw) -> list[Stage]:
+        def run(img: np.ndarray) -> np.ndarray:
             top = dtype_max(img.dtype)
             noise = np.random.default_rng(d["seed"]).standard_normal(img.shape, dtype=np.float32)
             out = img.astype(np.float32) + noise * np.float32(d["std"] * top)
@@ -285,12 +284,12 @@ class Jpeg(PixelOp):
     name = "jpeg"
     spec = {"quality": Range(1, 100, [60, 95], integer=True), "prob": Prob(1.0)}
 
-    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> dict:
+    def draw(self, rng: np.random.Generator, ctx: PlanContext) -> Draw:
         lo, hi = self.cfg["quality"]
         return {"quality": int(rng.integers(lo, hi + 1))}
 
-    def stages(self, d: dict) -> list:
-        def run(img):
+    def stages(self, d: Draw) -> list[Stage]:
+        def run(img: np.ndarray) -> np.ndarray:
             top = dtype_max(img.dtype)
             rgb = _color_channels(img)
             u8 = (
@@ -301,6 +300,7 @@ class Jpeg(PixelOp):
             bgr = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR) if u8.shape[2] == 3 else u8
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, d["quality"]])
             dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+            assert dec is not None  # OpenCV decodes the JPEG it has just encoded
             dec = cv2.cvtColor(dec, cv2.COLOR_BGR2RGB) if dec.ndim == 3 else dec[..., None]
             back = dec if img.dtype == np.uint8 else _cast(dec.astype(np.float32) * (top / 255.0), img.dtype)
             return with_alpha(img, back)
