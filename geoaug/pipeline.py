@@ -258,7 +258,8 @@ class Pipeline:
                 row = k.outside_row(t, w, h)
                 if row is not None:
                     raise GeometryError(f"{k.name}[{row}] lies outside the {w}x{h} image (input_outside: error)")
-            tables[k.name] = k.clip(t, w, h, report, self.options, counter="input_clipped")
+            if len(t):
+                tables[k.name] = k.clip(t, w, h, report, self.options, counter="input_clipped")
         return tables, report
 
     def _schedule(self, steps: list) -> list[tuple[Any, ...]]:
@@ -363,9 +364,10 @@ class Pipeline:
         out = {}
         for k in kinds():
             t = moved[k.name]
-            if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
-                t = t.take(np.arange(len(t)))
-            t = apply_filters(k.finish(t, total, self.options), self.filters[k.name], report)
+            if len(t):
+                if not mapped:  # tables that passed the intake untouched may still be the caller's arrays
+                    t = t.take(np.arange(len(t)))
+                t = apply_filters(k.finish(t, total, self.options), self.filters[k.name], report)
             out[k.name] = detach(t, tables[k.name])
         report.ops = [op.name for op, _ in steps]
         record = _record(in_size, size, total, steps, self)

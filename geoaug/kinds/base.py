@@ -147,15 +147,21 @@ class Kind:
 _REGISTRY: dict[str, Kind] = {}
 
 
+_ORDERED: list[tuple[Kind, ...]] = []  # the registry sorted by order, kept until the next register
+
+
 def register(kind: type[Kind]) -> type[Kind]:
-    """Class decorator: add a kind (one instance) to the registry, in import order."""
+    """Class decorator: add a kind (one instance) to the registry."""
     _REGISTRY[kind.name] = kind()
+    _ORDERED.clear()
     return kind
 
 
 def kinds() -> Iterator[Kind]:
     """The registered kinds, by their ``order`` (of a result's tables, of a report)."""
-    return iter(sorted(_REGISTRY.values(), key=lambda k: k.order))
+    if not _ORDERED:
+        _ORDERED.append(tuple(sorted(_REGISTRY.values(), key=lambda k: k.order)))
+    return iter(_ORDERED[0])
 
 
 def kind_names() -> tuple[str, ...]:
@@ -208,7 +214,8 @@ def move_all(
     out = {}
     for k in kinds():
         t = tables[k.name]
-        out[k.name] = k.clip(k.map(t, a, size, opts), w, h, report, opts, counter=counter, owned=True)
+        # an empty table (the kinds a call does not use) has nothing to move
+        out[k.name] = k.clip(k.map(t, a, size, opts), w, h, report, opts, counter=counter, owned=True) if len(t) else t
     return out
 
 
