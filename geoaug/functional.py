@@ -217,3 +217,21 @@ def _options(given: dict[str, Any]) -> dict[str, str]:
             raise ConfigError(f"{k} must be one of {list(specs[k][0])}, got {v!r}")
         opts[k] = v
     return opts
+
+
+__all__ = [
+    "op_matrix",
+    "hflip",
+    "vflip",
+    "rot90",
+    "rotate",
+    "affine",
+    "perspective",
+    "resize",
+    "crop",
+    "pad",
+    "map_geometry",
+    "clip_geometry",
+    "warp_image",
+    "apply_matrix",
+]

@@ -270,6 +270,7 @@ class Boxes(_Table):
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
     def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Boxes:
+        """The rows ``rows`` (indices, in that order), every field, index and visibility with them."""
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         outline = None if self.outline is None else self.outline.take(rows)
@@ -284,6 +285,7 @@ class Boxes(_Table):
 
     @property
     def area(self) -> np.ndarray:
+        """Each box's area in square pixels."""
         return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
 
 
@@ -312,6 +314,7 @@ class Quads(_Table):
         self._init_rows(len(arr), fields, index, visibility, copy_lists=_validate)
 
     def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Quads:
+        """The rows ``rows`` (indices, in that order), every field, index and visibility with them."""
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         return Quads(
@@ -349,6 +352,7 @@ class _FlatTable(_Table):
         return [self.flat[o[i] : o[i + 1]] for i in range(len(o) - 1)]
 
     def take(self: _F, rows: np.ndarray, _gaps: np.ndarray | None = None) -> _F:
+        """The rows ``rows`` (indices, in that order), every field, index and visibility with them."""
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         flat, offsets = gather_runs(self.flat, self.offsets[rows], np.diff(self.offsets)[rows])
@@ -415,6 +419,7 @@ class Lines(_FlatTable):
         return a
 
     def lengths(self) -> np.ndarray:
+        """Each line's length in pixels (the sum of its segments)."""
         seg = np.hypot(*np.diff(self.flat, axis=0).T) if len(self.flat) > 1 else np.zeros(0)
         csum = np.concatenate([[0.0], np.cumsum(seg)])
         o = self.offsets

@@ -115,10 +115,12 @@ class Pipeline:
 
     @property
     def quad_order(self) -> str:
+        """How quads are ordered after a mirroring map (the ``quad_order`` kind option)."""
         return self.options["quad_order"]
 
     @property
     def quad_clip(self) -> str:
+        """What a quad becomes when its visible part is not a quad (the ``quad_clip`` kind option)."""
         return self.options["quad_clip"]
 
     def __repr__(self) -> str:

@@ -368,3 +368,6 @@ def to_grid(res_or_tables: Any, width: int | None = None, height: int | None = N
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
+
+
+__all__ = ["Answer", "Problem", "answer_kinds", "grid_coords", "parse_answer", "to_grid", "to_original", "GRID"]

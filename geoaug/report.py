@@ -26,14 +26,17 @@ class Report:
     ops: list = field(default_factory=list)  # names of the ops that ran, in order
 
     def drop(self, kind: str, indices: Any, reason: str, **extra: Any) -> None:
+        """Record that the rows ``indices`` (source row indices) of ``kind`` were dropped for ``reason``."""
         for i in indices:
             self.dropped.append({"kind": kind, "index": int(i), "reason": reason, **extra})
 
     @property
     def dropped_counts(self) -> Counter:
+        """(kind, reason) -> number of objects dropped."""
         return Counter((d["kind"], d["reason"]) for d in self.dropped)
 
     def summary(self) -> str:
+        """One line: what was clipped, split, approximated, clipped at intake and dropped (by kind and reason)."""
         parts = []
         for name in ("clipped", "split", "approximated", "input_clipped"):
             c = getattr(self, name)
@@ -44,6 +47,7 @@ class Report:
         return "; ".join(parts) or "nothing clipped or dropped"
 
     def as_dict(self) -> dict:
+        """Every count, drop, warning and op as plain JSON-ready values."""
         return {
             "clipped": dict(self.clipped),
             "split": dict(self.split),

@@ -144,3 +144,6 @@ def predict_tta(
         views.append(res.inverse(**tables))
     merged = {k.name: _concat([r.tables[k.name] for r in views], ids, k.name) for k in kinds()}
     return TTAResult(views, merged, forward)
+
+
+__all__ = ["TTAResult", "predict_tta"]

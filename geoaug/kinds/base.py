@@ -62,6 +62,7 @@ class Kind:
         return x if isinstance(x, self.table) else self.table(x)
 
     def empty(self) -> Any:
+        """A new empty table of this kind."""
         return self.table()
 
     # ---- moving ------------------------------------------------------------------------------------
@@ -291,31 +292,37 @@ class ByKind:
 
     @property
     def boxes(self) -> Boxes:
+        """The boxes table."""
         out: Boxes = self._table("boxes")
         return out
 
     @property
     def quads(self) -> Quads:
+        """The quads table."""
         out: Quads = self._table("quads")
         return out
 
     @property
     def lines(self) -> Lines:
+        """The lines table."""
         out: Lines = self._table("lines")
         return out
 
     @property
     def points(self) -> Points:
+        """The points table."""
         out: Points = self._table("points")
         return out
 
     @property
     def polygons(self) -> Polygons:
+        """The polygons table."""
         out: Polygons = self._table("polygons")
         return out
 
     @property
     def masks(self) -> Masks:
+        """The masks table."""
         out: Masks = self._table("masks")
         return out
 

@@ -138,6 +138,7 @@ class Masks(_Table):
         return out
 
     def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Masks:
+        """The rows ``rows`` (indices, in that order), every field, index and visibility with them."""
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         counts = None if self._counts is None else take_rows(self._counts, rows)

@@ -111,6 +111,7 @@ class Points(_Table):
         )
 
     def take(self, rows: np.ndarray, _gaps: np.ndarray | None = None) -> Points:
+        """The rows ``rows`` (indices, in that order), every field, index and visibility with them."""
         rows = np.asarray(rows, dtype=np.int64)
         t = self._take_rows(rows, _gaps)
         return Points(
