@@ -78,6 +78,60 @@ def op_image(smp, name: str, params: dict, seed: int, colours: dict) -> np.ndarr
     return img
 
 
+def kinds_figure(street) -> Image.Image:
+    """Every kind on the street sample, before and after one fused draw (mirror, rotation, zoomed crop):
+    boxes and lane lines from the sample, a person's keypoints whose left/right joints swap under the
+    mirror, a concave polygon the crop cuts in two, and an instance mask warped with the image."""
+    h, w = street.image.shape[:2]
+    person = street.boxes.xyxy[3]
+    px, py = (person[0] + person[2]) / 2, person[1]
+    ph = person[3] - person[1]
+    joints = ("head", "l_shoulder", "r_shoulder", "l_hand", "r_hand")
+    xy = [
+        [px, py + 0.1 * ph],
+        [px + 8, py + 0.3 * ph],
+        [px - 8, py + 0.3 * ph],
+        [px + 14, py + 0.6 * ph],
+        [px - 14, py + 0.6 * ph],
+    ]
+    points = geoaug.Points(
+        np.array([xy]), names=joints, flip_pairs=[("l_shoulder", "r_shoulder"), ("l_hand", "r_hand")], label=["person"]
+    )
+    # a U-shaped road marking: the crop below cuts off its base, leaving two parts (two rows, one .index)
+    u = np.array([[20, 250], [70, 250], [70, 390], [150, 390], [150, 250], [200, 250], [200, 399], [20, 399]], float)
+    polygons = geoaug.Polygons([u], label=["marking"])
+    yy, xx = np.mgrid[0:h, 0:w]
+    blob = (((xx - 520) / 70.0) ** 2 + ((yy - 120) / 45.0) ** 2 <= 1).astype(np.uint8)
+    masks = geoaug.Masks(blob[None], label=["tree"])
+    geometry = {"boxes": street.boxes, "lines": street.lines, "points": points, "polygons": polygons, "masks": masks}
+    aug = geoaug.Pipeline(
+        [
+            geoaug.make_op("hflip"),
+            geoaug.make_op("rotate", {"max_deg": 12, "fill": [200, 200, 200]}),
+            geoaug.make_op("crop", {"x": 40, "y": 50, "width": 560, "height": 300, "fill": [200, 200, 200]}),
+        ]
+    )
+    before = geoaug.Pipeline([])(street.image, seed=0, **geometry)
+    after = aug(street.image, seed=3, **geometry)
+    pics = []
+    for res, title in ((before, "input"), (after, "hflip + rotate + crop, one warp")):
+        img = geoaug.draw(res.image, show_labels="first", **{k: res.tables[k] for k in geometry})
+        pics.append(_titled(Image.fromarray(img), title))
+    gap = 12
+    out = Image.new("RGB", (sum(p.width for p in pics) + gap, max(p.height for p in pics)), "white")
+    out.paste(pics[0], (0, 0))
+    out.paste(pics[1], (pics[0].width + gap, 0))
+    scale = 3 * WIDTH / out.width
+    return out.resize((3 * WIDTH, int(round(out.height * scale))), Image.LANCZOS)
+
+
+def _titled(im: Image.Image, title: str) -> Image.Image:
+    out = Image.new("RGB", (im.width, im.height + 28), "white")
+    out.paste(im, (0, 28))
+    ImageDraw.Draw(out).text((4, 4), title, fill=(0, 0, 0), font=font(20))
+    return out
+
+
 def convention_figure() -> Image.Image:
     """A 4x3 image in the continuous frame: pixel squares, their centres (i + .5, j + .5), and the box
     x1=1, y1=0, x2=3, y2=2 lying on pixel edges."""
@@ -120,8 +174,9 @@ def main() -> int:
     for name, (key, params, seed) in OPS.items():
         save(op_image(smp[key], name, params, seed, colours), f"op_{name}.png")
     save(convention_figure(), "pixel_frame.png")
+    save(kinds_figure(smp["street"]), "kinds.png")
     total = sum(p.stat().st_size for p in OUT.glob("*.png"))
-    print(f"wrote {len(OPS) + len(smp) + 1} images to {OUT} ({total / 1e6:.2f} MB)")
+    print(f"wrote {len(OPS) + len(smp) + 2} images to {OUT} ({total / 1e6:.2f} MB)")
     return 0
 
 
