@@ -84,9 +84,12 @@ def test_every_output_point_reads_back_its_source():
         w, h, ops, quads, lines, seed = sc
         aug = geoaug.Pipeline(ops, fill=FILL, quad_order="keep", fuse=fuse)
         res = aug(coordinate_image(w, h), quads=quads, lines=lines, seed=seed)
-        # One fused warp: 0.1 px. Op by op every resampling adds its own rounding (OpenCV places samples on a
-        # 1/32-pixel grid), so the bound grows with the number of warps the pixels went through.
-        checked.append(check_readback(res, quads, lines, tol=TOL * max(1, resamplings(res))))
+        # One fused warp: 0.1 output px. Op by op every resampling adds its own rounding (OpenCV places samples
+        # on a 1/32-pixel grid), so the bound grows with the number of warps the pixels went through. Read back
+        # in source pixels, an output error grows by the map's shrink (a 0.07 px error after a 0.69x
+        # smart_resize is 0.1 source px): the bound is divided by the map's smallest scale where it shrinks.
+        shrink = min(1.0, float(np.linalg.svd(res.matrix[:2, :2], compute_uv=False).min()))
+        checked.append(check_readback(res, quads, lines, tol=TOL * max(1, resamplings(res)) / shrink))
         assert res.image.shape[:2] == (res.size[1], res.size[0])
 
     every_point_reads_back()

@@ -15,7 +15,7 @@ from geoaug import matrix as M
 from geoaug import pipeline as P
 from geoaug import tone as T
 from geoaug import warp as Wp
-from geoaug.clip import HAIR, clip_lines, clip_quads
+from geoaug.clip import HAIR, clip_lines, clip_quads, outside_points
 from geoaug.ops.base import ToneStage
 from geoaug.report import Report
 
@@ -453,7 +453,10 @@ def test_quad_clipping_keeps_the_overlay_area(raw):
     canvas = shapely.box(0, 0, 100, 80)
     for i, vis in zip(out.index, out.visibility):
         poly = shapely.polygons(quads[i])
-        assert vis == pytest.approx(shapely.area(shapely.intersection(poly, canvas)) / shapely.area(poly), abs=1e-9)
+        share = shapely.area(shapely.intersection(poly, canvas)) / shapely.area(poly)
+        # corners within HAIR of the canvas are rounding noise: snapped onto it, visibility kept at 1
+        within_hair = not outside_points(quads[i], 100, 80).any()
+        assert vis == pytest.approx(1.0 if within_hair else share, abs=1e-9)
     dropped = set(range(len(quads))) - set(out.index.tolist())
     for i in dropped:
         assert shapely.area(shapely.intersection(shapely.polygons(quads[i]), canvas)) <= 1e-9
