@@ -16,7 +16,7 @@ def load_json(src: Any, default_name: str) -> tuple[Any, str]:
         try:
             with open(src, encoding="utf-8") as f:
                 return json.load(f), where
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise FormatError(f"{where}: not valid JSON ({e})") from None
     return src, default_name
 

@@ -40,10 +40,31 @@ def _scale(size: tuple[int, int] | None, norm: bool, where: str) -> np.ndarray:
     return np.array([w, h, w, h], dtype=np.float64)
 
 
+def _numbers(arr: Any, fmt: str, where: str) -> np.ndarray:
+    try:
+        out: np.ndarray = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise FormatError(f"{where}: expected an (N, 4) array of numbers in {fmt} layout") from None
+    return out
+
+
 def to_xyxy(arr: Any, fmt: str, size: tuple[int, int] | None = None, where: str = "boxes") -> np.ndarray:
-    """(N, 4) boxes in ``fmt`` -> (N, 4) pixel-edge xyxy."""
+    """(N, 4) boxes in ``fmt`` -> (N, 4) pixel-edge xyxy.
+
+    Args:
+        arr: (N, 4) array-like in ``fmt``'s layout. fmt: a key of ``FORMATS``. size: the image's (width,
+            height), needed by the normalised formats. where: the name used in error messages.
+
+    Returns:
+        An (N, 4) float64 array of x1, y1, x2, y2 in pixels ((0, 4) for empty input). Values are not checked
+        here (NaN, x2 < x1): ``Boxes`` does that.
+
+    Raises:
+        FormatError: ``fmt`` unknown, ``arr`` not an (N, 4) array of numbers, or a normalised ``fmt`` without
+            ``size``.
+    """
     layout, norm = _lookup(fmt)
-    a: np.ndarray = np.asarray(arr, dtype=np.float64)
+    a: np.ndarray = _numbers(arr, fmt, where)
     if a.size == 0:
         return np.zeros((0, 4))
     if a.ndim != 2 or a.shape[1] != 4:
@@ -57,9 +78,24 @@ def to_xyxy(arr: Any, fmt: str, size: tuple[int, int] | None = None, where: str 
 
 
 def from_xyxy(xyxy: Any, fmt: str, size: tuple[int, int] | None = None, where: str = "boxes") -> np.ndarray:
-    """(N, 4) pixel-edge xyxy -> (N, 4) boxes in ``fmt``."""
+    """(N, 4) pixel-edge xyxy -> (N, 4) boxes in ``fmt``.
+
+    Args:
+        xyxy: (N, 4) array-like of x1, y1, x2, y2 in pixels. fmt: a key of ``FORMATS``. size: the image's
+            (width, height), needed by the normalised formats. where: the name used in error messages.
+
+    Returns:
+        An (N, 4) float64 array in ``fmt``.
+
+    Raises:
+        FormatError: ``fmt`` unknown, ``xyxy`` not numbers in groups of 4, or a normalised ``fmt`` without
+            ``size``.
+    """
     layout, norm = _lookup(fmt)
-    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    b = _numbers(xyxy, fmt, where)
+    if b.size % 4:
+        raise FormatError(f"{where}: expected (N, 4) boxes, got {b.size} numbers")
+    b = b.reshape(-1, 4)
     if layout == "xywh":
         b = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
     elif layout == "cxcywh":
@@ -69,7 +105,17 @@ def from_xyxy(xyxy: Any, fmt: str, size: tuple[int, int] | None = None, where: s
 
 
 def enclosing_xyxy(points: np.ndarray) -> np.ndarray:
-    """(M, K, 2) point sets -> (M, 4) enclosing boxes."""
+    """(M, K, 2) point sets -> (M, 4) enclosing boxes.
+
+    Args:
+        points: (M, K, 2) array-like of M point sets (e.g. quads).
+
+    Returns:
+        The (M, 4) enclosing boxes, x1, y1, x2, y2.
+
+    Raises:
+        ValueError: numpy's, when ``points`` does not reshape to (M, -1, 2) (nothing of its own).
+    """
     if len(points) == 0:
         return np.zeros((0, 4))
     p = np.asarray(points, dtype=np.float64).reshape(len(points), -1, 2)

@@ -17,9 +17,11 @@ from .sample import FormatError, bump
 POLYGON_POLICIES = ("box", "skip", "min_area_rect", "error")
 
 
-def check_policy(policy: str) -> None:
-    if policy not in POLYGON_POLICIES:
-        raise FormatError(f"polygons must be one of {list(POLYGON_POLICIES)}, got {policy!r}")
+def check_policy(policy: str, extra: tuple[str, ...] = ()) -> None:
+    """Refuse an unknown policy; ``extra``: what the reader takes besides (COCO's ``"polygon"``)."""
+    allowed = extra + POLYGON_POLICIES
+    if policy not in allowed:
+        raise FormatError(f"polygons must be one of {list(allowed)}, got {policy!r}")
 
 
 def place_polygon(

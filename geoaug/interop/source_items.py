@@ -1,4 +1,4 @@
-"""Turn one item of a record list or a base dataset into (image, boxes, quads, lines, passthrough)."""
+"""Turn one item of a record list or a base dataset into (image, geometry by kind, passthrough)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .sample import FormatError, Sample
+from .sample import EXTRA_KINDS, FormatError, Sample
+
+_BASE_KINDS = ("boxes", "quads", "lines")
 
 
 def load_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
@@ -27,17 +29,21 @@ def unpack(
     where: str,
     image_root: str | os.PathLike[str] | None = None,
     load_image: Callable[[Any], Any] = load_image_rgb,
-) -> tuple[Any, tuple[Any, Any, Any], dict[str, Any]]:
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Accept a Sample (image loaded from its path) or a mapping with ``image`` and optional ``boxes``,
-    ``quads``, ``lines``; every other key of a mapping passes through unchanged."""
+    ``quads``, ``lines``, ``points``, ``polygons``, ``masks``; every other key of a mapping passes through
+    unchanged. The geometry comes back by kind name: boxes, quads and lines always (None when a mapping has
+    none), points, polygons and masks only when given (a Sample's: when non-empty)."""
     if isinstance(item, Sample):
-        image, geom, rest = item.image, (item.boxes, item.quads, item.lines), {"meta": item.meta}
+        image, rest = item.image, {"meta": item.meta}
+        geom = {"boxes": item.boxes, "quads": item.quads, "lines": item.lines, **item.extra_tables()}
     elif isinstance(item, Mapping):
         if "image" not in item:
             raise FormatError(f"{where}: has no 'image' key (keys: {sorted(item)})")
         image = item["image"]
-        geom = tuple(item.get(k) for k in ("boxes", "quads", "lines"))  # type: ignore[assignment]  # None or array-likes, converted below
-        rest = {k: v for k, v in item.items() if k not in ("image", "boxes", "quads", "lines")}
+        geom = {k: item.get(k) for k in _BASE_KINDS}  # None or array-likes, converted by the pipeline
+        geom.update({k: item[k] for k in EXTRA_KINDS if item.get(k) is not None})
+        rest = {k: v for k, v in item.items() if k != "image" and k not in _BASE_KINDS and k not in EXTRA_KINDS}
     else:
         raise FormatError(
             f"{where}: expected a geoaug.interop.Sample or a mapping with 'image', got {type(item).__name__}"

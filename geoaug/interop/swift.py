@@ -30,9 +30,20 @@ def read_swift(record: dict, size: tuple[int, int] | None = None, *, where: str 
     """An ms-swift record -> Sample. ``size = (width, height)`` is needed only for ``bbox_type: norm1``
     (ms-swift records do not carry it); refs become the ``label`` field when there is one per box.
 
+    Args:
+        record: one ms-swift record (``messages``, ``images``, ``objects``, ...).
+        size: the image's (width, height); needed for ``norm1`` boxes, stored on the Sample when given.
+        where: the name used in error messages.
+
+    Returns:
+        A Sample with the boxes (``label`` field from ``ref``); the rest of the record is kept in ``meta``.
+
     Raises:
-        FormatError: a record that is not a mapping, more than one image, malformed ``objects`` (naming
-            the field), or ``norm1`` boxes without ``size``.
+        FormatError: a record that is not a mapping; more than one image; malformed ``objects``, naming the
+            field (not a mapping, unknown keys, unknown ``bbox_type``, ``bbox`` or ``ref`` not a list,
+            ``image_id`` not a list of zeros, a point instead of a box, a box that is not 4 finite numbers, or
+            reversed corners); ``norm1`` boxes without ``size``.
+        GeometryError: a coordinate geoaug refuses (beyond +-2^53), naming the row.
     """
     if not isinstance(record, dict):
         raise FormatError(f"{where}: expected a record mapping, got {type(record).__name__}")
@@ -54,7 +65,7 @@ def read_swift(record: dict, size: tuple[int, int] | None = None, *, where: str 
     if not isinstance(bboxes, list):
         raise FormatError(f"{ow}.bbox: expected a list of [x1, y1, x2, y2]")
     image_ids = objects.get("image_id") or []
-    if any(i != 0 for i in image_ids):
+    if not isinstance(image_ids, list) or any(i != 0 for i in image_ids):
         raise FormatError(f"{ow}.image_id: every box must belong to image 0 (one image per record), got {image_ids!r}")
     xyxy = []
     for b_i, b in enumerate(bboxes):
@@ -86,9 +97,19 @@ def read_swift(record: dict, size: tuple[int, int] | None = None, *, where: str 
 def write_swift(sample: Sample, *, messages: list[dict[str, Any]] | None = None, where: str = "sample") -> dict:
     """A Sample -> ms-swift record, in the ``bbox_type`` it was read with (``real`` by default).
 
+    Args:
+        sample: the Sample to write (boxes only), usually one ``read_swift`` returned, augmented.
+        messages: new messages for the record; None keeps the ones it was read with.
+        where: the name used in error messages.
+
+    Returns:
+        The record: the kept keys, ``images`` and ``objects`` (``ref``, ``bbox``, and ``bbox_type`` unless
+        ``real``).
+
     Raises:
-        FormatError: the sample holds quads or lines (ms-swift objects hold boxes only), or ``messages``
-            whose tags do not match the boxes.
+        FormatError: the sample holds quads or lines (ms-swift objects hold boxes only); ``norm1`` boxes
+            of a sample without a known size; messages whose ``<bbox>`` or ``<ref-object>`` tags do not match
+            the boxes or refs in number.
     """
     if len(sample.quads) or len(sample.lines):
         raise FormatError(

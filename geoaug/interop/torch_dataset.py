@@ -22,10 +22,23 @@ class AugmentedDataset(Dataset):
     """``AugmentedDataset(records_or_base_dataset, aug, seed)``.
 
     Items are geoaug.interop Samples (their image is loaded from ``image_root``/``image``) or mappings
-    with ``image`` (array, PIL image or path) and optional ``boxes``/``quads``/``lines``. Each fetch
-    returns a dict: ``image``, ``boxes``, ``quads``, ``lines`` (geoaug tables, fields alongside), ``size``,
+    with ``image`` (array, PIL image or path) and optional ``boxes``/``quads``/``lines``/``points``/
+    ``polygons``/``masks``. Each fetch returns a dict: ``image``, ``boxes``, ``quads``, ``lines`` (geoaug
+    tables, fields alongside; ``points``, ``polygons``, ``masks`` too when the item has them), ``size``,
     ``matrix``, ``report``, ``replay``, ``index``, ``seed`` and the item's other keys; ``output`` (a
     callable on that dict) can turn it into tensors.
+
+    Args:
+        source: a sequence (``len`` and indexing) of items: Samples or mappings.
+        aug: the pipeline (any callable taking ``image, boxes=, quads=, lines=, seed=``, and the other kinds'
+            keywords when items have them).
+        seed: base seed; item ``i`` of epoch ``e`` uses ``sample_seed(seed, e, i)``.
+        image_root: folder that relative image paths are joined to.
+        load_image: path -> image (default: RGB uint8 through PIL).
+        output: applied to each fetched dict (e.g. to make tensors).
+
+    Raises:
+        ImportError: torch is not installed (this module imports it).
     """
 
     def __init__(
@@ -47,7 +60,12 @@ class AugmentedDataset(Dataset):
         return int(self._epoch.item())
 
     def set_epoch(self, epoch: int) -> None:
-        if int(epoch) != epoch or epoch < 0:
+        """Set the epoch for every worker, existing ones included.
+
+        Raises:
+            ValueError: ``epoch`` is not a non-negative integer.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or int(epoch) != epoch or epoch < 0:
             raise ValueError(f"set_epoch: epoch must be a non-negative integer, got {epoch!r}")
         self._epoch.fill_(int(epoch))
 
@@ -55,18 +73,23 @@ class AugmentedDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, index: int) -> Any:
+        """Fetch item ``index`` augmented with ``sample_seed(seed, epoch, index)``.
+
+        Raises:
+            IndexError: as ``source[index]``.
+            FormatError: an item that is neither a Sample nor a mapping with ``image``, or whose image path
+                cannot be read (naming the item).
+            Exception: whatever ``load_image`` raises besides OSError, and whatever ``aug`` raises
+                (GeometryError for malformed geometry, ImageError or ImageTypeError for an image it cannot take).
+        """
         index = int(index)
-        image, (boxes, quads, lines), rest = unpack(
-            self.source[index], f"item {index}", self.image_root, self.load_image
-        )
+        image, geom, rest = unpack(self.source[index], f"item {index}", self.image_root, self.load_image)
         seed = sample_seed(self.seed, self.epoch, index)
-        res = self.aug(image, boxes=boxes, quads=quads, lines=lines, seed=seed)
+        res = self.aug(image, **geom, seed=seed)
         out = {
             **rest,
             "image": res.image,
-            "boxes": res.boxes,
-            "quads": res.quads,
-            "lines": res.lines,
+            **{k: getattr(res, k) for k in geom},
             "size": res.size,
             "matrix": res.matrix,
             "report": res.report,

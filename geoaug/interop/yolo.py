@@ -30,11 +30,27 @@ def read_yolo(
 ) -> Sample:
     """Read one YOLO label file for an image of ``size = (width, height)``.
 
+    Args:
+        path: the label file; errors name it.
+        size: the image's (width, height) in pixels.
+        names: optional class names (a list or {id: name}) to fill the ``label`` field.
+        image: what to store as ``Sample.image``.
+        polygons: policy for polygons with more than 4 points (see ``POLYGON_POLICIES``).
+
+    Returns:
+        A Sample, as ``parse_yolo``.
+
     Raises:
-        FormatError: as ``parse_yolo``; OSError when the file cannot be read.
+        FormatError: as ``parse_yolo``; a file that is not UTF-8 text.
+        GeometryError: as ``parse_yolo``.
+        OSError: the file cannot be opened.
     """
+    check_policy(polygons)
     with open(path, encoding="utf-8") as f:
-        text = f.read()
+        try:
+            text = f.read()
+        except UnicodeDecodeError as e:
+            raise FormatError(f"{os.fspath(path)}: not UTF-8 text ({e})") from None
     return parse_yolo(text, size, names=names, image=image, polygons=polygons, where=os.fspath(path))
 
 
@@ -60,8 +76,12 @@ def parse_yolo(
         A Sample with boxes (``class_id`` field, and ``label`` when names are given) and quads.
 
     Raises:
-        FormatError: a malformed line (naming it), an unknown class id when names are given, or an unknown
-            polygon policy."""
+        FormatError: an unknown ``polygons`` policy; a malformed line, naming it and the field (a class that
+            is not a non-negative integer, a value that is not a finite number, a count of numbers that is
+            neither 4, 8 nor an even count >= 6, a negative box size); a class id without an entry in
+            ``names``; a polygon of more than 4 points under ``polygons="error"``.
+        GeometryError: a coordinate geoaug refuses (beyond +-2^53 once scaled to pixels), naming the row.
+    """
     check_policy(polygons)
     w, h = size
     scale = np.array([w, h], dtype=np.float64)
@@ -135,9 +155,20 @@ def write_yolo(
     field, else from ``label`` through ``names`` (a list or a dict id -> name). ``precision=None`` writes
     the shortest exact repr of each number instead of a fixed number of decimals.
 
+    Args:
+        sample: the Sample to write (boxes and quads; its size must be known).
+        path: where to write the text; None only returns it.
+        names: class names (a list, or a dict id -> name) to turn ``label`` into class ids.
+        precision: decimals per number, or None for the shortest exact repr.
+
+    Returns:
+        The label text, one line per object.
+
     Raises:
-        FormatError: a sample without a known size, or a row without a class id or name that ``names``
-            resolves.
+        FormatError: a sample without a known size or holding lines; a ``class_id`` that is not a
+            non-negative integer; a table without ``class_id`` and without ``label`` plus ``names``; a
+            label that is not in ``names``.
+        OSError: ``path`` cannot be written.
     """
     size = require_size(sample, "write_yolo")
     if len(sample.lines):
@@ -162,7 +193,13 @@ def write_yolo(
 
 def _classes(table: Boxes | Quads, names: Any) -> list[int]:
     if "class_id" in table.fields:
-        return [int(c) for c in table.fields["class_id"]]
+        out = []
+        for r, c in enumerate(table.fields["class_id"]):
+            whole = isinstance(c, (int, float, np.integer, np.floating)) and math.isfinite(c) and float(c).is_integer()
+            if not whole or isinstance(c, bool) or c < 0:
+                raise FormatError(f"write_yolo: {table.kind}[{r}].class_id must be a non-negative integer, got {c!r}")
+            out.append(int(c))
+        return out
     if len(table) == 0:
         return []
     if "label" not in table.fields or names is None:
