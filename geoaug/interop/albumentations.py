@@ -110,8 +110,9 @@ def from_albumentations_keypoints(
             geoaug's ``point_outside: flag``: the row and its coordinates stay).
         num_joints: K, to group the points as (M / K, K, 2) keypoints (default: ``len(names)`` when names are
             given, else free points (M, 2)).
-        names, flip_pairs: as ``geoaug.Points`` (of the points given to the transform; note that
-            albumentations does not swap left and right joints when it mirrors, geoaug does).
+        names: joint names, as ``geoaug.Points`` (of the points given to the transform).
+        flip_pairs: as ``geoaug.Points`` (note that albumentations does not swap left and right joints when it
+            mirrors; geoaug does).
         flags: the COCO flags of the points given to the transform ((M,) or (M / K, K)); default 2.
         **fields: one value per row each.
 
@@ -170,7 +171,9 @@ def from_albumentations_masks(
     Args:
         data: instance masks as a list of (H, W) arrays or an (N, H, W) array (``type="instance"``), or one
             label or dense map (H, W) or (H, W, C).
-        type, fill, interpolation: as ``geoaug.Masks``.
+        type: as ``geoaug.Masks`` ("instance", "label" or "dense").
+        fill: as ``geoaug.Masks``.
+        interpolation: as ``geoaug.Masks``.
         **fields: one value per instance mask each (e.g. the ones given beside the transform).
 
     Raises:
