@@ -81,7 +81,7 @@ def clip_boxes(
     return out.without(rows[gone])
 
 
-def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Boxes:
+def _clip_outlined(boxes: Boxes, rows: np.ndarray, w: float, h: float, report: Report, counter: str) -> Boxes:
     """Boxes that carry their polygon: cut the polygon, and the box becomes the bounds of what is left."""
     assert boxes.outline is not None  # the caller's test
     pts = boxes.outline.points
@@ -128,7 +128,10 @@ def _clip_outlined(boxes: Boxes, rows, w, h, report: Report, counter: str) -> Bo
 def _near(flat: np.ndarray, w: float, h: float, tol: float = HAIR) -> np.ndarray:
     """Per point of (N, 2): 255 where within the canvas grown by ``tol``, else 0. One OpenCV pass over both
     coordinates of every point (a handful of numpy passes and temporaries otherwise)."""
-    return cv2.inRange(np.ascontiguousarray(flat).reshape(-1, 1, 2), (-tol, -tol), (w + tol, h + tol)).reshape(-1)
+    out: np.ndarray = cv2.inRange(
+        np.ascontiguousarray(flat).reshape(-1, 1, 2), (-tol, -tol), (w + tol, h + tol)
+    ).reshape(-1)
+    return out
 
 
 def _all(mask: np.ndarray) -> bool:
@@ -137,7 +140,8 @@ def _all(mask: np.ndarray) -> bool:
 
 def outside_points(flat: np.ndarray, w: float, h: float) -> np.ndarray:
     """Per point of (N, 2): beyond the canvas by more than HAIR."""
-    return _near(flat, w, h) == 0
+    out: np.ndarray = _near(flat, w, h) == 0
+    return out
 
 
 def clip_quads(
@@ -203,13 +207,15 @@ def clip_quads(
     return out if keep is None else out.without(keep)
 
 
-def _cut_quads(pts: np.ndarray, w: float, h: float):
+def _cut_quads(pts: np.ndarray, w: float, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intersect quads with the canvas: (kept area, (n, 4, 2) corners where the result is exactly a quad,
     mask of those, area of each quad (of its repaired shape when it is not simple)). See _cut."""
     return _cut(pts, w, h)[:4]
 
 
-def _cut(pts: np.ndarray, w: float, h: float):
+def _cut(
+    pts: np.ndarray, w: float, h: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """_cut_quads, a mask of the quads without area to speak of (DEGENERATE), and for the quads cut in closed
     form the whole cut polygon: (n, 12, 2) corners clockwise on screen, the slots after the last repeating
     the first, and how many there are (0 for the quads cut by GEOS).
@@ -277,10 +283,11 @@ def _cut(pts: np.ndarray, w: float, h: float):
 
 def _sum4(a: np.ndarray) -> np.ndarray:
     """Row sums of an (n, 4) array, always in the same order."""
-    return a[:, 0] + a[:, 1] + a[:, 2] + a[:, 3]
+    out: np.ndarray = a[:, 0] + a[:, 1] + a[:, 2] + a[:, 3]
+    return out
 
 
-def _outline_kept(pts: np.ndarray, w: float, h: float):
+def _outline_kept(pts: np.ndarray, w: float, h: float) -> tuple[np.ndarray, np.ndarray]:
     """(length of each quad's outline within the canvas, its perimeter): its 4 edges cut on their own, all at
     once."""
     edges = pts[:, _NEXT] - pts
@@ -296,16 +303,19 @@ _NEXT = [1, 2, 3, 0]
 def _all4(mask: np.ndarray) -> np.ndarray:
     """Rows of an (n, 4) bool array that are all true: the 4 bytes read as one word (numpy's any/all along
     a short axis costs several microseconds a call)."""
-    return np.ascontiguousarray(mask).reshape(-1, 4).view(np.uint32).reshape(-1) == 0x01010101
+    out: np.ndarray = np.ascontiguousarray(mask).reshape(-1, 4).view(np.uint32).reshape(-1) == 0x01010101
+    return out
 
 
 def _any4(mask: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(mask).reshape(-1, 4).view(np.uint32).reshape(-1) != 0
+    out: np.ndarray = np.ascontiguousarray(mask).reshape(-1, 4).view(np.uint32).reshape(-1) != 0
+    return out
 
 
 def _any8(mask: np.ndarray) -> np.ndarray:
     """Per quad of an (n, 4, 2) bool array: any true."""
-    return np.ascontiguousarray(mask).reshape(-1, 8).view(np.uint64).reshape(-1) != 0
+    out: np.ndarray = np.ascontiguousarray(mask).reshape(-1, 8).view(np.uint64).reshape(-1) != 0
+    return out
 
 
 def _any16(mask: np.ndarray) -> np.ndarray:
@@ -329,7 +339,9 @@ def _side_at(w: float, h: float) -> np.ndarray:
     return np.array([0.0, 0.0, w, h])
 
 
-def _cut_convex(pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float, h: float):
+def _cut_convex(
+    pts: np.ndarray, edges: np.ndarray, inner: np.ndarray, w: float, h: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strictly convex quads in general position (see _cut_quads) cut by the canvas: (kept area, the cut
     polygon's (n, 12, 2) corners clockwise on screen, the slots after the last repeating the first, how many
     there are). ``inner``: (n, 4) which canvas corners lie inside each quad.
@@ -376,7 +388,9 @@ _SLOTS = np.arange(12)[None]
 _ONES12 = np.ones(12)
 
 
-def _segment_window(p0: np.ndarray, d: np.ndarray, w: float, h: float):
+def _segment_window(
+    p0: np.ndarray, d: np.ndarray, w: float, h: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Liang-Barsky for segments ``p0 + t d``, t in [0, 1], all at once: the part in [0, w] x [0, h] is
     [t0, t1] (none where t1 <= t0), entered through side ``side_in`` when t0 > 0 and left through
     ``side_out`` when t1 < 1 (0: x=0, 1: y=0, 2: x=w, 3: y=h)."""
@@ -406,7 +420,7 @@ _LB_Q = np.array([[1.0, 0, -1, 0], [0, 1, 0, -1], [0, 0, 0, 0], [0, 0, 0, 0]])
 _LB_P = np.array([[0.0, 0, 0, 0], [0, 0, 0, 0], [-1, 0, 1, 0], [0, -1, 0, 1]])
 
 
-def _quad_corners(geoms: np.ndarray):
+def _quad_corners(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The cut results that are exactly quads (one polygon, no holes, 4 corners once repeated and straight
     corners are removed): their corners and a mask. Others (several parts, holes, 3 or 5+ corners) are left
     to the policy. Corners are counted in numpy over all rings at once (GEOS's simplify costs ~1 us each)."""
@@ -573,7 +587,7 @@ def _best_4gon(ring: np.ndarray, count: np.ndarray, w: float, h: float) -> np.nd
 
 def _clamp(p: np.ndarray, w: float, h: float) -> np.ndarray:
     """A snapped copy (see _snap)."""
-    out = p.copy()
+    out: np.ndarray = p.copy()
     _snap(out, w, h)
     return out
 
@@ -636,7 +650,9 @@ def clip_lines(
     return Lines.from_flat(out_flat, offsets, index=take_rows(lines.index, rows), visibility=vis, **fields)
 
 
-def _line_pieces(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: float, h: float):
+def _line_pieces(
+    flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray, w: float, h: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Visible pieces of the polylines ``rows`` on [0, w] x [0, h], each in its line's own direction,
     ordered by line and then along it: (points, points per piece, position in ``rows`` of each piece's
     line, kept length per piece, total length per row).

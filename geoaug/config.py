@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -43,13 +43,13 @@ class BoundedSafeLoader(yaml.SafeLoader):
     MAX_YAML_DEPTH levels, counting an alias as the nodes it stands for. An alias costs O(1) to count (each
     node's expanded size is kept once composed), so the work stays linear in the file whatever it expands to."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str | bytes | IO[str] | IO[bytes]) -> None:
         super().__init__(stream)
         self._expanded: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, levels), aliases expanded
         self._nodes = 0
         self._depth = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int | yaml.Node | None) -> yaml.Node:
         alias = self.check_event(yaml.AliasEvent)
         if self._depth >= MAX_YAML_DEPTH:
             raise _TooBig(f"YAML nests deeper than {MAX_YAML_DEPTH} levels")
@@ -126,7 +126,7 @@ def load_yaml(path: str | os.PathLike[str]) -> object:
     return load_yaml_text(p.read_bytes(), str(p))
 
 
-def augmentation_block(cfg, where: str = "config"):
+def augmentation_block(cfg: object, where: str = "config") -> tuple[object, str]:
     """Find the augmentation mapping in whatever the user passed; returns (block, where)."""
     if isinstance(cfg, (str, os.PathLike)):
         where = str(cfg)

@@ -11,7 +11,8 @@ from .instances import Boxes, Lines, Quads, _row_bounds
 
 def box_corners(xyxy: np.ndarray) -> np.ndarray:
     """(N, 4) boxes -> (N, 4, 2) corners, clockwise from top-left."""
-    return xyxy[:, [0, 2, 2, 0, 1, 1, 3, 3]].reshape(-1, 2, 4).transpose(0, 2, 1)
+    out: np.ndarray = xyxy[:, [0, 2, 2, 0, 1, 1, 3, 3]].reshape(-1, 2, 4).transpose(0, 2, 1)
+    return out
 
 
 def map_boxes(boxes: Boxes, a: np.ndarray) -> Boxes:
@@ -94,7 +95,8 @@ def map_lines(lines: Lines, a: np.ndarray) -> Lines:
 
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """z of the 2-D cross product of (..., 2) vectors: > 0 when b turns clockwise from a on screen (y down)."""
-    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    out: np.ndarray = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
 
 
 def signed_area(pts: np.ndarray) -> np.ndarray:
@@ -103,7 +105,8 @@ def signed_area(pts: np.ndarray) -> np.ndarray:
         d1, d2 = pts[..., 2, :] - pts[..., 0, :], pts[..., 3, :] - pts[..., 1, :]
         return 0.5 * cross(d1, d2)
     x, y = pts[..., 0], pts[..., 1]
-    return 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)
+    out: np.ndarray = 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)
+    return out
 
 
 def canonical_order(pts: np.ndarray) -> np.ndarray:

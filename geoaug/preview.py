@@ -12,11 +12,14 @@ Input is an image, or a JSONL of training records (one per line, paths relative 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from . import matrix as M
 from .draw import as_rgb8, distinct_colours, draw, font
@@ -27,6 +30,10 @@ from .io import to_rgb8
 from .kinds import get_kind, kinds
 from .records import GEOMETRY_KEYS, KIND_OF, RecordError, check_record, iter_jsonl
 from .seeding import sample_seed
+
+if TYPE_CHECKING:
+    from .kinds import Kind
+    from .result import Result
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
@@ -40,20 +47,20 @@ class Sample:
     boxes: Boxes = field(default_factory=Boxes)
     quads: Quads = field(default_factory=Quads)
     lines: Lines = field(default_factory=Lines)
-    others: dict = field(default_factory=dict)  # the other kinds' tables by kind name ("points", "polygons")
+    others: dict[str, Any] = field(default_factory=dict)  # the other kinds' tables by kind name ("points", "polygons")
 
     @property
-    def labels(self):
+    def labels(self) -> list[Any]:
         tables = (self.boxes, self.quads, self.lines, *self.others.values())
         return [lab for t in tables for lab in t.fields.get("label", [])]
 
 
 # ---- reading ---------------------------------------------------------------------------------------
-def parse_record(rec, where: str, base: Path) -> tuple[Path, dict]:
+def parse_record(rec: object, where: str, base: Path) -> tuple[Path, dict[str, tuple[list[Any], list[str]]]]:
     """One JSONL record -> (image path, {"boxes": (xyxy, labels), "quads": ..., "lines": ..., "points": ...}),
     one entry per kind an object key names (``geoaug.records.KIND_OF``)."""
     img, objs = check_record(where, rec)
-    out: dict[str, tuple[list, list]] = {kind: ([], []) for kind in KIND_OF.values()}
+    out: dict[str, tuple[list[Any], list[str]]] = {kind: ([], []) for kind in KIND_OF.values()}
     for obj in objs:
         key = next(k for k in GEOMETRY_KEYS if k in obj)
         out[KIND_OF[key]][0].append(obj[key])
@@ -69,14 +76,14 @@ def load_image(path: Path, where: str = "") -> np.ndarray:
         return to_rgb8(im)
 
 
-def read_samples(path) -> list[Sample]:
+def read_samples(path: str | os.PathLike[str]) -> list[Sample]:
     """An image file (no geometry) or a JSONL of records, every record checked before any is used."""
     path = Path(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return [Sample(path.name, load_image(path))]
     if not path.is_file():
         raise RecordError(f"input not found: {path}")
-    samples = []
+    samples: list[Sample] = []
     for _, where, rec in iter_jsonl(path):
         img_path, geo = parse_record(rec, where, path.parent)
         image = load_image(img_path, where)
@@ -100,7 +107,7 @@ def read_samples(path) -> list[Sample]:
 
 
 # ---- rendering -------------------------------------------------------------------------------------
-def _fmt(v):
+def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
     if isinstance(v, list) and v and isinstance(v[0], list):  # e.g. perspective corner offsets
@@ -111,23 +118,26 @@ def _fmt(v):
     return str(v)
 
 
-def caption(res) -> list[str]:
+def caption(res: Result) -> list[str]:
     """One line per step that ran: the op and what it drew (seeds left out: they say nothing to a reader)."""
-    lines = []
+    lines: list[str] = []
     for s in res.replay["steps"]:
         d = {k: v for k, v in s["draw"].items() if k not in ("seed", "tries")}
         lines.append(s["op"] + (" " + " ".join(f"{k}={_fmt(v)}" for k, v in d.items()) if d else ""))
     return lines or ["(no op ran)"]
 
 
-def _fit(d, word, f, width):
+def _fit(d: ImageDraw.ImageDraw, word: str, f: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: float) -> str:
     while len(word) > 1 and d.textlength(word, font=f) > width:
         word = word[:-2] + "~"
     return word
 
 
-def _wrap(d, text, f, width):
-    out, cur = [], ""
+def _wrap(
+    d: ImageDraw.ImageDraw, text: str, f: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: float
+) -> list[str]:
+    out: list[str] = []
+    cur = ""
     for word in (_fit(d, w, f, width - 12) for w in text.split(" ")):
         trial = f"{cur} {word}".strip()
         if cur and d.textlength(trial, font=f) > width:
@@ -138,7 +148,9 @@ def _wrap(d, text, f, width):
     return out + [cur]
 
 
-def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np.ndarray, list[str]]:
+def tile(
+    res: Result, sample_name: str, view: int, size: int, colours: Mapping[str, Sequence[int]]
+) -> tuple[np.ndarray, list[str]]:
     """The augmented image scaled to fit ``size`` (geometry scaled by the same matrix, then drawn at tile
     resolution so lines stay crisp) and its caption lines."""
     w, h = res.size
@@ -167,19 +179,19 @@ def tile(res, sample_name: str, view: int, size: int, colours: dict) -> tuple[np
     return vis, [head] + caption(res)
 
 
-def _others(res) -> list:
+def _others(res: Result) -> list[Kind]:
     """The kinds beside boxes, quads and lines that ``res`` has rows of (masks included)."""
     return [k for k in kinds() if k.name not in ("boxes", "quads", "lines") and len(res.tables.get(k.name, ()))]
 
 
 def contact_sheet(
-    aug,
+    aug: Callable[..., Result],
     samples: list[Sample],
     n: int = 16,
     seed: int = 0,
     tile_size: int = 300,
     columns: int | None = None,
-    progress=None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Image.Image:
     """N views, cycling through ``samples``; view i uses seed ``sample_seed(seed, 0, i)``."""
     colours = distinct_colours(lab for s in samples for lab in s.labels)

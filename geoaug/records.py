@@ -8,7 +8,10 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import os
 import re
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 from .errors import GeoaugError
 from .params import short
@@ -24,7 +27,7 @@ class RecordError(GeoaugError):
     """A record is malformed; the message names the file, line, object and field."""
 
 
-def finite_number(v) -> bool:
+def finite_number(v: object) -> bool:
     """A JSON number usable as a coordinate: a finite float, or an int that ``float()`` can hold (10**400
     cannot: ``math.isfinite`` and ``float`` would raise OverflowError on it)."""
     if isinstance(v, float):
@@ -38,13 +41,13 @@ def finite_number(v) -> bool:
     return False
 
 
-def brief_repr(v) -> str:
+def brief_repr(v: object) -> str:
     """Bounded repr for messages: a megabyte list or a 900-deep nesting must not flood or crash the report
     (the one bounded repr of the library, ``params.short``)."""
     return short(v)
 
 
-def _points(where: str, pts, n, error, key: str = "line") -> list:
+def _points(where: str, pts: object, n: int | None, error: type[Exception], key: str = "line") -> list[list[float]]:
     if not isinstance(pts, list):
         raise error(f"{where}: expected a list of [x, y] pairs of finite numbers, got {brief_repr(pts)}")
     for i, p in enumerate(pts):
@@ -57,7 +60,7 @@ def _points(where: str, pts, n, error, key: str = "line") -> list:
     return [[float(x), float(y)] for x, y in pts]
 
 
-def check_object(where: str, obj, error=RecordError) -> dict:
+def check_object(where: str, obj: object, error: type[Exception] = RecordError) -> dict[str, Any]:
     """Validate one object; returns ``{"label": str, <kind>: floats}``. ``error`` is the class raised."""
     if not isinstance(obj, dict):
         raise error(f"{where}: expected an object mapping, got {brief_repr(obj)}")
@@ -95,7 +98,7 @@ def _number_text(s: str, unit: str = "characters") -> str:
     return s if len(s) <= 24 else f"{s[:20]}... ({len(s.lstrip('-'))} {unit})"
 
 
-def _reject_constant(s: str):
+def _reject_constant(s: str) -> NoReturn:
     raise _Reject(f"NaN/Infinity is not JSON (found {s})")
 
 
@@ -146,9 +149,9 @@ def _may_overflow(text: str, raw: bytes) -> bool:
     return False
 
 
-def _lone_surrogate(obj):
+def _lone_surrogate(obj: object) -> str | None:
     """The first string (key or value) holding a lone surrogate (JSON "\\ud800" unpaired), or None."""
-    stack = [obj]
+    stack: list[object] = [obj]
     while stack:
         v = stack.pop()
         if isinstance(v, dict):
@@ -178,7 +181,7 @@ def _json_problem(text: str, e: json.JSONDecodeError) -> str:
     return f"{e.msg} at column {e.colno}"
 
 
-def parse_json_line(raw: bytes, where: str, error=RecordError):
+def parse_json_line(raw: bytes, where: str, error: type[Exception] = RecordError) -> Any:
     """One JSONL line (bytes, with or without its newline) to a Python object. Every failure is ``error``
     (a ValueError) whose message starts with ``where`` and says why: bad UTF-8, not JSON, nesting too deep,
     NaN/Infinity, a number too large for a float, a lone surrogate."""
@@ -213,7 +216,7 @@ def parse_json_line(raw: bytes, where: str, error=RecordError):
     return obj
 
 
-def iter_jsonl(path, error=RecordError):
+def iter_jsonl(path: str | os.PathLike[str], error: type[Exception] = RecordError) -> Iterator[tuple[int, str, Any]]:
     """(line number, "path:line", parsed object) for each non-blank line. Any problem with a line, from bad
     UTF-8 to an overflowing number, is ``error`` naming ``path:line``; a UTF-8 BOM on line 1 is skipped."""
     try:
@@ -233,7 +236,7 @@ def iter_jsonl(path, error=RecordError):
 RECORD_KEYS = ("image", "objects", "prompt")
 
 
-def check_record(where: str, rec, error=RecordError) -> tuple[str, list]:
+def check_record(where: str, rec: object, error: type[Exception] = RecordError) -> tuple[str, list[dict[str, Any]]]:
     """Validate one record (``image``, ``objects``, optional ``prompt``); returns (image path as written,
     checked objects). Object errors name ``where.objects[i]`` and the field."""
     if not isinstance(rec, dict):

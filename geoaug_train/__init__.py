@@ -4,10 +4,12 @@ Importing this package pulls in neither torch nor ms-swift; those load only when
 (``build_dataset`` is resolved on first use).
 """
 
+from typing import Any
+
 __all__ = ['build_dataset', 'prepare_run', 'open_store', 'cli']
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name == 'build_dataset':
         from .dataset import build_dataset
 

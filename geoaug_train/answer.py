@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geoaug.qwen import grid_coords
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 KEY_OF = {'bbox': 'bbox_2d', 'quad': 'quad_2d', 'line': 'line_2d', 'point': 'point_2d', 'polygon': 'polygon_2d'}
 FLAT = ('bbox', 'point')  # written as one flat list of numbers ([x1, y1, x2, y2], [x, y]), the others as [x, y] pairs
@@ -20,7 +23,7 @@ def to_grid(v: float, size: float) -> int:
     return int(grid_coords(float(v), float(size)))
 
 
-def grid_object(label: str, kind: str, geom, width: int, height: int) -> dict[str, Any]:
+def grid_object(label: str, kind: str, geom: ArrayLike, width: int, height: int) -> dict[str, Any]:
     """kind: 'bbox' ([x1, y1, x2, y2]), 'quad' (4 points), 'line' (K points), 'point' ([x, y]) or 'polygon'
     (K >= 3 points), in pixels of the image."""
     if kind not in KEY_OF:
@@ -29,7 +32,7 @@ def grid_object(label: str, kind: str, geom, width: int, height: int) -> dict[st
     return {'label': label, KEY_OF[kind]: pts.ravel().tolist() if kind in FLAT else pts.tolist()}
 
 
-def grid_table(kind: str, geoms, width: int, height: int) -> list[Any]:
+def grid_table(kind: str, geoms: Sequence[np.ndarray], width: int, height: int) -> list[Any]:
     """The grid coordinates of every row of one kind at once (one numpy pass instead of one per number)."""
     size = np.array([width, height], np.float64)
     if kind in RAGGED:  # one pass over the concatenated points, split back per row

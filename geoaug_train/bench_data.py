@@ -12,7 +12,12 @@ import os
 import random
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+    from .dataset import TrainingDataset
 
 
 def _single_thread() -> None:
@@ -42,12 +47,14 @@ def time_fetches(datasets: dict[str, Any], num: int, rounds: int) -> dict[str, l
     return times
 
 
-def loader_rate(ds, workers: int, num: int) -> float:
+def loader_rate(ds: TrainingDataset, workers: int, num: int) -> float:
     """Samples/s through a torch DataLoader with ``workers`` processes (first batch excluded: worker start)."""
     from torch.utils.data import DataLoader, Subset
 
     n = min(num, len(ds))
-    loader = DataLoader(Subset(ds, list(range(n))), batch_size=None, num_workers=workers, collate_fn=lambda x: x)
+    # a map-style object (len, [i]) is all DataLoader needs; torch's annotations ask for a Dataset subclass
+    items = cast('Dataset[dict[str, Any]]', ds)
+    loader = DataLoader(Subset(items, list(range(n))), batch_size=None, num_workers=workers, collate_fn=lambda x: x)
     it = iter(loader)
     next(it)
     t = time.perf_counter()
@@ -55,7 +62,7 @@ def loader_rate(ds, workers: int, num: int) -> float:
     return count / max(time.perf_counter() - t, 1e-9)
 
 
-def padding_report(ds, batch_size: int, num: int, rounds: int, seed: int = 0) -> dict[str, Any]:
+def padding_report(ds: TrainingDataset, batch_size: int, num: int, rounds: int, seed: int = 0) -> dict[str, Any]:
     """Padding of ordinary against packed batches on these records, as the trainer's collator builds them.
 
     Each round r (epoch r: fresh draws) shuffles the first ``num`` records with seed (seed, r), as the

@@ -9,7 +9,7 @@ import copy
 import difflib
 import glob
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -28,19 +28,19 @@ FLASH_ATTN_IMPLS = ('flash_attention_2', 'flash_attention_3', 'flash_attention_4
 DEFAULT_FLASH_ATTN = 'flash_attention_2'
 
 
-def _is_bool(v):
+def _is_bool(v: object) -> bool:
     return isinstance(v, bool)
 
 
-def _is_int(v):
+def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v):
+def _is_number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _is_str(v):
+def _is_str(v: object) -> bool:
     return isinstance(v, str) and v != ''
 
 
@@ -73,8 +73,8 @@ class Field:
         return value
 
 
-def _str_or_list(v):
-    return _is_str(v) or (isinstance(v, list) and v and all(_is_str(i) for i in v))
+def _str_or_list(v: object) -> bool:
+    return _is_str(v) or (isinstance(v, list) and len(v) > 0 and all(_is_str(i) for i in v))
 
 
 # Defaults follow ms-swift's where the user's config leaves a key out, except where noted.
@@ -148,7 +148,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def _suggest(key: str, valid, noun: str = 'keys') -> str:
+def _suggest(key: str, valid: Collection[str], noun: str = 'keys') -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f"; did you mean '{close[0]}'?" if close else f'; valid {noun}: {sorted(valid)}'
 
@@ -326,7 +326,7 @@ def load_raw(path: str) -> dict[str, Any]:
 def resolve_paths(cfg: dict[str, Any], base_dir: str) -> None:
     """Relative paths in the config resolve against the config file's folder, not the shell's cwd."""
 
-    def absolute(p):
+    def absolute(p: str) -> str:
         p = os.path.expanduser(p)
         return p if os.path.isabs(p) else os.path.normpath(os.path.join(base_dir, p))
 
@@ -342,7 +342,7 @@ def resolve_paths(cfg: dict[str, Any], base_dir: str) -> None:
         cfg['deepspeed']['config'] = absolute(ds)
 
 
-def expand_sources(key: str, value, absolute: Callable[[str], str]) -> list[str]:
+def expand_sources(key: str, value: str | Sequence[str], absolute: Callable[[str], str]) -> list[str]:
     """A file, a list of files or globs -> sorted absolute paths (a glob's shards in name order). Every entry
     must name at least one existing file: a typo in a shard pattern must not silently train on less data."""
     out: list[str] = []

@@ -11,12 +11,13 @@ own collator, padded or (training.packing) flattened into one padding-free seque
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .template import SPEC_ENV, TEMPLATE_TYPE, EpochIndex
 
 
-def _swift_args(cfg: dict[str, Any], prepared: dict[str, Any], template: str):
+def _swift_args(cfg: dict[str, Any], prepared: dict[str, Any], template: str) -> Any:
     from swift.arguments import SftArguments
     from swift.utils import parse_args
 
@@ -33,7 +34,9 @@ def _swift_args(cfg: dict[str, Any], prepared: dict[str, Any], template: str):
 class TrainingDataset:
     """A map-style dataset (``len``, ``ds[i]``) of encoded samples; ``set_epoch`` picks the draws."""
 
-    def __init__(self, lazy, template, split: str, records: int, processor, model_dir: str | None = None):
+    def __init__(
+        self, lazy: Any, template: Any, split: str, records: int, processor: Any, model_dir: str | None = None
+    ) -> None:
         self._lazy, self.template, self.split, self.processor = lazy, template, split, processor
         self.epoch = 0
         self._len = records
@@ -67,7 +70,8 @@ class TrainingDataset:
         if padding_free is not None:
             template.padding_free = bool(padding_free)
         try:
-            return template.data_collator([dict(item) for item in items])
+            batch: dict[str, Any] = template.data_collator([dict(item) for item in items])
+            return batch
         finally:
             template.padding_free = before
 
@@ -80,10 +84,11 @@ class TrainingDataset:
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self._len:
             raise IndexError(f'index {index} out of range for {self._len} {self.split} records')
-        return self._lazy[EpochIndex(int(index), self.epoch)]
+        item: dict[str, Any] = self._lazy[EpochIndex(int(index), self.epoch)]
+        return item
 
     @property
-    def rows(self):
+    def rows(self) -> Any:
         """ms-swift's rows (messages, images, chat_template_kwargs) behind the items."""
         return self._lazy.dataset
 
@@ -125,7 +130,7 @@ def build_dataset(
     return TrainingDataset(lazy, template, split, len(rows), processor, model_dir=cfg['model']['path'])
 
 
-def _plain_row(spec_path: str, split: str):
+def _plain_row(spec_path: str, split: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Turn a geoaug row into a stock ms-swift row: the image path stays, the answer is rendered once from
     the original geometry on the size qwen_vl_utils will produce (what a user without geoaug trains on)."""
     import json
@@ -139,7 +144,7 @@ def _plain_row(spec_path: str, split: str):
         spec = json.load(f)
     records = RecordStore(spec['store'])[split]
 
-    def convert(row):
+    def convert(row: dict[str, Any]) -> dict[str, Any]:
         kwargs = dict(row['chat_template_kwargs'])
         index = kwargs.pop('geoaug_index')
         kwargs.pop('geoaug_split', None)

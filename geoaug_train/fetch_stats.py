@@ -25,9 +25,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .template import SPEC_ENV
+
+if TYPE_CHECKING:
+    from .samples import Sample
 
 STATS_DIR_ENV = 'GEOAUG_TRAIN_STATS_DIR'
 STATS_SUBDIR = 'fetch_stats'
@@ -103,7 +106,7 @@ class FetchStats:
                 pass
 
     # -- counting -----------------------------------------------------------------------------------------
-    def record(self, split: str, epoch: int, sample) -> None:
+    def record(self, split: str, epoch: int, sample: Sample) -> None:
         key = (split, int(epoch))
         with self._lock:
             self._count(key, sample)
@@ -124,7 +127,7 @@ class FetchStats:
                 self._thread = threading.Thread(target=self._idle_loop, name='geoaug-fetch-stats', daemon=True)
                 self._thread.start()
 
-    def _count(self, key: tuple[str, int], sample) -> None:
+    def _count(self, key: tuple[str, int], sample: Sample) -> None:
         e = self.entries.get(key)
         if e is None:
             e = self.entries[key] = _new_entry(*key)
@@ -243,7 +246,7 @@ def recorder(directory: str | None = None) -> FetchStats | None:
     return rec
 
 
-def record(split: str, epoch: int, sample) -> None:
+def record(split: str, epoch: int, sample: Sample) -> None:
     """Count one fetch in this process's totals (a no-op when no stats dir is configured)."""
     rec = recorder()
     if rec is not None:
@@ -384,7 +387,7 @@ def format_summary(merged: Mapping[str, Any]) -> str:
 
 
 # -- per-epoch logging inside the trainer ---------------------------------------------------------------------
-def make_callback_cls():
+def make_callback_cls() -> type:
     from transformers import TrainerCallback
 
     class FetchStatsCallback(TrainerCallback):
@@ -392,12 +395,12 @@ def make_callback_cls():
         on_epoch_end then too): wait until every process's last fetches are on disk, then print each
         (split, epoch) line that changed since the last print."""
 
-        def __init__(self, args=None, trainer=None, directory: str | None = None):
+        def __init__(self, args: Any = None, trainer: Any = None, directory: str | None = None) -> None:
             self.args, self.trainer = args, trainer
             self.directory = directory
             self.printed: dict[tuple[str, int], Any] = {}
 
-        def on_epoch_end(self, args, state, control, **kwargs):
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if state.is_world_process_zero:
                 self.report(f'at the end of an epoch (step {state.global_step}, epoch {state.epoch or 0:.2f})')
 
@@ -450,7 +453,7 @@ def register_callback() -> None:
         return
     init_callbacks = TrainArgumentsMixin._init_callbacks
 
-    def _init_callbacks(self):
+    def _init_callbacks(self: Any) -> None:
         init_callbacks(self)
         if CALLBACK_NAME not in self.callbacks:
             self.callbacks.append(CALLBACK_NAME)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,9 @@ from .samples import QWEN3_VL_FACTOR, SampleBuilder, augment_record
 
 if TYPE_CHECKING:
     from PIL import Image
+
+    from geoaug.qwen import Answer
+    from geoaug.result import Result
 
 # kind name -> the object key of the JSON written (that of a training record: geoaug.records.KIND_OF)
 GEOMETRY_KEYS = {'boxes': 'bbox', 'quads': 'quad', 'lines': 'line', 'points': 'point', 'polygons': 'polygon'}
@@ -58,13 +62,13 @@ def plain_builder(cfg: dict[str, Any]) -> SampleBuilder:
     )
 
 
-def model_input(builder: SampleBuilder, path: str) -> tuple[Any, Image.Image]:
+def model_input(builder: SampleBuilder, path: str) -> tuple[Result, Image.Image]:
     """(geoaug Result of the plain pipeline, PIL image the model sees); `res.replay` maps answers back."""
     record = Record(line=0, image=os.path.abspath(path), kind='geoaug')
     return augment_record(builder.plain_pipeline, record, seed=0, where=f'--image {path}')
 
 
-def _json_value(v):
+def _json_value(v: object) -> object:
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, np.ndarray):
@@ -72,8 +76,9 @@ def _json_value(v):
     return v
 
 
-def _rows(table, kind: str, coords) -> list[dict[str, Any]]:
-    rows, labels = [], table.fields.get('label', [None] * len(coords))
+def _rows(table: Any, kind: str, coords: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    labels = table.fields.get('label', [None] * len(coords))
     for r, geom in enumerate(coords):
         row = {'label': _json_value(labels[r]), GEOMETRY_KEYS[kind]: np.round(np.asarray(geom, np.float64), 2).tolist()}
         row.update({n: _json_value(v[r]) for n, v in table.fields.items() if n != 'label'})
@@ -83,7 +88,7 @@ def _rows(table, kind: str, coords) -> list[dict[str, Any]]:
     return rows
 
 
-def map_answer(text: str, width: int, height: int, replay: dict[str, Any]):
+def map_answer(text: str, width: int, height: int, replay: dict[str, Any]) -> tuple[Answer, dict[str, Any]]:
     """Answer text on the 0-1000 grid of the `width x height` model image -> (parsed Answer, JSON-ready dict
     with `problems` and `objects` in pixels of the original image)."""
     from geoaug.qwen import parse_answer
@@ -108,7 +113,7 @@ def map_answer(text: str, width: int, height: int, replay: dict[str, Any]):
     return ans, {'problems': problems, 'objects': objects}
 
 
-def annotate(path: str, original) -> Any:
+def annotate(path: str, original: Result) -> Any:
     """The original image (the same frame the replay record maps to) with the mapped geometry drawn on it."""
     from PIL import Image
 
@@ -159,7 +164,7 @@ class Predictor:
         self.device = 'cuda' if cuda else 'cpu'
         self.model = model.to(self.device).eval()
 
-    def answer(self, image, prompt: str, max_new_tokens: int) -> str:
+    def answer(self, image: Image.Image, prompt: str, max_new_tokens: int) -> str:
         import torch
 
         messages = [{'role': 'user', 'content': [{'type': 'image', 'image': image}, {'type': 'text', 'text': prompt}]}]
@@ -180,7 +185,8 @@ class Predictor:
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         new_tokens = out[0, inputs['input_ids'].shape[1] :]
-        return self.processor.decode(new_tokens, skip_special_tokens=True)
+        text: str = self.processor.decode(new_tokens, skip_special_tokens=True)
+        return text
 
 
 def output_stems(images: list[str]) -> list[str]:

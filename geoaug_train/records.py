@@ -7,7 +7,7 @@ media item is silently dropped, and a failing sample is silently replaced by a r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +42,7 @@ class Record:
         return cls(**d)
 
 
-def _resolve(base_dir: str, path) -> str:
+def _resolve(base_dir: str, path: str) -> str:
     path = os.path.expanduser(path)
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
@@ -72,7 +72,7 @@ def aspect_ratio_problem(width: int, height: int) -> str | None:
     return None
 
 
-def _unknown_keys(where: str, d: dict[str, Any], allowed, what: str) -> None:
+def _unknown_keys(where: str, d: dict[str, Any], allowed: Sequence[str], what: str) -> None:
     unknown = set(d) - set(allowed)
     if unknown:
         raise DataError(
@@ -81,7 +81,7 @@ def _unknown_keys(where: str, d: dict[str, Any], allowed, what: str) -> None:
         )
 
 
-def _native_messages(where: str, messages, base_dir: str) -> tuple[list[dict[str, Any]], list[str]]:
+def _native_messages(where: str, messages: object, base_dir: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Reduce content lists to ms-swift's <image> tags ourselves, with the strict key contract."""
     if not isinstance(messages, list) or not messages:
         raise DataError(f'{where}.messages: expected a non-empty list')
@@ -132,7 +132,7 @@ def _native_messages(where: str, messages, base_dir: str) -> tuple[list[dict[str
     return out, images
 
 
-def _native_objects(where: str, objects) -> dict[str, Any]:
+def _native_objects(where: str, objects: object) -> dict[str, Any]:
     """Check ``objects`` as strictly as a geoaug record's: one non-empty string ``ref`` per box, every box
     [x1, y1, x2, y2] of finite numbers with x1 < x2 and y1 < y2, pixel coordinates of the one image."""
     ow = f'{where}.objects'

@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .answer import render_answer
 from .fetch_stats import FetchStats, format_summary
 from .prepare import open_store
 from .samples import SampleBuilder
 
+if TYPE_CHECKING:
+    from PIL import Image
 
-def draw_objects(image, objects: list[dict[str, Any]]):
+
+def draw_objects(image: Image.Image, objects: list[dict[str, Any]]) -> Any:
     """Draw the answer as the model reads it: its 0-1000 text parsed back onto the image."""
     import geoaug
     from geoaug.qwen import parse_answer
@@ -26,7 +30,7 @@ def draw_objects(image, objects: list[dict[str, Any]]):
     return geoaug.draw(image, **{kind: t for kind, t in ans.tables.items() if len(t)})
 
 
-def contact_sheet(images, cell: int = 256):
+def contact_sheet(images: Sequence[Image.Image], cell: int = 256) -> Image.Image:
     from PIL import Image
 
     cols = max(1, math.ceil(math.sqrt(len(images))))

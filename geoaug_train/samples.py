@@ -7,9 +7,9 @@ the model is trained on.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -18,6 +18,12 @@ from geoaug.records import KIND_OF
 
 from .answer import KEY_OF, RAGGED, grid_object, grid_table, render_answer
 from .records import Record
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from geoaug.pipeline import Pipeline
+    from geoaug.result import Result
 
 # Qwen3-VL: patch 16 x spatial merge 2. Resizing here (as the last geoaug op) means qwen_vl_utils'
 # own smart_resize later is a no-op, so the 0-1000 grid is computed on exactly the pixels the model sees.
@@ -88,11 +94,14 @@ class Sample:
     objects_out: dict[str, int] = field(default_factory=dict)
 
     @property
-    def size(self):
-        return self.image.size
+    def size(self) -> tuple[int, int]:
+        out: tuple[int, int] = self.image.size
+        return out
 
 
-def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
+def augment_record(
+    pipeline: Pipeline, record: Record, seed: int, where: str, **geometry: Any
+) -> tuple[Result, Image.Image]:
     """Plan the draws from the image header, decode only the resolution the plan needs (a JPEG page bound
     for 832x1184 decodes at 1/2), then run the plan: one fused warp lands the pixels at their final size.
     ``geometry``: tables or arrays by kind name (``boxes=``, ``points=``, ...; None: none of that kind).
@@ -112,7 +121,7 @@ def augment_record(pipeline, record: Record, seed: int, where: str, **geometry):
     except ImageError as e:
         raise SampleError(str(e)) from e
     res = pipeline.replay(plan, decoded.image, frame=decoded.original_size, image_scale=decoded.scale, **geometry)
-    return res, Image.fromarray(res.image)
+    return res, Image.fromarray(cast(np.ndarray, res.image))  # a replay of a decoded array: an array
 
 
 def record_tables(objects: list[dict[str, Any]]) -> tuple[dict[str, list[int]], dict[str, Any]]:
@@ -134,7 +143,7 @@ def record_tables(objects: list[dict[str, Any]]) -> tuple[dict[str, list[int]], 
     return by_key, tables
 
 
-def _rows(table) -> int:
+def _rows(table: Sized | None) -> int:
     return 0 if table is None else len(table)
 
 
@@ -167,7 +176,7 @@ class SampleBuilder:
         except Exception as e:
             raise SampleError(f'{where} ({record.image}): augmentation failed: {type(e).__name__}: {e}') from e
 
-    def _geoaug(self, pipeline, record: Record, seed: int, where: str) -> Sample:
+    def _geoaug(self, pipeline: Pipeline, record: Record, seed: int, where: str) -> Sample:
         by_key, given = record_tables(record.objects)
         res, image = augment_record(pipeline, record, seed, where, **given)
         width, height = image.size
@@ -201,7 +210,7 @@ class SampleBuilder:
             objects_out=objects_out,
         )
 
-    def _native(self, pipeline, record: Record, seed: int, where: str) -> Sample:
+    def _native(self, pipeline: Pipeline, record: Record, seed: int, where: str) -> Sample:
         native = record.native_objects
         if not native or not native['bbox']:
             res, image = augment_record(pipeline, record, seed, where)

@@ -24,9 +24,9 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,14 @@ from geoaug.records import parse_json_line
 
 from .records import DataError, Record, _parse_geoaug, naming_the_line, parse_record
 from .samples import ANSWER_PLACEHOLDER
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
+
+    from numpy.typing import DTypeLike
+
+_T = TypeVar('_T')
+_R = TypeVar('_R')
 
 # 2: point and polygon objects (kind codes 3 and 4). The version is part of the key: an older store is rebuilt.
 STORE_VERSION = 2
@@ -91,7 +99,16 @@ class ChunkColumns:
 
 
 class _ChunkBuilder:
-    def __init__(self):
+    lines: list[int]
+    rec_image: list[int]
+    rec_kind: list[int]
+    rec_nobj: list[int]
+    texts: list[bytes]
+    obj_kind: list[int]
+    obj_npts: list[int]
+    labels: list[bytes]
+
+    def __init__(self) -> None:
         self.lines, self.rec_image, self.rec_kind, self.rec_nobj = [], [], [], []
         self.texts, self.obj_kind, self.obj_npts, self.labels = [], [], [], []
         self.flat: list[float] = []
@@ -100,7 +117,7 @@ class _ChunkBuilder:
     def image_id(self, path: str) -> int:
         return self.images.setdefault(path, len(self.images))
 
-    def add(self, line: int, image: str, kind: int, text: bytes, objects: Sequence[tuple[int, str, list]]):
+    def add(self, line: int, image: str, kind: int, text: bytes, objects: Sequence[tuple[int, str, list]]) -> None:
         self.lines.append(line)
         self.rec_image.append(self.image_id(image))
         self.rec_kind.append(kind)
@@ -129,11 +146,11 @@ class _ChunkBuilder:
         )
 
 
-def _flatten_fast(objects) -> list[tuple[int, str, list]] | None:
+def _flatten_fast(objects: list[Any]) -> list[tuple[int, str, list]] | None:
     """The common shape ({"label": str, "bbox": [4 numbers]} / {"label", "quad": [[x, y] x 4]}) without
     per-value checks, or None when anything looks unusual: the caller then runs the exact checks, which
     also word the error. Numbers are checked for the whole record at once (`_numbers_ok`)."""
-    out = []
+    out: list[tuple[int, str, list]] = []
     for o in objects:
         if type(o) is not dict or len(o) != 2:
             return None
@@ -179,7 +196,9 @@ def _exact_objects(checked: list[dict[str, Any]]) -> list[tuple[int, str, list]]
     return out
 
 
-def _parse_line(raw: bytes, where: str, base_dir: str, line: int):
+def _parse_line(
+    raw: bytes, where: str, base_dir: str, line: int
+) -> tuple[str, int, bytes, list[tuple[int, str, list]]]:
     """-> (image, kind, text bytes, objects) for one JSONL line; errors name `where`."""
     rec = parse_json_line(raw, where, DataError)
     fast = None
@@ -287,7 +306,7 @@ class _ColumnWriter:
             f.close()
 
 
-def _write(folder: str, name: str, arr: np.ndarray, dtype) -> None:
+def _write(folder: str, name: str, arr: np.ndarray, dtype: DTypeLike) -> None:
     with open(os.path.join(folder, name), 'wb') as f:
         f.write(np.ascontiguousarray(arr, dtype).tobytes())
 
@@ -310,8 +329,8 @@ class _PreadColumn:
 
     def __init__(self, path: str, dtype: Any, width: int = 1) -> None:
         self.path, self.dtype, self.width = path, np.dtype(dtype), width
-        self.row_bytes = self.dtype.itemsize * width
-        self.n = os.path.getsize(path) // self.row_bytes
+        self.row_bytes: int = self.dtype.itemsize * width
+        self.n: int = os.path.getsize(path) // self.row_bytes
         self._fd: int | None = None
         self._pid = -1
 
@@ -335,7 +354,7 @@ class _PreadColumn:
         return {**self.__dict__, '_fd': None, '_pid': -1}
 
 
-def _strings(off, blob, i: int) -> str:
+def _strings(off: _PreadColumn, blob: _PreadColumn, i: int) -> str:
     a, b = off[i : i + 2]
     return bytes(blob[a:b]).decode('utf-8')
 
@@ -448,7 +467,13 @@ def _degenerate(kinds: np.ndarray, pts: np.ndarray, starts: np.ndarray) -> np.nd
 
 
 def check_geometry(
-    folder: str, split: str, img_w: np.ndarray, img_h: np.ndarray, policy: str, where, block: int = 1 << 15
+    folder: str,
+    split: str,
+    img_w: np.ndarray,
+    img_h: np.ndarray,
+    policy: str,
+    where: Callable[[int], str],
+    block: int = 1 << 15,
 ) -> dict[str, Any]:
     """Every object against its own image, blockwise over the memory-mapped columns. Marks dropped objects in
     `obj_drop` and returns the counts by kind, the records affected and the worst ones."""
@@ -584,7 +609,7 @@ class _Progress:
             self._line()
 
 
-def _pool(workers: int):
+def _pool(workers: int) -> Pool | None:
     import multiprocessing as mp
 
     if workers <= 1:
@@ -594,7 +619,7 @@ def _pool(workers: int):
     return ctx.Pool(workers)
 
 
-def _map(pool, fn, items, chunksize: int = 1):
+def _map(pool: Pool | None, fn: Callable[[_T], _R], items: Iterable[_T], chunksize: int = 1) -> Iterator[_R]:
     return pool.imap(fn, items, chunksize) if pool is not None else map(fn, items)
 
 
@@ -665,7 +690,9 @@ def build_store(data: dict[str, Any], folder: str, workers: int = 1) -> dict[str
         rec_file = _column(folder, f'{split}.rec_file', np.int32)
         rec_line = _column(folder, f'{split}.rec_line', np.int64)
 
-        def where(r, files=files, rec_file=rec_file, rec_line=rec_line):
+        def where(
+            r: int, files: list[str] = files, rec_file: np.ndarray = rec_file, rec_line: np.ndarray = rec_line
+        ) -> str:
             return f'{files[rec_file[r]]}:{rec_line[r]}'
 
         uses = np.bincount(rec_image, minlength=len(paths))
@@ -813,7 +840,8 @@ class RecordStore:
 
     @property
     def report(self) -> dict[str, Any]:
-        return self.meta['report']
+        out: dict[str, Any] = self.meta['report']
+        return out
 
     @property
     def splits(self) -> list[str]:
