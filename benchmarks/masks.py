@@ -44,38 +44,14 @@ def label_mask(w: int, h: int, seed: int = 0) -> np.ndarray:
 
 def cases(img: np.ndarray, mask: np.ndarray, probs: dict | None) -> dict:
     p = probs or {}
-    aug = geoaug.from_config(
-        [
-            {"name": "hflip", "params": {"prob": p.get("hflip", 1.0)}},
-            {"name": "rotate", "params": {"max_deg": 15, "prob": p.get("rotate", 1.0)}},
-            {"name": "color_jitter", "params": {"brightness": [0.85, 1.15], "prob": p.get("color_jitter", 1.0)}},
-            {"name": "pad_to_multiple", "params": {"multiple": 32}},
-        ]
-    )
+    aug = W.seed_aug(p)
     out = {
         "geoaug image": lambda i: aug(img, seed=i),
         "geoaug image+mask": lambda i: aug(img, masks=geoaug.Masks(mask, fill=255), seed=i),
     }
     A = W._alb()
     if A is not None:
-        alb = A.Compose(
-            [
-                A.HorizontalFlip(p=p.get("hflip", 1.0)),
-                A.Rotate(limit=15, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=255, p=p.get("rotate", 1.0)),
-                A.ColorJitter(brightness=(0.85, 1.15), contrast=0, saturation=0, hue=0, p=p.get("color_jitter", 1.0)),
-                A.PadIfNeeded(
-                    min_height=None,
-                    min_width=None,
-                    pad_height_divisor=32,
-                    pad_width_divisor=32,
-                    position="top_left",
-                    border_mode=cv2.BORDER_CONSTANT,
-                    fill=0,
-                    fill_mask=255,
-                ),
-            ],
-            seed=0,
-        )
+        alb = A.Compose(W.seed_alb_ops(A, p, fill_mask=255), seed=0)
         out["albumentations image"] = lambda i: alb(image=img)
         out["albumentations image+mask"] = lambda i: alb(image=img, mask=mask)
     return out

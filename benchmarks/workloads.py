@@ -104,13 +104,9 @@ def _tv():
         return None
 
 
-def seed_pipeline(img, boxes, probs: dict | None):
-    """Workload 1: hflip, rotate 15, brightness [0.85, 1.15], pad to a multiple of 32."""
-    p = probs or {}
-    h, w = img.shape[:2]
-    labels = list(range(len(boxes)))
-    cases = {}
-    aug = geoaug.from_config(
+def seed_aug(p: dict):
+    """The seed pipeline in geoaug, with each op's probability from ``p`` (default 1)."""
+    return geoaug.from_config(
         [
             {"name": "hflip", "params": {"prob": p.get("hflip", 1.0)}},
             {"name": "rotate", "params": {"max_deg": 15, "prob": p.get("rotate", 1.0)}},
@@ -118,26 +114,42 @@ def seed_pipeline(img, boxes, probs: dict | None):
             {"name": "pad_to_multiple", "params": {"multiple": 32}},
         ]
     )
+
+
+def seed_alb_ops(A, p: dict, fill_mask=None) -> list:
+    """The same ops in albumentations (``fill_mask``: the fill of a mask beside the image, when given)."""
+    mask = {} if fill_mask is None else {"fill_mask": fill_mask}
+    return [
+        A.HorizontalFlip(p=p.get("hflip", 1.0)),
+        A.Rotate(limit=15, border_mode=cv2.BORDER_CONSTANT, fill=0, p=p.get("rotate", 1.0), **mask),
+        A.ColorJitter(brightness=(0.85, 1.15), contrast=0, saturation=0, hue=0, p=p.get("color_jitter", 1.0)),
+        A.PadIfNeeded(
+            min_height=None,
+            min_width=None,
+            pad_height_divisor=32,
+            pad_width_divisor=32,
+            position="top_left",
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            **mask,
+        ),
+    ]
+
+
+def seed_pipeline(img, boxes, probs: dict | None):
+    """Workload 1: hflip, rotate 15, brightness [0.85, 1.15], pad to a multiple of 32."""
+    p = probs or {}
+    h, w = img.shape[:2]
+    labels = list(range(len(boxes)))
+    cases = {}
+    aug = seed_aug(p)
     # The table is built inside the timed call, as a data loader builds it per sample (and as
     # albumentations receives its boxes and labels per call): its validation is part of the cost.
     cases["geoaug"] = lambda i: aug(img, boxes=geoaug.Boxes(boxes, label=labels), seed=i)
     A = _alb()
     if A is not None:
         alb = A.Compose(
-            [
-                A.HorizontalFlip(p=p.get("hflip", 1.0)),
-                A.Rotate(limit=15, border_mode=cv2.BORDER_CONSTANT, fill=0, p=p.get("rotate", 1.0)),
-                A.ColorJitter(brightness=(0.85, 1.15), contrast=0, saturation=0, hue=0, p=p.get("color_jitter", 1.0)),
-                A.PadIfNeeded(
-                    min_height=None,
-                    min_width=None,
-                    pad_height_divisor=32,
-                    pad_width_divisor=32,
-                    position="top_left",
-                    border_mode=cv2.BORDER_CONSTANT,
-                    fill=0,
-                ),
-            ],
+            seed_alb_ops(A, p),
             bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
             seed=0,
         )

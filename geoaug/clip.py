@@ -630,9 +630,28 @@ def clip_lines(
         report.split["lines"] += int(len(owner) - np.count_nonzero(parts))
     _snap(pts, w, h)  # a crossing near a canvas corner can land a rounding error beyond the other side
 
-    # Merge back into row order with index arithmetic, no per-row Python: row r becomes parts[r] pieces
-    # (1 when untouched, 0 when gone), each a run of the original points or of the cut pieces.
-    n = len(lines)
+    share = np.divide(kept, take_rows(total, owner), out=np.ones(len(kept)), where=kept > 0)
+    out_flat, offsets, rows, vis = merge_parts(flat, o, crossing, parts, pts, sizes, lines.visibility, share)
+    fields = {k: take_field(v, rows) for k, v in lines.fields.items()}
+    return Lines.from_flat(out_flat, offsets, index=take_rows(lines.index, rows), visibility=vis, **fields)
+
+
+def merge_parts(
+    flat: np.ndarray,
+    o: np.ndarray,
+    crossing: np.ndarray,
+    parts: np.ndarray,
+    pts: np.ndarray,
+    sizes: np.ndarray,
+    visibility: np.ndarray,
+    share: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A flat table's rows with the cut ones (``crossing``, in order) replaced by their pieces: row r becomes
+    ``parts`` of it (1 when untouched, 0 when gone), each a run of its own points or of a piece's (``pts``,
+    ``sizes`` per piece, pieces in row order), by index arithmetic with no per-row Python. Returns the points,
+    the row offsets, each new row's source row (to take index and fields by) and its visibility (the source's,
+    times the piece's kept ``share``)."""
+    n = len(o) - 1
     per_row = np.ones(n, dtype=np.int64)
     per_row[crossing] = parts
     rows = np.repeat(np.arange(n), per_row)
@@ -643,11 +662,10 @@ def clip_lines(
     counts -= starts
     starts[cut_slot] = len(flat) + np.cumsum(sizes) - sizes
     counts[cut_slot] = sizes
-    vis = take_rows(lines.visibility, rows)
-    vis[cut_slot] *= np.divide(kept, take_rows(total, owner), out=np.ones(len(kept)), where=kept > 0)
+    vis = take_rows(visibility, rows)
+    vis[cut_slot] *= share
     out_flat, offsets = gather_runs(np.concatenate([flat, pts]), starts, counts)
-    fields = {k: take_field(v, rows) for k, v in lines.fields.items()}
-    return Lines.from_flat(out_flat, offsets, index=take_rows(lines.index, rows), visibility=vis, **fields)
+    return out_flat, offsets, rows, vis
 
 
 def _line_pieces(

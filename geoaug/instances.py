@@ -407,15 +407,17 @@ class Lines(_FlatTable):
         self._set_flat(flat, offsets)
         self._init_rows(len(offsets) - 1, fields, index, visibility, copy_lists=_validate)
 
-    @staticmethod
-    def _one(where: str, p: Any, validate: bool) -> np.ndarray:
+    MIN_POINTS = 2  # per row (a polygon table's intake asks for 3)
+
+    @classmethod
+    def _one(cls, where: str, p: Any, validate: bool) -> np.ndarray:
         if not validate:
             return np.asarray(p, dtype=np.float64)
         a = _numbers(where, p, (None, 2), ("x", "y"), table=False)
         if a.ndim != 2 or a.shape[1] != 2:
             raise GeometryError(f"{where} must have shape (K, 2); got shape {a.shape}")
-        if len(a) < 2:
-            raise GeometryError(f"{where} needs at least 2 points, got {len(a)}")
+        if len(a) < cls.MIN_POINTS:
+            raise GeometryError(f"{where} needs at least {cls.MIN_POINTS} points, got {len(a)}")
         return a
 
     def lengths(self) -> np.ndarray:

@@ -26,9 +26,9 @@ import shapely
 
 from .. import matrix as M
 from ..canvas import polyline
-from ..clip import DEGENERATE, _near, _segment_window, _snap, outside_points
+from ..clip import DEGENERATE, _near, _segment_window, _snap, merge_parts, outside_points
 from ..errors import GeometryError
-from ..instances import Boxes, Lines, _FlatTable, _numbers, _row_bounds, gather_runs, take_field, take_rows
+from ..instances import Boxes, Lines, _FlatTable, _row_bounds, gather_runs, take_field, take_rows
 from ..report import Report
 from .base import Kind, Options, Tag, register, rows_of
 
@@ -40,16 +40,7 @@ class _Rings(Lines):
     """Lines' intake (fast paths for arrays and lists of arrays, errors naming row, point and field), with
     the 3 points a polygon needs."""
 
-    @staticmethod
-    def _one(where: str, p: Any, validate: bool) -> np.ndarray:
-        if not validate:
-            return np.asarray(p, dtype=np.float64)
-        a = _numbers(where, p, (None, 2), ("x", "y"), table=False)
-        if a.ndim != 2 or a.shape[1] != 2:
-            raise GeometryError(f"{where} must have shape (K, 2); got shape {a.shape}")
-        if len(a) < 3:
-            raise GeometryError(f"{where} needs at least 3 points, got {len(a)}")
-        return a
+    MIN_POINTS = 3
 
 
 class Polygons(_FlatTable):
@@ -169,22 +160,7 @@ def clip_polygons(
         report.approximated["polygons"] += approx
     _snap(pts, w, h)  # a crossing computed near a canvas corner can land a rounding error beyond a side
 
-    # Merge back into row order by index arithmetic (as geoaug.clip.clip_lines): row r becomes parts[r] rows
-    # (1 when untouched, 0 when gone), each a run of the original vertices or of the parts'.
-    n = len(t)
-    per_row = np.ones(n, dtype=np.int64)
-    per_row[crossing] = parts
-    rows = np.repeat(np.arange(n), per_row)
-    is_cut = np.zeros(n, dtype=bool)
-    is_cut[crossing] = True
-    cut_slot = np.flatnonzero(is_cut[rows])
-    starts, counts = take_rows(o, rows), take_rows(o[1:], rows)
-    counts -= starts
-    starts[cut_slot] = len(flat) + np.cumsum(sizes) - sizes
-    counts[cut_slot] = sizes
-    vis = take_rows(t.visibility, rows)
-    vis[cut_slot] *= share
-    out_flat, offsets = gather_runs(np.concatenate([flat, pts]), starts, counts)
+    out_flat, offsets, rows, vis = merge_parts(flat, o, crossing, parts, pts, sizes, t.visibility, share)
     fields = {k: take_field(v, rows) for k, v in t.fields.items()}
     return Polygons.from_flat(out_flat, offsets, index=take_rows(t.index, rows), visibility=vis, **fields)
 
