@@ -401,7 +401,8 @@ def _segment_window(
     q[:, 2] += w
     q[:, 3] += h
     p = pd @ _LB_P  # ... and how fast the segment moves out through it
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # a segment all but parallel to a side divides by ~0: +-inf is the right answer (it never crosses that side)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = q / p
     enter = np.where(p < 0, r, -np.inf)
     leave = np.where(p > 0, r, np.inf)
