@@ -609,20 +609,15 @@ def clip_lines(
     if len(lines) == 0:
         return lines
     o, flat = lines.offsets, np.ascontiguousarray(lines.flat)
-    inside = _near(flat, w, h, 0.0)
-    if _all(inside):
+    found = crossing_rows(flat, o, w, h)
+    if found is None:
         return lines
-    # Only points beyond an edge are looked at again: beyond by more than HAIR, their lines are cut;
-    # the others are only snapped.
-    loose = np.flatnonzero(inside == 0)
-    beyond = loose[_near(take_rows(flat, loose), w, h) == 0]
-    if len(beyond):  # cut from the points as they are, before any snapping
-        owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each line once
-        crossing = owner[np.flatnonzero(np.diff(owner, prepend=-1))]
+    loose, crossing = found
+    if len(crossing):  # cut from the points as they are, before any snapping
         pts, sizes, owner, kept, total = _line_pieces(flat, o, crossing, w, h)
     flat = flat if owned else flat.copy()
     flat[loose] = _clamp(flat[loose], w, h)
-    if not len(beyond):
+    if not len(crossing):
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
     parts = np.bincount(owner, minlength=len(crossing))
     report.drop("lines", lines.index[crossing[parts == 0]], "outside")
@@ -635,6 +630,19 @@ def clip_lines(
     out_flat, offsets, rows, vis = merge_parts(flat, o, crossing, parts, pts, sizes, lines.visibility, share)
     fields = {k: take_field(v, rows) for k, v in lines.fields.items()}
     return Lines.from_flat(out_flat, offsets, index=take_rows(lines.index, rows), visibility=vis, **fields)
+
+
+def crossing_rows(flat: np.ndarray, o: np.ndarray, w: float, h: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which points of a flat table (rows at offsets ``o``) leave the canvas: None when none does; else the
+    points off it (to snap) and the rows with a point beyond it by more than HAIR (to cut; sorted, each once).
+    Only points off the canvas are looked at a second time."""
+    inside = _near(flat, w, h, 0.0)
+    if _all(inside):
+        return None
+    loose = np.flatnonzero(inside == 0)
+    beyond = loose[_near(take_rows(flat, loose), w, h) == 0]
+    owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each row once
+    return loose, owner[np.flatnonzero(np.diff(owner, prepend=-1))]
 
 
 def merge_parts(

@@ -26,7 +26,7 @@ import shapely
 
 from .. import matrix as M
 from ..canvas import polyline
-from ..clip import DEGENERATE, _near, _segment_window, _snap, merge_parts, outside_points
+from ..clip import DEGENERATE, _segment_window, _snap, crossing_rows, merge_parts, outside_points
 from ..errors import GeometryError
 from ..instances import Boxes, Lines, _FlatTable, _row_bounds, gather_runs, take_field, take_rows
 from ..report import Report
@@ -135,21 +135,17 @@ def clip_polygons(
     if len(t) == 0:
         return t
     o, flat = t.offsets, np.ascontiguousarray(t.flat)
-    inside = _near(flat, w, h, 0.0)
-    if cv2.countNonZero(inside) == len(inside):
+    found = crossing_rows(flat, o, w, h)  # points beyond an edge by more than HAIR cut their polygons
+    if found is None:
         return t
-    # Points beyond an edge by more than HAIR cut their polygons; the others are only snapped.
-    loose = np.flatnonzero(inside == 0)
-    beyond = loose[_near(take_rows(flat, loose), w, h) == 0]
-    if len(beyond):  # cut from the points as they are, before any snapping
-        owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each polygon once
-        crossing = owner[np.flatnonzero(np.diff(owner, prepend=-1))]
+    loose, crossing = found
+    if len(crossing):  # cut from the points as they are, before any snapping
         pts, sizes, owner, share, approx = _polygon_parts(flat, o, crossing, w, h)
     flat = flat if owned else flat.copy()
     snapped = take_rows(flat, loose)
     _snap(snapped, w, h)
     flat[loose] = snapped
-    if not len(beyond):
+    if not len(crossing):
         return Polygons.from_flat(flat, o, index=t.index, visibility=t.visibility, **t.fields)
     parts = np.bincount(owner, minlength=len(crossing))
     report.drop("polygons", t.index[crossing[parts == 0]], "outside")
