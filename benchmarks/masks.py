@@ -57,24 +57,6 @@ def cases(img: np.ndarray, mask: np.ndarray, probs: dict | None) -> dict:
     return out
 
 
-def interleaved_cpu(cases: dict, rounds: int, repeat: int = 1) -> dict:
-    """As benchmarks/timing.interleaved, on this thread's CPU time: on a shared machine (other processes
-    taking the cores) wall-clock medians swing by 2x, the CPU time a call needs does not."""
-    names = list(cases)
-    for name in names:
-        cases[name](0)
-    samples: dict = {n: [] for n in names}
-    call = 0
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = time.thread_time()
-            for _ in range(repeat):
-                cases[name](call)
-                call += 1
-            samples[name].append((time.thread_time() - t0) / repeat)
-    return {n: float(np.median(s)) for n, s in samples.items()}
-
-
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -83,11 +65,12 @@ def main(argv: list[str] | None = None) -> dict:
     img = W.natural_image(1250, 940)
     mask = label_mask(1250, 940)
     rounds = 9 if args.quick else 31
-    clock = interleaved_cpu if args.cpu_time else interleaved
+    # on a shared machine wall-clock medians swing by 2x; the CPU time a call needs does not
+    clock = time.thread_time if args.cpu_time else time.perf_counter
     rows = {
-        "seed pipeline, prob 1": clock(cases(img, mask, None), rounds=rounds),
-        "seed pipeline, seed probs": clock(
-            cases(img, mask, W.SEED_PROBS), rounds=max(3, rounds // 4), repeat=PROB_BATCH
+        "seed pipeline, prob 1": interleaved(cases(img, mask, None), rounds=rounds, clock=clock),
+        "seed pipeline, seed probs": interleaved(
+            cases(img, mask, W.SEED_PROBS), rounds=max(3, rounds // 4), repeat=PROB_BATCH, clock=clock
         ),
     }
     print(f"\n{'1250x940 RGB + 1250x940 uint8 labels':34s}{'image':>10s}{'+mask':>10s}{'added':>8s}")

@@ -619,11 +619,7 @@ def clip_lines(
     flat[loose] = _clamp(flat[loose], w, h)
     if not len(crossing):
         return Lines.from_flat(flat, o, index=lines.index, visibility=lines.visibility, **lines.fields)
-    parts = np.bincount(owner, minlength=len(crossing))
-    report.drop("lines", lines.index[crossing[parts == 0]], "outside")
-    if parts.any():
-        getattr(report, counter)["lines"] += int(np.count_nonzero(parts))
-        report.split["lines"] += int(len(owner) - np.count_nonzero(parts))
+    parts = report_parts(report, "lines", lines.index, crossing, owner, counter)
     _snap(pts, w, h)  # a crossing near a canvas corner can land a rounding error beyond the other side
 
     share = np.divide(kept, take_rows(total, owner), out=np.ones(len(kept)), where=kept > 0)
@@ -643,6 +639,20 @@ def crossing_rows(flat: np.ndarray, o: np.ndarray, w: float, h: float) -> tuple[
     beyond = loose[_near(take_rows(flat, loose), w, h) == 0]
     owner = np.searchsorted(o, beyond, side="right") - 1  # sorted: keep each row once
     return loose, owner[np.flatnonzero(np.diff(owner, prepend=-1))]
+
+
+def report_parts(
+    report: Report, kind: str, index: np.ndarray, crossing: np.ndarray, owner: np.ndarray, counter: str
+) -> np.ndarray:
+    """Count the pieces of each cut row (``owner``: each piece's position in ``crossing``) and report them:
+    rows with none left dropped as "outside", rows with some counted under ``counter``, extra pieces as
+    splits. Returns the pieces per cut row."""
+    parts = np.bincount(owner, minlength=len(crossing))
+    report.drop(kind, index[crossing[parts == 0]], "outside")
+    if parts.any():
+        getattr(report, counter)[kind] += int(np.count_nonzero(parts))
+        report.split[kind] += int(len(owner) - np.count_nonzero(parts))
+    return parts
 
 
 def merge_parts(

@@ -26,7 +26,7 @@ import shapely
 
 from .. import matrix as M
 from ..canvas import polyline
-from ..clip import DEGENERATE, _segment_window, _snap, crossing_rows, merge_parts, outside_points
+from ..clip import DEGENERATE, _clamp, _segment_window, _snap, crossing_rows, merge_parts, outside_points, report_parts
 from ..errors import GeometryError
 from ..instances import Boxes, Lines, _FlatTable, _row_bounds, gather_runs, take_field, take_rows
 from ..report import Report
@@ -142,16 +142,10 @@ def clip_polygons(
     if len(crossing):  # cut from the points as they are, before any snapping
         pts, sizes, owner, share, approx = _polygon_parts(flat, o, crossing, w, h)
     flat = flat if owned else flat.copy()
-    snapped = take_rows(flat, loose)
-    _snap(snapped, w, h)
-    flat[loose] = snapped
+    flat[loose] = _clamp(flat[loose], w, h)
     if not len(crossing):
         return Polygons.from_flat(flat, o, index=t.index, visibility=t.visibility, **t.fields)
-    parts = np.bincount(owner, minlength=len(crossing))
-    report.drop("polygons", t.index[crossing[parts == 0]], "outside")
-    if parts.any():
-        getattr(report, counter)["polygons"] += int(np.count_nonzero(parts))
-        report.split["polygons"] += int(len(owner) - np.count_nonzero(parts))
+    parts = report_parts(report, "polygons", t.index, crossing, owner, counter)
     if approx:
         report.approximated["polygons"] += approx
     _snap(pts, w, h)  # a crossing computed near a canvas corner can land a rounding error beyond a side
